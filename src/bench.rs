@@ -1,0 +1,115 @@
+//! `scalelab bench`: training-step throughput on synthetic batches, after
+//! warm-up, with forward / backward / optimizer time split.
+
+use crate::config::RunConfig;
+use crate::data::batches::Batch;
+use crate::device::{device_name, open_device, DTypeSpec};
+use crate::flops::StepFlops;
+use crate::hardware::Catalog;
+use crate::model::params::{param_counts, Params};
+use crate::train::{optim::AdamW, train_step, StepResult};
+use anyhow::{bail, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub params: u64,
+    pub batch_size: usize,
+    pub grad_accum: usize,
+    pub seq_len: usize,
+    pub tokens_per_step: u64,
+    pub warmup_steps: usize,
+    pub steps: usize,
+    pub ms_per_step: f64,
+    pub ms_per_step_median: f64,
+    pub ms_forward: f64,
+    pub ms_backward: f64,
+    pub ms_optimizer: f64,
+    pub tok_per_s: f64,
+    pub matmul_flops_per_step: u64,
+    pub achieved_tflops: f64,
+    pub mfu: Option<f64>,
+    pub hardware: Option<String>,
+    pub device: String,
+    pub dtype: String,
+    pub threads: usize,
+    /// Peak resident memory of the process (CPU), MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult> {
+    if steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    let dtype = DTypeSpec::parse(&cfg.train.dtype)?;
+    let dev = open_device(&cfg.train.device)?;
+    dtype.check_device(&dev)?;
+    crate::device::configure_precision(&dev, dtype);
+    let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
+    let mut opt = AdamW::new(&cfg.optim, &params)?;
+    let (b, t, v) = (cfg.train.batch_size, cfg.model.seq_len, cfg.model.vocab_size as u32);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.train.seed);
+    let mut next = || -> Result<Batch> {
+        let x: Vec<u32> = (0..b * t).map(|_| rng.random_range(0..v)).collect();
+        let y: Vec<u32> = (0..b * t).map(|_| rng.random_range(0..v)).collect();
+        Ok(Batch { x, y, batch: b, seq_len: t })
+    };
+    let mut results: Vec<StepResult> = Vec::with_capacity(steps);
+    for i in 0..warmup + steps {
+        let r = train_step(cfg, &params, &mut opt, &dev, dtype, cfg.optim.lr, &mut next)?;
+        if i >= warmup {
+            results.push(r);
+        }
+    }
+    let n = results.len() as f64;
+    let mean = |f: fn(&StepResult) -> f64| results.iter().map(f).sum::<f64>() / n * 1e3;
+    let mut totals: Vec<f64> = results.iter().map(|r| (r.fwd_s + r.bwd_s + r.opt_s) * 1e3).collect();
+    totals.sort_by(f64::total_cmp);
+    let ms = totals.iter().sum::<f64>() / n;
+    let sf = StepFlops::new(&cfg.model, t, (b * cfg.train.grad_accum) as u64);
+    let tok_per_s = cfg.tokens_per_step() as f64 / (ms / 1e3);
+    let achieved = sf.matmul_step as f64 / (ms / 1e3);
+    let catalog = Catalog::load()?;
+    let hardware = match &cfg.train.hardware {
+        Some(id) => {
+            catalog.get(id)?;
+            Some(id.clone())
+        }
+        None if dev.is_cpu() => None,
+        None => device_name(&dev).and_then(|n| catalog.detect(&n).map(|(id, _)| id.to_string())),
+    };
+    let mfu = hardware.as_ref().and_then(|id| catalog.entries[id].peak_flops(dtype.peak_field())).map(|p| achieved / p);
+    Ok(BenchResult {
+        params: param_counts(&cfg.model).total,
+        batch_size: b,
+        grad_accum: cfg.train.grad_accum,
+        seq_len: t,
+        tokens_per_step: cfg.tokens_per_step(),
+        warmup_steps: warmup,
+        steps,
+        ms_per_step: ms,
+        ms_per_step_median: totals[totals.len() / 2],
+        ms_forward: mean(|r| r.fwd_s),
+        ms_backward: mean(|r| r.bwd_s),
+        ms_optimizer: mean(|r| r.opt_s),
+        tok_per_s,
+        matmul_flops_per_step: sf.matmul_step,
+        achieved_tflops: achieved / 1e12,
+        mfu,
+        hardware,
+        device: device_name(&dev).unwrap_or_else(|| cfg.train.device.clone()),
+        dtype: cfg.train.dtype.clone(),
+        threads: rayon::current_num_threads(),
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// VmHWM from /proc/self/status (Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

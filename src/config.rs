@@ -1,0 +1,490 @@
+//! Run configuration: TOML file + `--set key=value` overrides → a validated, fully
+//! resolved [`RunConfig`]. Unknown keys and impossible shapes are one-line errors
+//! that name the field.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Model shape. Either give `depth` (the size dial) or the explicit dials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub d_model: usize,
+    pub seq_len: usize,
+    pub vocab_size: usize,
+    /// Biases on linear layers and LayerNorms (GPT-2 has them).
+    pub bias: bool,
+    pub ln_eps: f64,
+}
+
+/// Raw `[model]` table as written by the user: `depth` is the size dial
+/// (n_layer = depth, d_model = aspect_ratio·depth, head_dim fixed).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    depth: Option<usize>,
+    aspect_ratio: Option<usize>,
+    head_dim: Option<usize>,
+    n_layer: Option<usize>,
+    n_head: Option<usize>,
+    d_model: Option<usize>,
+    seq_len: Option<usize>,
+    vocab_size: Option<usize>,
+    bias: Option<bool>,
+    ln_eps: Option<f64>,
+}
+
+impl ModelConfig {
+    /// The size dial: depth L → n_layer = L, d_model = aspect·L, n_head = d_model / head_dim.
+    pub fn from_depth(depth: usize, aspect: usize, head_dim: usize, seq_len: usize, vocab_size: usize) -> Self {
+        let d_model = aspect * depth;
+        ModelConfig {
+            n_layer: depth,
+            n_head: (d_model / head_dim).max(1),
+            d_model,
+            seq_len,
+            vocab_size,
+            bias: true,
+            ln_eps: 1e-5,
+        }
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_head
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let pos = |v: usize, f: &str| -> Result<()> {
+            if v == 0 {
+                bail!("model.{f} must be > 0");
+            }
+            Ok(())
+        };
+        pos(self.n_layer, "n_layer")?;
+        pos(self.n_head, "n_head")?;
+        pos(self.d_model, "d_model")?;
+        pos(self.seq_len, "seq_len")?;
+        pos(self.vocab_size, "vocab_size")?;
+        if self.d_model % self.n_head != 0 {
+            bail!("model.n_head ({}) must divide model.d_model ({})", self.n_head, self.d_model);
+        }
+        // Bounds that keep a typo (an extra zero or two) from allocating terabytes.
+        let limits = [
+            ("n_layer", self.n_layer, 256),
+            ("d_model", self.d_model, 32_768),
+            ("seq_len", self.seq_len, 131_072),
+            ("vocab_size", self.vocab_size, 1 << 22),
+        ];
+        for (f, v, max) in limits {
+            if v > max {
+                bail!("model.{f} = {v} is absurd (limit {max})");
+            }
+        }
+        if !(self.ln_eps > 0.0 && self.ln_eps < 1.0) {
+            bail!("model.ln_eps must be in (0, 1), got {}", self.ln_eps);
+        }
+        Ok(())
+    }
+}
+
+impl RawModel {
+    fn resolve(self) -> Result<ModelConfig> {
+        let seq_len = self.seq_len.ok_or_else(|| anyhow!("model.seq_len is required"))?;
+        let vocab_size = self.vocab_size.ok_or_else(|| anyhow!("model.vocab_size is required"))?;
+        let mut m = match self.depth {
+            Some(depth) => {
+                for (f, v) in [("n_layer", self.n_layer), ("n_head", self.n_head), ("d_model", self.d_model)] {
+                    if v.is_some() {
+                        bail!("model.{f} contradicts model.depth: give the size dial or explicit dials, not both");
+                    }
+                }
+                let aspect = self.aspect_ratio.unwrap_or(64);
+                let head_dim = self.head_dim.unwrap_or(64);
+                if depth == 0 || aspect == 0 || head_dim == 0 {
+                    bail!("model.depth, model.aspect_ratio and model.head_dim must be > 0");
+                }
+                if (aspect * depth) % head_dim != 0 {
+                    bail!(
+                        "model.head_dim ({head_dim}) must divide d_model = aspect_ratio·depth = {}",
+                        aspect * depth
+                    );
+                }
+                ModelConfig::from_depth(depth, aspect, head_dim, seq_len, vocab_size)
+            }
+            None => {
+                if self.aspect_ratio.is_some() || self.head_dim.is_some() {
+                    bail!("model.aspect_ratio/head_dim only apply with model.depth");
+                }
+                let need = |v: Option<usize>, f: &str| v.ok_or_else(|| anyhow!("model.{f} is required (or give model.depth)"));
+                ModelConfig {
+                    n_layer: need(self.n_layer, "n_layer")?,
+                    n_head: need(self.n_head, "n_head")?,
+                    d_model: need(self.d_model, "d_model")?,
+                    seq_len,
+                    vocab_size,
+                    bias: true,
+                    ln_eps: 1e-5,
+                }
+            }
+        };
+        if let Some(b) = self.bias {
+            m.bias = b;
+        }
+        if let Some(e) = self.ln_eps {
+            m.ln_eps = e;
+        }
+        m.validate()?;
+        Ok(m)
+    }
+}
+
+/// Where tokens come from. `tokenizer`: `bpe` (train byte-level BPE with
+/// `vocab` entries, default model.vocab_size), a path to a tokenizer.json, or
+/// `hf:OWNER/REPO` (resolved from the local Hugging Face cache).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub corpus: PathBuf,
+    #[serde(default = "default_tokenizer")]
+    pub tokenizer: String,
+    /// BPE vocabulary to train; defaults to model.vocab_size.
+    #[serde(default)]
+    pub vocab: Option<usize>,
+    /// Prepared dataset folder; default `data/prepared/<corpus>-<tokenizer>`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
+fn default_tokenizer() -> String {
+    "bpe".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Linear warmup, cosine decay to `min_lr` at the last step.
+    Cosine,
+    /// Linear warmup, then constant.
+    Constant,
+    /// Warmup-stable-decay: linear warmup, constant, linear decay to `min_lr`
+    /// over the last `decay_frac` of the run.
+    Wsd,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    pub lr: f64,
+    pub min_lr: f64,
+    pub warmup_steps: usize,
+    pub schedule: Schedule,
+    pub decay_frac: f64,
+    pub weight_decay: f64,
+    /// Also decay the token/position embeddings (off by default, as in nanoGPT).
+    pub decay_embeddings: bool,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Global grad-norm clip; 0 disables.
+    pub grad_clip: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig {
+            lr: 6e-4,
+            min_lr: 6e-5,
+            warmup_steps: 100,
+            schedule: Schedule::Cosine,
+            decay_frac: 0.2,
+            weight_decay: 0.1,
+            decay_embeddings: false,
+            beta1: 0.9,
+            beta2: 0.95,
+            eps: 1e-8,
+            grad_clip: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonFinite {
+    /// Drop the update, count it in metrics, go on.
+    Skip,
+    /// Stop the run with an error; the last good checkpoint stays.
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub batch_size: usize,
+    pub grad_accum: usize,
+    /// Stop conditions: the smallest of those given wins; at least one is required.
+    pub max_steps: Option<usize>,
+    pub max_tokens: Option<u64>,
+    pub max_flops: Option<f64>,
+    pub seed: u64,
+    pub eval_every: usize,
+    pub eval_batches: usize,
+    pub log_every: usize,
+    pub checkpoint_every: usize,
+    pub keep_last: usize,
+    /// `cpu`, `cuda`, `cuda:N`, `auto`.
+    pub device: String,
+    /// `f32` (default), `f64` (tests), `tf32`, `bf16`, `f16` (CUDA).
+    pub dtype: String,
+    /// Hardware catalog id for MFU (e.g. `h100-sxm`); default: detected.
+    pub hardware: Option<String>,
+    pub on_nonfinite: NonFinite,
+    /// Samples printed at the end of a run (0 disables).
+    pub sample_tokens: usize,
+    pub sample_prompt: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch_size: 16,
+            grad_accum: 1,
+            max_steps: None,
+            max_tokens: None,
+            max_flops: None,
+            seed: 1337,
+            eval_every: 100,
+            eval_batches: 20,
+            log_every: 10,
+            checkpoint_every: 250,
+            keep_last: 2,
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            hardware: None,
+            on_nonfinite: NonFinite::Skip,
+            sample_tokens: 0,
+            sample_prompt: "\n".into(),
+        }
+    }
+}
+
+/// The whole resolved run configuration, as saved in the run folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub optim: OptimConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    model: RawModel,
+    data: DataConfig,
+    #[serde(default)]
+    train: TrainConfig,
+    #[serde(default)]
+    optim: OptimConfig,
+}
+
+const SECTIONS: [&str; 4] = ["model", "data", "train", "optim"];
+
+impl RunConfig {
+    /// Load a TOML file and apply `key=value` overrides (`train.max_steps=100`,
+    /// or a bare key when it names exactly one field).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("config {}: cannot read", path.display()))?;
+        Self::from_toml_str(&text, overrides).map_err(|e| anyhow!("config {}: {e:#}", path.display()))
+    }
+
+    pub fn from_toml_str(text: &str, overrides: &[String]) -> Result<Self> {
+        let mut value: toml::Table = toml::from_str(text).map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+        for ov in overrides {
+            apply_override(&mut value, ov)?;
+        }
+        let raw: RawRun = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow!("{}", one_line(&e.to_string())))?;
+        let cfg = RunConfig { model: raw.model.resolve()?, data: raw.data, train: raw.train, optim: raw.optim };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        let t = &self.train;
+        for (f, v) in [
+            ("batch_size", t.batch_size),
+            ("grad_accum", t.grad_accum),
+            ("eval_every", t.eval_every),
+            ("log_every", t.log_every),
+            ("checkpoint_every", t.checkpoint_every),
+            ("keep_last", t.keep_last),
+        ] {
+            if v == 0 {
+                bail!("train.{f} must be > 0");
+            }
+        }
+        if t.batch_size > 1 << 16 {
+            bail!("train.batch_size = {} is absurd", t.batch_size);
+        }
+        if t.max_steps.is_none() && t.max_tokens.is_none() && t.max_flops.is_none() {
+            bail!("train: give at least one of max_steps, max_tokens, max_flops");
+        }
+        if t.max_steps == Some(0) || t.max_tokens == Some(0) {
+            bail!("train.max_steps/max_tokens must be > 0");
+        }
+        if let Some(f) = t.max_flops {
+            if !(f.is_finite() && f > 0.0) {
+                bail!("train.max_flops must be a positive number, got {f}");
+            }
+        }
+        crate::device::DTypeSpec::parse(&t.dtype).map_err(|e| anyhow!("train.dtype: {e}"))?;
+        crate::device::parse_device_spec(&t.device).map_err(|e| anyhow!("train.device: {e}"))?;
+        let o = &self.optim;
+        let finite_pos = |v: f64, f: &str, allow_zero: bool| -> Result<()> {
+            if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
+                bail!("optim.{f} must be a {} number, got {v}", if allow_zero { "non-negative" } else { "positive" });
+            }
+            Ok(())
+        };
+        finite_pos(o.lr, "lr", false)?;
+        finite_pos(o.min_lr, "min_lr", true)?;
+        finite_pos(o.weight_decay, "weight_decay", true)?;
+        finite_pos(o.eps, "eps", false)?;
+        finite_pos(o.grad_clip, "grad_clip", true)?;
+        if o.min_lr > o.lr {
+            bail!("optim.min_lr ({}) must not exceed optim.lr ({})", o.min_lr, o.lr);
+        }
+        if o.lr > 10.0 {
+            bail!("optim.lr = {} is absurd", o.lr);
+        }
+        for (f, b) in [("beta1", o.beta1), ("beta2", o.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                bail!("optim.{f} must be in [0, 1), got {b}");
+            }
+        }
+        if !(o.decay_frac > 0.0 && o.decay_frac <= 1.0) {
+            bail!("optim.decay_frac must be in (0, 1], got {}", o.decay_frac);
+        }
+        if let Some(v) = self.data.vocab {
+            if v < 257 || v > self.model.vocab_size {
+                bail!(
+                    "data.vocab ({v}) must be in [257, model.vocab_size = {}] (byte-level BPE needs the 256 bytes + 1 special)",
+                    self.model.vocab_size
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Tokens consumed by one optimizer step.
+    pub fn tokens_per_step(&self) -> u64 {
+        (self.train.batch_size * self.train.grad_accum * self.model.seq_len) as u64
+    }
+}
+
+/// Set `key=value` in the table. `value` is parsed as a TOML value (number,
+/// bool, string, array) and falls back to a bare string.
+fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
+    let (key, val) = ov.split_once('=').ok_or_else(|| anyhow!("--set {ov}: expected key=value"))?;
+    let key = key.trim();
+    let val = val.trim();
+    let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {val}")) {
+        Ok(mut t) => t.remove("v").expect("key v"),
+        Err(_) => toml::Value::String(val.to_string()),
+    };
+    let (section, field) = match key.split_once('.') {
+        Some((s, f)) => (s.to_string(), f.to_string()),
+        None => (section_of(key).ok_or_else(|| anyhow!("--set {key}: unknown key; use section.key (sections: {})", SECTIONS.join(", ")))?.to_string(), key.to_string()),
+    };
+    if !SECTIONS.contains(&section.as_str()) {
+        bail!("--set {key}: unknown section `{section}` (sections: {})", SECTIONS.join(", "));
+    }
+    let table = root
+        .entry(section.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .ok_or_else(|| anyhow!("config: `{section}` must be a table"))?;
+    // The size dial and the explicit dials exclude each other: an override of one replaces the other.
+    if section == "model" {
+        if field == "depth" {
+            for k in ["n_layer", "n_head", "d_model"] {
+                table.remove(k);
+            }
+        } else if ["n_layer", "n_head", "d_model"].contains(&field.as_str()) && table.contains_key("depth") {
+            bail!("--set model.{field}: the config uses model.depth; override model.depth instead");
+        }
+    }
+    table.insert(field, parsed);
+    Ok(())
+}
+
+/// The section a bare key belongs to, when it is unambiguous.
+fn section_of(key: &str) -> Option<&'static str> {
+    const MODEL: &[&str] = &["depth", "aspect_ratio", "head_dim", "n_layer", "n_head", "d_model", "seq_len", "vocab_size", "bias", "ln_eps"];
+    const DATA: &[&str] = &["corpus", "tokenizer", "vocab", "dir"];
+    const TRAIN: &[&str] = &[
+        "batch_size", "grad_accum", "max_steps", "max_tokens", "max_flops", "seed", "eval_every", "eval_batches", "log_every",
+        "checkpoint_every", "keep_last", "device", "dtype", "hardware", "on_nonfinite", "sample_tokens", "sample_prompt",
+    ];
+    const OPTIM: &[&str] = &[
+        "lr", "min_lr", "warmup_steps", "schedule", "decay_frac", "weight_decay", "decay_embeddings", "beta1", "beta2", "eps", "grad_clip",
+    ];
+    [("model", MODEL), ("data", DATA), ("train", TRAIN), ("optim", OPTIM)]
+        .into_iter()
+        .find(|(_, keys)| keys.contains(&key))
+        .map(|(s, _)| s)
+}
+
+/// Collapse a multi-line parser message into one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[model]
+n_layer = 2
+n_head = 2
+d_model = 32
+seq_len = 16
+vocab_size = 300
+[data]
+corpus = "c.txt"
+[train]
+max_steps = 10
+"#;
+
+    #[test]
+    fn overrides_and_depth_dial() {
+        let c = RunConfig::from_toml_str(BASE, &["train.batch_size=4".into(), "lr=0.01".into()]).unwrap();
+        assert_eq!(c.train.batch_size, 4);
+        assert_eq!(c.optim.lr, 0.01);
+        let c = RunConfig::from_toml_str(BASE, &["model.depth=3".into(), "model.aspect_ratio=32".into(), "head_dim=32".into()]).unwrap();
+        assert_eq!((c.model.n_layer, c.model.d_model, c.model.n_head), (3, 96, 3));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = RunConfig::from_toml_str(BASE, &["model.n_head=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("n_head") && e.contains("d_model"), "{e}");
+        let e = RunConfig::from_toml_str(&BASE.replace("max_steps", "max_stepz"), &[]).unwrap_err().to_string();
+        assert!(e.contains("max_stepz"), "{e}");
+        let e = RunConfig::from_toml_str(BASE, &["bogus=1".into()]).unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+}

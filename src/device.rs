@@ -1,0 +1,122 @@
+//! Device and precision selection (`--device`, `--dtype`).
+
+use anyhow::{bail, Result};
+use candle_core::{DType, Device};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    Cpu,
+    Cuda(usize),
+    /// CUDA device 0 when the build and the machine have one, else CPU.
+    Auto,
+}
+
+pub fn parse_device_spec(s: &str) -> Result<DeviceSpec> {
+    Ok(match s {
+        "cpu" => DeviceSpec::Cpu,
+        "auto" => DeviceSpec::Auto,
+        "cuda" => DeviceSpec::Cuda(0),
+        _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => DeviceSpec::Cuda(n),
+            _ => bail!("unknown device `{s}` (expected cpu, cuda, cuda:N or auto)"),
+        },
+    })
+}
+
+pub fn open_device(s: &str) -> Result<Device> {
+    match parse_device_spec(s)? {
+        DeviceSpec::Cpu => Ok(Device::Cpu),
+        DeviceSpec::Cuda(n) => {
+            if !candle_core::utils::cuda_is_available() {
+                bail!("device `{s}`: this binary was built without CUDA (rebuild with --features cuda)");
+            }
+            Ok(Device::new_cuda(n)?)
+        }
+        DeviceSpec::Auto => {
+            if candle_core::utils::cuda_is_available() {
+                if let Ok(d) = Device::new_cuda(0) {
+                    return Ok(d);
+                }
+            }
+            Ok(Device::Cpu)
+        }
+    }
+}
+
+/// Training precision. Master weights and optimizer moments stay in `master()`;
+/// the forward/backward pass runs in `compute()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DTypeSpec {
+    F32,
+    /// Gradient checks and reference tests.
+    F64,
+    /// f32 storage, TF32 tensor-core matmuls (CUDA).
+    Tf32,
+    Bf16,
+    F16,
+}
+
+impl DTypeSpec {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "f32" | "fp32" => Self::F32,
+            "f64" | "fp64" => Self::F64,
+            "tf32" => Self::Tf32,
+            "bf16" => Self::Bf16,
+            "f16" | "fp16" => Self::F16,
+            _ => bail!("unknown dtype `{s}` (expected f32, tf32, bf16, f16 or f64)"),
+        })
+    }
+
+    pub fn master(self) -> DType {
+        match self {
+            Self::F64 => DType::F64,
+            _ => DType::F32,
+        }
+    }
+
+    pub fn compute(self) -> DType {
+        match self {
+            Self::F64 => DType::F64,
+            Self::F32 | Self::Tf32 => DType::F32,
+            Self::Bf16 => DType::BF16,
+            Self::F16 => DType::F16,
+        }
+    }
+
+    /// The key of the hardware catalog's peak-throughput field for this precision.
+    pub fn peak_field(self) -> &'static str {
+        match self {
+            Self::F32 | Self::F64 => "fp32",
+            Self::Tf32 => "tf32",
+            Self::Bf16 => "bf16",
+            Self::F16 => "fp16",
+        }
+    }
+
+    /// Reduced-precision modes only exist on CUDA.
+    pub fn check_device(self, dev: &Device) -> Result<()> {
+        if dev.is_cpu() && !matches!(self, Self::F32 | Self::F64) {
+            bail!("train.dtype = {:?} needs a CUDA device; on CPU use f32", self);
+        }
+        Ok(())
+    }
+}
+
+/// A printable device name: `cpu`, or the CUDA device's name (e.g. "NVIDIA H100 80GB HBM3").
+pub fn device_name(dev: &Device) -> Option<String> {
+    match dev {
+        Device::Cpu => Some("cpu".into()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(d) => d.cuda_stream().context().name().ok(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// Per-process precision switches: TF32 tensor cores for f32 matmuls only when asked.
+pub fn configure_precision(dev: &Device, dtype: DTypeSpec) {
+    if dev.is_cuda() {
+        candle_core::cuda::set_gemm_reduced_precision_f32(dtype == DTypeSpec::Tf32);
+    }
+}

@@ -1,0 +1,15 @@
+//! scalelab: a miniature but real LLM-training engine on candle for scaling
+//! experiments. Layout follows the data path: config → data → model → train →
+//! flops / hardware → (estimate, scaling, report).
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod flops;
+pub mod fsx;
+pub mod hardware;
+pub mod model;
+pub mod sample;
+pub mod train;

@@ -1,0 +1,23 @@
+use clap::Parser;
+
+// candle allocates a fresh buffer for every op; glibc's malloc hands large ones
+// back to the kernel and faults them in again each step. mimalloc keeps them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc 2.x's `mi_option_e` (include/mimalloc.h).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+fn main() {
+    // Never hand freed pages back: every training step reuses the same buffer sizes.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    let cli = scalelab::cli::Cli::parse();
+    match scalelab::cli::run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // One line, naming the field or file; details joined with ": ".
+            eprintln!("error: {}", scalelab::config::one_line(&format!("{e:#}")));
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! GPT-2-style decoder: tied token embedding / LM head, learned positions,
+//! pre-LayerNorm blocks of causal self-attention and a 4× GELU MLP.
+//! Read top to bottom: config → modules → forward → loss.
+
+pub mod ops;
+pub mod params;
+
+pub use crate::config::ModelConfig as Config;
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+use ops::{causal_mask, cross_entropy, layer_norm, linear, matmul, softmax_last};
+
+struct LayerNorm {
+    w: Tensor,
+    b: Option<Tensor>,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let b = if cfg.bias { Some(vb.get(cfg.d_model, "bias")?) } else { None };
+        Ok(LayerNorm { w: vb.get(cfg.d_model, "weight")?, b, eps: cfg.ln_eps })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        layer_norm(x, &self.w, self.b.as_ref(), self.eps)
+    }
+}
+
+struct Linear {
+    w: Tensor,
+    b: Option<Tensor>,
+}
+
+impl Linear {
+    fn new(din: usize, dout: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
+        let b = if bias { Some(vb.get(dout, "bias")?) } else { None };
+        Ok(Linear { w: vb.get((din, dout), "weight")?, b })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        linear(x, &self.w, self.b.as_ref())
+    }
+}
+
+struct Attention {
+    c_attn: Linear,
+    c_proj: Linear,
+    n_head: usize,
+}
+
+impl Attention {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.d_model;
+        Ok(Attention {
+            c_attn: Linear::new(d, 3 * d, cfg.bias, vb.pp("c_attn"))?,
+            c_proj: Linear::new(d, d, cfg.bias, vb.pp("c_proj"))?,
+            n_head: cfg.n_head,
+        })
+    }
+
+    /// x: [b, t, d] → [b, t, d]; `mask` is the additive causal mask [t, t].
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, t, d) = x.dims3()?;
+        let (h, hd) = (self.n_head, d / self.n_head);
+        let qkv = self.c_attn.forward(x)?;
+        let heads = |i: usize| qkv.narrow(2, i * d, d)?.reshape((b, t, h, hd))?.transpose(1, 2)?.contiguous();
+        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+        let att = (matmul(&q, &k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+        let att = softmax_last(&att.broadcast_add(mask)?)?;
+        let y = matmul(&att, &v)?.transpose(1, 2)?.reshape((b, t, d))?;
+        self.c_proj.forward(&y)
+    }
+}
+
+struct Mlp {
+    c_fc: Linear,
+    c_proj: Linear,
+}
+
+impl Mlp {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.d_model;
+        Ok(Mlp { c_fc: Linear::new(d, 4 * d, cfg.bias, vb.pp("c_fc"))?, c_proj: Linear::new(4 * d, d, cfg.bias, vb.pp("c_proj"))? })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        // GELU, tanh approximation (GPT-2); candle's `gelu` records its backward.
+        self.c_proj.forward(&self.c_fc.forward(x)?.gelu()?)
+    }
+}
+
+struct Block {
+    ln_1: LayerNorm,
+    attn: Attention,
+    ln_2: LayerNorm,
+    mlp: Mlp,
+}
+
+impl Block {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Block {
+            ln_1: LayerNorm::new(cfg, vb.pp("ln_1"))?,
+            attn: Attention::new(cfg, vb.pp("attn"))?,
+            ln_2: LayerNorm::new(cfg, vb.pp("ln_2"))?,
+            mlp: Mlp::new(cfg, vb.pp("mlp"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln_1.forward(x)?, mask)?)?;
+        &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
+    }
+}
+
+pub struct Gpt {
+    cfg: Config,
+    wte: Tensor,
+    wpe: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+}
+
+impl Gpt {
+    /// Build from a VarBuilder holding the tensors named by [`params::param_specs`].
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let blocks = (0..cfg.n_layer).map(|i| Block::new(cfg, vb.pp(format!("h.{i}")))).collect::<Result<Vec<_>>>()?;
+        Ok(Gpt {
+            cfg: cfg.clone(),
+            wte: vb.get((cfg.vocab_size, cfg.d_model), "wte.weight")?,
+            wpe: vb.get((cfg.seq_len, cfg.d_model), "wpe.weight")?,
+            blocks,
+            ln_f: LayerNorm::new(cfg, vb.pp("ln_f"))?,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Final hidden states [b, t, d] for token ids `idx` [b, t] (u32), t ≤ seq_len.
+    pub fn hidden(&self, idx: &Tensor) -> Result<Tensor> {
+        let (b, t) = idx.dims2()?;
+        if t > self.cfg.seq_len {
+            candle_core::bail!("sequence of {t} tokens exceeds model.seq_len {}", self.cfg.seq_len);
+        }
+        let tok = self.wte.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, self.cfg.d_model))?;
+        let mut x = tok.broadcast_add(&self.wpe.narrow(0, 0, t)?)?;
+        let mask = causal_mask(t, x.dtype(), x.device())?;
+        for block in &self.blocks {
+            x = block.forward(&x, &mask)?;
+        }
+        self.ln_f.forward(&x)
+    }
+
+    /// Logits [b, t, vocab] (the LM head is the transposed token embedding).
+    pub fn forward(&self, idx: &Tensor) -> Result<Tensor> {
+        let h = self.hidden(idx)?;
+        let (b, t, d) = h.dims3()?;
+        matmul(&h.reshape((b * t, d))?, &self.wte.t()?)?.reshape((b, t, self.cfg.vocab_size))
+    }
+
+    /// Logits [b, vocab] of the last position only (generation).
+    pub fn last_logits(&self, idx: &Tensor) -> Result<Tensor> {
+        let h = self.hidden(idx)?;
+        let t = h.dim(1)?;
+        matmul(&h.narrow(1, t - 1, 1)?.squeeze(1)?, &self.wte.t()?)
+    }
+
+    /// Mean next-token cross-entropy (nats) of `idx` against `targets`, both [b, t].
+    pub fn loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let logits = self.forward(idx)?;
+        // Log-sum-exp statistics in f32 even when the matmuls ran in bf16/f16.
+        let logits = if logits.dtype().size_in_bytes() < 4 { logits.to_dtype(candle_core::DType::F32)? } else { logits };
+        let (b, t, v) = logits.dims3()?;
+        cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
+    }
+}

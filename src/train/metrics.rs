@@ -1,0 +1,138 @@
+//! Metrics: one JSON line per step and per eval in `metrics.jsonl`, the
+//! llm.c-style console line, and the end-of-run summary.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub kind: String,
+    pub step: usize,
+    pub tokens_seen: u64,
+    pub loss: f64,
+    pub lr: f64,
+    pub grad_norm: f64,
+    pub dt_ms: f64,
+    pub tok_per_s: f64,
+    pub flops_step: f64,
+    pub flops_cum: f64,
+    pub mfu: Option<f64>,
+    /// The update was dropped because the loss or gradient norm was not finite.
+    pub skipped: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalRecord {
+    pub kind: String,
+    pub step: usize,
+    pub tokens_seen: u64,
+    pub flops_cum: f64,
+    pub val_loss: f64,
+    pub val_bpb: f64,
+    pub elapsed_s: f64,
+}
+
+pub struct MetricsLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl MetricsLog {
+    /// Open for appending, first dropping records after `keep_through_step`
+    /// (those came from work after the checkpoint a resumed run starts from).
+    pub fn open(path: &Path, keep_through_step: Option<usize>) -> Result<Self> {
+        let kept: Vec<String> = match (keep_through_step, File::open(path)) {
+            (Some(step), Ok(f)) => BufReader::new(f)
+                .lines()
+                .map_while(|l| l.ok())
+                .filter(|l| serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["step"].as_u64()).is_some_and(|s| s as usize <= step))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut text = kept.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        crate::fsx::write_atomic(path, text.as_bytes())?;
+        let file = OpenOptions::new().append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(MetricsLog { path: path.to_path_buf(), file })
+    }
+
+    pub fn write<T: Serialize>(&mut self, rec: &T) -> Result<()> {
+        let mut line = serde_json::to_string(rec)?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.sync_data().with_context(|| format!("cannot sync {}", self.path.display()))
+    }
+}
+
+/// Read every record of a metrics file: (steps, evals).
+pub fn read(path: &Path) -> Result<(Vec<StepRecord>, Vec<EvalRecord>)> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let (mut steps, mut evals) = (Vec::new(), Vec::new());
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line?;
+        let v: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("{}:{}: malformed JSON", path.display(), i + 1))?;
+        match v["kind"].as_str() {
+            Some("step") => steps.push(serde_json::from_value(v)?),
+            Some("eval") => evals.push(serde_json::from_value(v)?),
+            _ => {}
+        }
+    }
+    Ok((steps, evals))
+}
+
+/// `12.3k`, `4.1M`: compact counts for the console.
+pub fn si(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e9 {
+        format!("{:.1}G", x / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", x / 1e6)
+    } else if a >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// `step 120/2000 | loss 3.41 | lr 5.9e-4 | norm 0.82 | 41 ms | 12.3k tok/s | mfu –`
+pub fn console_line(r: &StepRecord, total: usize) -> String {
+    let mfu = r.mfu.map(|m| format!("{:.1}%", 100.0 * m)).unwrap_or_else(|| "–".into());
+    let skip = if r.skipped { " | SKIPPED (non-finite)" } else { "" };
+    format!(
+        "step {}/{} | loss {:.4} | lr {:.2e} | norm {:.3} | {:.0} ms | {} tok/s | mfu {}{}",
+        r.step, total, r.loss, r.lr, r.grad_norm, r.dt_ms, si(r.tok_per_s), mfu, skip
+    )
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub status: String,
+    pub run_dir: String,
+    pub params: u64,
+    pub non_embedding_params: u64,
+    pub steps: usize,
+    pub tokens: u64,
+    /// Exact matmul FLOPs (forward + backward) of all steps.
+    pub flops: f64,
+    /// Mean training loss over the last 10% of steps (at least one).
+    pub final_train_loss: f64,
+    pub val_loss: f64,
+    pub val_bpb: f64,
+    pub best_val_loss: f64,
+    pub wall_s: f64,
+    /// Training throughput excluding the first step of each process, evals and checkpoints.
+    pub tok_per_s: f64,
+    pub mfu: Option<f64>,
+    pub device: String,
+    pub hardware: Option<String>,
+    pub dtype: String,
+    pub skipped_nonfinite: u64,
+}

@@ -1,0 +1,542 @@
+//! The training loop: data → model → AdamW, with evaluation, metrics,
+//! checkpoints, exact resume and clean handling of SIGINT/SIGTERM.
+
+pub mod checkpoint;
+pub mod metrics;
+pub mod optim;
+pub mod schedule;
+
+use crate::config::{NonFinite, RunConfig};
+use crate::data::batches::{eval_batches, Batch, Sampler};
+use crate::data::Dataset;
+use crate::device::{open_device, DTypeSpec};
+use crate::flops::StepFlops;
+use crate::model::params::{param_counts, Params};
+use crate::model::Gpt;
+use crate::{fsx, hardware};
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use checkpoint::TrainState;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use metrics::{EvalRecord, MetricsLog, StepRecord, Summary};
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a run ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped {
+    #[error("interrupted by {name}; checkpoint written at step {step} (resume with --resume)")]
+    Signal { name: &'static str, code: i32, step: usize },
+    #[error("halted after step {0} as requested (--halt-after); resume with --resume")]
+    Halted(usize),
+}
+
+impl Stopped {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Stopped::Signal { code, .. } => *code,
+            Stopped::Halted(_) => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    pub out: PathBuf,
+    pub resume: bool,
+    /// Stop with a checkpoint after this step (tests of preemption and resume).
+    pub halt_after: Option<usize>,
+    /// No progress bar or per-step console lines (sweeps, tests).
+    pub quiet: bool,
+}
+
+/// Flags set by SIGINT / SIGTERM; a second signal of the same kind exits at once.
+struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let int = Arc::new(AtomicBool::new(false));
+        let term = Arc::new(AtomicBool::new(false));
+        for (sig, flag) in [(SIGINT, &int), (SIGTERM, &term)] {
+            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())?;
+            signal_hook::flag::register(sig, flag.clone())?;
+        }
+        Ok(Signals { int, term })
+    }
+
+    fn pending(&self) -> Option<(&'static str, i32)> {
+        if self.int.load(Ordering::SeqCst) {
+            Some(("SIGINT", 130))
+        } else if self.term.load(Ordering::SeqCst) {
+            Some(("SIGTERM", 143))
+        } else {
+            None
+        }
+    }
+}
+
+/// The prepared dataset for a config, preparing it first when missing.
+pub fn ensure_dataset(cfg: &RunConfig, quiet: bool) -> Result<Dataset> {
+    let dir = dataset_dir(cfg);
+    if !dir.join("meta.json").is_file() {
+        let spec_text = tokenizer_spec_text(cfg);
+        let spec = crate::data::tokenizer::TokenizerSpec::parse(&spec_text, cfg.model.vocab_size)?;
+        if !quiet {
+            eprintln!("preparing {} from {} ({spec_text})", dir.display(), cfg.data.corpus.display());
+        }
+        crate::data::prepare::prepare(&cfg.data.corpus, &dir, &spec, &spec_text)?;
+    }
+    let ds = Dataset::open(&dir)?;
+    if ds.meta.vocab_size > cfg.model.vocab_size {
+        bail!(
+            "model.vocab_size ({}) is smaller than the tokenizer's vocabulary ({}) in {}",
+            cfg.model.vocab_size,
+            ds.meta.vocab_size,
+            dir.display()
+        );
+    }
+    Ok(ds)
+}
+
+fn tokenizer_spec_text(cfg: &RunConfig) -> String {
+    match (&cfg.data.tokenizer[..], cfg.data.vocab) {
+        ("bpe", Some(v)) => format!("bpe:{v}"),
+        ("bpe", None) => format!("bpe:{}", cfg.model.vocab_size),
+        (s, _) => s.to_string(),
+    }
+}
+
+/// `data.dir`, or `data/prepared/<corpus stem>-<tokenizer slug>`.
+pub fn dataset_dir(cfg: &RunConfig) -> PathBuf {
+    if let Some(d) = &cfg.data.dir {
+        return d.clone();
+    }
+    let stem = cfg.data.corpus.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = stem.split('.').next().unwrap_or("corpus").to_string();
+    let slug = crate::data::tokenizer::TokenizerSpec::parse(&tokenizer_spec_text(cfg), cfg.model.vocab_size)
+        .map(|s| s.slug())
+        .unwrap_or_else(|_| "tok".into());
+    PathBuf::from("data/prepared").join(format!("{stem}-{slug}"))
+}
+
+/// Total optimizer steps: the tightest of max_steps / max_tokens / max_flops.
+pub fn total_steps(cfg: &RunConfig) -> usize {
+    let per_step = StepFlops::new(&cfg.model, cfg.model.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64);
+    let mut n = usize::MAX;
+    if let Some(s) = cfg.train.max_steps {
+        n = n.min(s);
+    }
+    if let Some(t) = cfg.train.max_tokens {
+        n = n.min(t.div_ceil(cfg.tokens_per_step()) as usize);
+    }
+    if let Some(f) = cfg.train.max_flops {
+        n = n.min((f / per_step.matmul_step as f64).floor() as usize);
+    }
+    n.max(1)
+}
+
+/// Mean loss and bits-per-byte over the fixed validation batches (no backward graph).
+pub fn evaluate(model: &Gpt, batches: &[Batch], dev: &Device, bytes_per_token: f64) -> Result<(f64, f64)> {
+    let mut sum = 0.0;
+    for b in batches {
+        let (x, y) = batch_tensors(b, dev)?;
+        sum += model.loss(&x, &y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    }
+    let loss = sum / batches.len() as f64;
+    Ok((loss, loss / (std::f64::consts::LN_2 * bytes_per_token)))
+}
+
+pub fn batch_tensors(b: &Batch, dev: &Device) -> Result<(Tensor, Tensor)> {
+    Ok((Tensor::from_slice(&b.x, (b.batch, b.seq_len), dev)?, Tensor::from_slice(&b.y, (b.batch, b.seq_len), dev)?))
+}
+
+/// Peak FLOP/s for MFU: `train.hardware`, or the CUDA device's catalog entry.
+fn resolve_peak(cfg: &RunConfig, dev: &Device, dtype: DTypeSpec) -> Result<(Option<String>, Option<f64>)> {
+    let catalog = hardware::Catalog::load()?;
+    let id = match &cfg.train.hardware {
+        Some(id) => {
+            catalog.get(id).map_err(|e| anyhow!("train.hardware: {e}"))?;
+            Some(id.clone())
+        }
+        // A CPU's peak is not knowable from its name: MFU on CPU needs train.hardware.
+        None if dev.is_cpu() => None,
+        None => crate::device::device_name(dev).and_then(|n| catalog.detect(&n).map(|(id, _)| id.to_string())),
+    };
+    let peak = id.as_ref().and_then(|id| catalog.entries[id].peak_flops(dtype.peak_field()));
+    Ok((id, peak))
+}
+
+/// What one optimizer step did, with its phases timed (device synchronised
+/// before each clock read).
+#[derive(Debug, Clone, Copy)]
+pub struct StepResult {
+    pub loss: f64,
+    pub grad_norm: f64,
+    /// False when the loss or gradient norm was non-finite and the update was dropped.
+    pub applied: bool,
+    pub fwd_s: f64,
+    pub bwd_s: f64,
+    pub opt_s: f64,
+}
+
+/// One optimizer step: `grad_accum` micro-batches of forward + backward,
+/// global-norm clipping, AdamW. A non-finite loss or norm leaves the weights untouched.
+pub fn train_step(
+    cfg: &RunConfig,
+    params: &Params,
+    opt: &mut optim::AdamW,
+    dev: &Device,
+    dtype: DTypeSpec,
+    lr: f64,
+    mut next_batch: impl FnMut() -> Result<Batch>,
+) -> Result<StepResult> {
+    let accum = cfg.train.grad_accum;
+    let (mut fwd_s, mut bwd_s) = (0.0, 0.0);
+    let mut loss_sum = 0.0;
+    let mut grads: Option<Vec<Tensor>> = None;
+    for _ in 0..accum {
+        let batch = next_batch()?;
+        let t0 = Instant::now();
+        let (x, y) = batch_tensors(&batch, dev)?;
+        let model = Gpt::new(&cfg.model, params.var_builder(dtype.compute(), true)?)?;
+        let loss = model.loss(&x, &y)?;
+        loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let t1 = Instant::now();
+        fwd_s += (t1 - t0).as_secs_f64();
+        let store = (loss / accum as f64)?.backward()?;
+        let g: Vec<Tensor> = params
+            .vars
+            .iter()
+            .zip(&params.specs)
+            // Leaf gradients still reference the forward graph: detach them, or the
+            // optimizer moments would keep every step's activations alive.
+            .map(|(v, s)| store.get(v.as_tensor()).map(Tensor::detach).ok_or_else(|| anyhow!("parameter {} received no gradient", s.name)))
+            .collect::<Result<_>>()?;
+        grads = Some(match grads {
+            None => g,
+            Some(acc) => acc.iter().zip(&g).map(|(a, b)| a + b).collect::<candle_core::Result<_>>()?,
+        });
+        dev.synchronize()?;
+        bwd_s += t1.elapsed().as_secs_f64();
+    }
+    let t2 = Instant::now();
+    let mut grads = grads.expect("grad_accum >= 1");
+    let loss = loss_sum / accum as f64;
+    let grad_norm = optim::grad_norm(&grads)?;
+    let applied = loss.is_finite() && grad_norm.is_finite();
+    if applied {
+        optim::clip(&mut grads, grad_norm, cfg.optim.grad_clip)?;
+        opt.step(params, &grads, lr)?;
+    }
+    dev.synchronize()?;
+    Ok(StepResult { loss, grad_norm, applied, fwd_s, bwd_s, opt_s: t2.elapsed().as_secs_f64() })
+}
+
+/// Everything a run carries from step to step.
+struct Run {
+    cfg: RunConfig,
+    dir: PathBuf,
+    dev: Device,
+    dtype: DTypeSpec,
+    params: Params,
+    opt: optim::AdamW,
+    sampler: Sampler,
+    state: TrainState,
+}
+
+impl Run {
+    fn checkpoint(&mut self) -> Result<PathBuf> {
+        let moments: Vec<(String, Tensor)> = self
+            .params
+            .specs
+            .iter()
+            .zip(self.opt.m.iter().zip(&self.opt.v))
+            .flat_map(|(s, (m, v))| [(format!("m.{}", s.name), m.clone()), (format!("v.{}", s.name), v.clone())])
+            .collect();
+        self.state.sampler = self.sampler.state();
+        self.state.adam_t = self.opt.t;
+        let root = self.dir.join("checkpoints");
+        let path = checkpoint::save(&root, &self.params.named_tensors(), &moments, &self.state)?;
+        checkpoint::prune(&root, self.cfg.train.keep_last, self.state.best_val.map(|b| b.0))?;
+        Ok(path)
+    }
+
+    fn restore(cfg: &RunConfig, dir: &Path, state: TrainState, dev: &Device, dtype: DTypeSpec) -> Result<Run> {
+        let what = dir.display().to_string();
+        let mut weights = checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), dev)?;
+        let params = Params::from_named(&cfg.model, std::mem::take(&mut weights), dtype.master(), dev, &what)?;
+        let mut moments = checkpoint::load_safetensors(&dir.join(checkpoint::OPTIM_FILE), dev)?;
+        let mut opt = optim::AdamW::new(&cfg.optim, &params)?;
+        let (mut m, mut v) = (Vec::new(), Vec::new());
+        for s in &params.specs {
+            for (key, out) in [(format!("m.{}", s.name), &mut m), (format!("v.{}", s.name), &mut v)] {
+                let t = moments.remove(&key).ok_or_else(|| anyhow!("checkpoint {what}: optimizer state lacks `{key}`"))?;
+                if t.dims() != s.shape.as_slice() {
+                    bail!("checkpoint {what}: `{key}` has shape {:?}, expected {:?}", t.dims(), s.shape);
+                }
+                out.push(t.to_dtype(dtype.master())?);
+            }
+        }
+        opt.load_state(m, v, state.adam_t);
+        let sampler = Sampler::from_state(&state.sampler).map_err(|e| anyhow!("checkpoint {what}: {e}"))?;
+        Ok(Run { cfg: cfg.clone(), dir: PathBuf::new(), dev: dev.clone(), dtype, params, opt, sampler, state })
+    }
+}
+
+/// Check that a checkpoint belongs to this config; the error names the mismatch.
+fn check_compatible(cfg: &RunConfig, st: &TrainState, tokenizer_sha: &str, dir: &Path) -> Result<()> {
+    if st.config.model != cfg.model {
+        bail!(
+            "checkpoint {} was trained with a different model config ({:?}) than the one given ({:?}); refusing to resume",
+            dir.display(),
+            st.config.model,
+            cfg.model
+        );
+    }
+    if st.tokenizer_sha256 != tokenizer_sha {
+        bail!("checkpoint {} was trained with a different tokenizer (sha256 {}…, now {}…); refusing to resume", dir.display(), &st.tokenizer_sha256[..12], &tokenizer_sha[..12]);
+    }
+    Ok(())
+}
+
+/// Lock the run folder for this process (released when the file is dropped).
+fn lock_run_dir(dir: &Path) -> Result<File> {
+    let f = File::create(dir.join(".lock")).with_context(|| format!("run folder {}: cannot create the lock file (read-only?)", dir.display()))?;
+    f.try_lock().map_err(|_| anyhow!("run folder {} is in use by another scalelab process", dir.display()))?;
+    Ok(f)
+}
+
+/// Train `cfg` into the run folder `opts.out`.
+pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
+    let dtype = DTypeSpec::parse(&cfg.train.dtype)?;
+    let dev = open_device(&cfg.train.device)?;
+    dtype.check_device(&dev)?;
+    crate::device::configure_precision(&dev, dtype);
+    let ds = ensure_dataset(cfg, opts.quiet)?;
+    let tokenizer_sha = ds.meta.tokenizer_sha256.clone();
+    if ds.train.len() < cfg.model.seq_len + 1 || ds.val.len() < cfg.model.seq_len + 1 {
+        bail!(
+            "model.seq_len ({}) is longer than the data (train {} tokens, validation {} tokens in {})",
+            cfg.model.seq_len,
+            ds.train.len(),
+            ds.val.len(),
+            ds.dir.display()
+        );
+    }
+    let (hw_id, peak) = resolve_peak(cfg, &dev, dtype)?;
+
+    // Run folder: refuse to clobber an existing run unless resuming it.
+    let dir = opts.out.clone();
+    let ckpt_root = dir.join("checkpoints");
+    let existing = checkpoint::list(&ckpt_root);
+    if !opts.resume && (!existing.is_empty() || dir.join("metrics.jsonl").exists()) {
+        bail!("run folder {} already holds a run; pass --resume to continue it or choose another --out", dir.display());
+    }
+    let mut notes = Vec::new();
+    let resumed = if opts.resume { checkpoint::latest_good(&ckpt_root, |m| notes.push(m)) } else { None };
+    if let Some((cdir, st)) = &resumed {
+        check_compatible(cfg, st, &tokenizer_sha, cdir)?;
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("run folder {}: cannot create", dir.display()))?;
+    let _lock = lock_run_dir(&dir)?;
+    for n in &notes {
+        eprintln!("warning: {n}");
+    }
+
+    let mut run = match resumed {
+        Some((cdir, st)) => {
+            if !opts.quiet {
+                eprintln!("resuming {} from {} (step {})", dir.display(), cdir.display(), st.step);
+            }
+            Run::restore(cfg, &cdir, st, &dev, dtype)?
+        }
+        None => {
+            if opts.resume && !opts.quiet {
+                eprintln!("no usable checkpoint in {}; starting from scratch", ckpt_root.display());
+            }
+            let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
+            let opt = optim::AdamW::new(&cfg.optim, &params)?;
+            let sampler = Sampler::new(cfg.train.seed.wrapping_add(1));
+            let state = TrainState {
+                step: 0,
+                tokens_seen: 0,
+                flops_cum: 0.0,
+                sampler: sampler.state(),
+                adam_t: 0,
+                skipped_nonfinite: 0,
+                last_val_loss: None,
+                best_val: None,
+                elapsed_s: 0.0,
+                config: cfg.clone(),
+                tokenizer_sha256: tokenizer_sha.clone(),
+                code_version: env!("CARGO_PKG_VERSION").to_string(),
+                files: HashMap::new(),
+            };
+            Run { cfg: cfg.clone(), dir: PathBuf::new(), dev: dev.clone(), dtype, params, opt, sampler, state }
+        }
+    };
+    run.dir = dir.clone();
+    run.cfg = cfg.clone();
+    run.state.config = cfg.clone();
+    run.opt.cfg = cfg.optim.clone();
+    fsx::write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
+    fsx::write_atomic(&dir.join("tokenizer.json"), &ds.tokenizer_json)?;
+    let start_step = run.state.step;
+    let mut log = MetricsLog::open(&dir.join("metrics.jsonl"), Some(start_step).filter(|_| start_step > 0))?;
+
+    let total = total_steps(cfg);
+    let t = cfg.model.seq_len;
+    let micro = cfg.train.batch_size;
+    let step_flops = StepFlops::new(&cfg.model, t, (micro * cfg.train.grad_accum) as u64);
+    let flops_step = step_flops.matmul_step as f64;
+    let evals = eval_batches(&ds.val, cfg.train.eval_batches, micro, t)?;
+    let bpt = ds.meta.bytes_per_token();
+    let signals = Signals::install()?;
+
+    let pb = if opts.quiet { ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()) } else { ProgressBar::new(total as u64) };
+    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} steps | {msg} | eta {eta}").expect("template").progress_chars("=> "));
+    pb.set_position(start_step as u64);
+    let say = |s: String| {
+        if !opts.quiet {
+            pb.println(s);
+        }
+    };
+    say(format!(
+        "run {} | {} params ({} non-embedding) | {} steps × {} tokens | {:.3e} FLOPs/step | device {} {:?}{}",
+        dir.display(),
+        metrics::si(param_counts(&cfg.model).total as f64),
+        metrics::si(param_counts(&cfg.model).non_embedding as f64),
+        total,
+        cfg.tokens_per_step(),
+        flops_step,
+        cfg.train.device,
+        dtype,
+        hw_id.as_ref().map(|h| format!(" | peak from {h}")).unwrap_or_default()
+    ));
+
+    let wall0 = Instant::now() - std::time::Duration::from_secs_f64(run.state.elapsed_s);
+    let (mut timed_tokens, mut timed_s) = (0u64, 0.0f64);
+    let do_eval = |run: &mut Run, log: &mut MetricsLog| -> Result<f64> {
+        let model = Gpt::new(&run.cfg.model, run.params.var_builder(run.dtype.compute(), false)?)?;
+        let (val_loss, val_bpb) = evaluate(&model, &evals, &run.dev, bpt)?;
+        run.state.last_val_loss = Some(val_loss);
+        if run.state.best_val.is_none_or(|(_, b)| val_loss < b) {
+            run.state.best_val = Some((run.state.step, val_loss));
+        }
+        log.write(&EvalRecord {
+            kind: "eval".into(),
+            step: run.state.step,
+            tokens_seen: run.state.tokens_seen,
+            flops_cum: run.state.flops_cum,
+            val_loss,
+            val_bpb,
+            elapsed_s: wall0.elapsed().as_secs_f64(),
+        })?;
+        Ok(val_bpb)
+    };
+    if start_step == 0 {
+        let bpb = do_eval(&mut run, &mut log)?;
+        say(format!("step 0 | val loss {:.4} | val bpb {:.4}", run.state.last_val_loss.unwrap_or(f64::NAN), bpb));
+    }
+
+    while run.state.step < total {
+        let step = run.state.step;
+        let lr = schedule::lr_at(&cfg.optim, step, total);
+        let t0 = Instant::now();
+        let sampler = &mut run.sampler;
+        let r = train_step(cfg, &run.params, &mut run.opt, &run.dev, dtype, lr, || sampler.next_batch(&ds.train, micro, t))?;
+        let (loss, norm, finite) = (r.loss, r.grad_norm, r.applied);
+        if !finite {
+            if cfg.train.on_nonfinite == NonFinite::Stop {
+                bail!("non-finite loss ({loss}) or gradient norm ({norm}) at step {}; stopping (train.on_nonfinite = \"stop\"); the last checkpoint is intact", step + 1);
+            }
+            run.state.skipped_nonfinite += 1;
+        }
+        let dt = t0.elapsed().as_secs_f64();
+        run.state.step += 1;
+        run.state.tokens_seen += cfg.tokens_per_step();
+        run.state.flops_cum += flops_step;
+        if step > start_step {
+            timed_tokens += cfg.tokens_per_step();
+            timed_s += dt;
+        }
+        let rec = StepRecord {
+            kind: "step".into(),
+            step: run.state.step,
+            tokens_seen: run.state.tokens_seen,
+            loss,
+            lr,
+            grad_norm: norm,
+            dt_ms: dt * 1e3,
+            tok_per_s: cfg.tokens_per_step() as f64 / dt,
+            flops_step,
+            flops_cum: run.state.flops_cum,
+            mfu: peak.map(|p| flops_step / dt / p),
+            skipped: !finite,
+        };
+        log.write(&rec)?;
+        pb.set_position(run.state.step as u64);
+        pb.set_message(format!("loss {loss:.3}"));
+        if run.state.step % cfg.train.log_every == 0 || run.state.step == 1 || !finite {
+            say(metrics::console_line(&rec, total));
+        }
+        let last = run.state.step == total;
+        if run.state.step % cfg.train.eval_every == 0 || last {
+            let bpb = do_eval(&mut run, &mut log)?;
+            say(format!("step {} | val loss {:.4} | val bpb {:.4}", run.state.step, run.state.last_val_loss.unwrap_or(f64::NAN), bpb));
+        }
+        run.state.elapsed_s = wall0.elapsed().as_secs_f64();
+        let signal = signals.pending();
+        let halt = opts.halt_after == Some(run.state.step);
+        if run.state.step % cfg.train.checkpoint_every == 0 || last || signal.is_some() || halt {
+            log.sync()?;
+            run.checkpoint()?;
+        }
+        if let Some((name, code)) = signal {
+            pb.abandon();
+            return Err(Stopped::Signal { name, code, step: run.state.step }.into());
+        }
+        if halt && !last {
+            pb.abandon();
+            return Err(Stopped::Halted(run.state.step).into());
+        }
+    }
+    pb.finish_and_clear();
+
+    let pc = param_counts(&cfg.model);
+    let (steps_log, evals_log) = metrics::read(&dir.join("metrics.jsonl"))?;
+    let tail = (steps_log.len() / 10).max(1);
+    let final_train_loss = steps_log.iter().rev().take(tail).map(|r| r.loss).sum::<f64>() / tail as f64;
+    let last_eval = evals_log.last().ok_or_else(|| anyhow!("no evaluation recorded"))?;
+    let tok_per_s = if timed_s > 0.0 { timed_tokens as f64 / timed_s } else { f64::NAN };
+    let summary = Summary {
+        status: "finished".into(),
+        run_dir: dir.display().to_string(),
+        params: pc.total,
+        non_embedding_params: pc.non_embedding,
+        steps: run.state.step,
+        tokens: run.state.tokens_seen,
+        flops: run.state.flops_cum,
+        final_train_loss,
+        val_loss: last_eval.val_loss,
+        val_bpb: last_eval.val_bpb,
+        best_val_loss: run.state.best_val.map(|b| b.1).unwrap_or(last_eval.val_loss),
+        wall_s: wall0.elapsed().as_secs_f64(),
+        tok_per_s,
+        mfu: peak.map(|p| tok_per_s * step_flops.matmul_per_token() / p),
+        device: crate::device::device_name(&dev).unwrap_or_else(|| cfg.train.device.clone()),
+        hardware: hw_id,
+        dtype: cfg.train.dtype.clone(),
+        skipped_nonfinite: run.state.skipped_nonfinite,
+    };
+    fsx::write_json_atomic(&dir.join("summary.json"), &summary)?;
+    Ok(summary)
+}
