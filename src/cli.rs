@@ -105,7 +105,7 @@ pub struct SampleArgs {
     pub prompt: String,
     #[arg(long, default_value_t = 200)]
     pub tokens: usize,
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
     pub temperature: f64,
     #[arg(long)]
     pub top_k: Option<usize>,

@@ -11,7 +11,17 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn main() {
     // Never hand freed pages back: every training step reuses the same buffer sizes.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    let cli = scalelab::cli::Cli::parse();
+    let cli = match scalelab::cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // Usage errors in one line too; `--help` has the details.
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("error: {first} (see --help)");
+            std::process::exit(2);
+        }
+    };
     match scalelab::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -41,7 +41,8 @@ pub fn step_dir_name(step: usize) -> String {
     format!("step_{step:08}")
 }
 
-fn safetensors_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
+/// Serialise named tensors into safetensors bytes (CPU copies).
+pub fn safetensors_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
     // Collect CPU copies first, then one serialisation into memory (written atomically by the caller).
     let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?))).collect::<Result<_>>()?;
     let data: Vec<(String, Vec<u8>, Vec<usize>, safetensors::Dtype)> = cpu
@@ -65,6 +66,7 @@ fn tensor_bytes(t: &Tensor) -> Result<(Vec<u8>, safetensors::Dtype)> {
         DType::F64 => (t.to_vec1::<f64>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::F64),
         DType::BF16 => (t.to_vec1::<half::bf16>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::BF16),
         DType::F16 => (t.to_vec1::<half::f16>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::F16),
+        DType::U32 => (t.to_vec1::<u32>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::U32),
         dt => bail!("cannot checkpoint a tensor of dtype {dt:?}"),
     })
 }

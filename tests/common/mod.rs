@@ -1,0 +1,81 @@
+//! Shared fixtures: a small slice of the shipped corpus and a tiny config.
+#![allow(dead_code)]
+
+use scalelab::config::RunConfig;
+use scalelab::data::corpus::CorpusReader;
+use std::path::{Path, PathBuf};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The first ~`bytes` of the shipped corpus as a plain text file in `dir`.
+pub fn corpus(dir: &Path, bytes: usize) -> PathBuf {
+    let mut r = CorpusReader::open(&repo_root().join("data/pd_classics.txt.xz")).unwrap();
+    let mut text = String::new();
+    while text.len() < bytes {
+        text.push_str(&r.next_block().unwrap().unwrap());
+    }
+    let p = dir.join("corpus.txt");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// TOML for a ~50k-parameter model on `corpus`, dataset cached in `data_dir`.
+pub fn config_text(corpus: &Path, data_dir: &Path) -> String {
+    format!(
+        r#"
+[model]
+n_layer = 2
+n_head = 2
+d_model = 32
+seq_len = 32
+vocab_size = 384
+
+[data]
+corpus = "{}"
+dir = "{}"
+
+[train]
+batch_size = 4
+max_steps = 12
+eval_every = 5
+eval_batches = 2
+log_every = 100
+checkpoint_every = 4
+keep_last = 2
+seed = 5
+
+[optim]
+lr = 3e-3
+min_lr = 3e-4
+warmup_steps = 3
+"#,
+        corpus.display(),
+        data_dir.display()
+    )
+}
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 300_000);
+        let config_path = dir.path().join("tiny.toml");
+        std::fs::write(&config_path, config_text(&c, &dir.path().join("data"))).unwrap();
+        Fixture { dir, config_path }
+    }
+
+    pub fn config(&self, overrides: &[&str]) -> RunConfig {
+        let ov: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(&self.config_path, &ov).unwrap()
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+}
