@@ -34,6 +34,7 @@ pub struct BenchResult {
     pub hardware: Option<String>,
     pub device: String,
     pub dtype: String,
+    pub kernels: String,
     pub threads: usize,
     /// Peak resident memory of the process (CPU), MiB.
     pub peak_rss_mib: Option<f64>,
@@ -101,6 +102,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         hardware,
         device: device_name(&dev).unwrap_or_else(|| cfg.train.device.clone()),
         dtype: cfg.train.dtype.clone(),
+        kernels: format!("{:?}", cfg.train.kernels).to_lowercase(),
         threads: rayon::current_num_threads(),
         peak_rss_mib: peak_rss_mib(),
     })

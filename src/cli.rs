@@ -144,6 +144,9 @@ pub struct BenchArgs {
     pub dtype: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Run the composed reference ops and the fused kernels back to back and print the ratio.
+    #[arg(long)]
+    pub compare_kernels: bool,
 }
 
 /// Run the CLI; the returned code is the process exit status.
@@ -330,13 +333,36 @@ fn cmd_flops(a: FlopsArgs) -> Result<i32> {
 
 fn cmd_bench(a: BenchArgs) -> Result<i32> {
     let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype)?;
-    let r = crate::bench::bench(&cfg, a.steps, a.warmup)?;
+    if !a.compare_kernels {
+        let r = crate::bench::bench(&cfg, a.steps, a.warmup)?;
+        print_bench(&a, &r)?;
+        return Ok(0);
+    }
+    let mut results = Vec::new();
+    for k in [crate::config::Kernels::Composed, crate::config::Kernels::Fused] {
+        let mut c = cfg.clone();
+        c.train.kernels = k;
+        let r = crate::bench::bench(&c, a.steps, a.warmup)?;
+        print_bench(&a, &r)?;
+        results.push(r);
+    }
+    let ratio = results[1].tok_per_s / results[0].tok_per_s;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        println!("{}", serde_json::json!({ "fused_over_composed_tok_per_s": ratio }));
+    } else {
+        println!("fused / composed: {ratio:.2}× tok/s ({:.0} vs {:.0})", results[1].tok_per_s, results[0].tok_per_s);
+    }
+    Ok(0)
+}
+
+fn print_bench(a: &BenchArgs, r: &crate::bench::BenchResult) -> Result<()> {
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(r)?);
     } else {
         println!(
-            "bench {}: {} params | {} × {} tokens | {} steps after {} warm-up | {:.1} ms/step (median {:.1}; fwd {:.1}, bwd {:.1}, opt {:.1}) | {:.0} tok/s | {:.3} TFLOP/s | mfu {} | {} threads | peak RSS {}",
+            "bench {} [{}]: {} params | {} × {} tokens | {} steps after {} warm-up | {:.1} ms/step (median {:.1}; fwd {:.1}, bwd {:.1}, opt {:.1}) | {:.0} tok/s | {:.3} TFLOP/s | mfu {} | {} threads | peak RSS {}",
             a.cfg.config.display(),
+            r.kernels,
             r.params,
             r.batch_size * r.grad_accum,
             r.seq_len,
@@ -354,5 +380,5 @@ fn cmd_bench(a: BenchArgs) -> Result<i32> {
             r.peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or_else(|| "–".into()),
         );
     }
-    Ok(0)
+    Ok(())
 }

@@ -210,6 +210,19 @@ impl Default for OptimConfig {
     }
 }
 
+/// Which implementation of the non-matmul ops (LayerNorm, GELU, attention
+/// softmax, cross-entropy) the model uses; the math is the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernels {
+    /// Fused kernels with their own backward where available (CPU, f32/f64),
+    /// composed ops elsewhere.
+    #[default]
+    Fused,
+    /// Always the composed candle primitives (the reference).
+    Composed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NonFinite {
@@ -241,6 +254,8 @@ pub struct TrainConfig {
     /// Hardware catalog id for MFU (e.g. `h100-sxm`); default: detected.
     pub hardware: Option<String>,
     pub on_nonfinite: NonFinite,
+    /// `fused` (default) or `composed`.
+    pub kernels: Kernels,
     /// Samples printed at the end of a run (0 disables).
     pub sample_tokens: usize,
     pub sample_prompt: String,
@@ -264,6 +279,7 @@ impl Default for TrainConfig {
             dtype: "f32".into(),
             hardware: None,
             on_nonfinite: NonFinite::Skip,
+            kernels: Kernels::Fused,
             sample_tokens: 0,
             sample_prompt: "\n".into(),
         }

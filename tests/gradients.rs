@@ -6,7 +6,7 @@
 use candle_core::{DType, Device, Tensor};
 use scalelab::config::ModelConfig;
 use scalelab::model::params::Params;
-use scalelab::model::Gpt;
+use scalelab::model::{Gpt, Kernels};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -23,12 +23,12 @@ fn batch(cfg: &ModelConfig, dev: &Device) -> (Tensor, Tensor) {
     (Tensor::from_vec(x, (2, cfg.seq_len), dev).unwrap(), Tensor::from_vec(y, (2, cfg.seq_len), dev).unwrap())
 }
 
-fn loss_of(cfg: &ModelConfig, named: &HashMap<String, Tensor>, x: &Tensor, y: &Tensor) -> f64 {
+fn loss_of(cfg: &ModelConfig, k: Kernels, named: &HashMap<String, Tensor>, x: &Tensor, y: &Tensor) -> f64 {
     let vb = candle_nn::VarBuilder::from_tensors(named.clone(), DType::F64, &Device::Cpu);
-    Gpt::new(cfg, vb).unwrap().loss(x, y).unwrap().to_scalar::<f64>().unwrap()
+    Gpt::with_kernels(cfg, vb, k).unwrap().loss(x, y).unwrap().to_scalar::<f64>().unwrap()
 }
 
-fn check(cfg: &ModelConfig) {
+fn check(cfg: &ModelConfig, k: Kernels) {
     let dev = Device::Cpu;
     let params = Params::init(cfg, 7, DType::F64, &dev).unwrap();
     // Perturb the init (seeded) so LayerNorm gains/biases are off their trivial
@@ -43,7 +43,7 @@ fn check(cfg: &ModelConfig) {
         v.set(&(v.as_tensor() + noise).unwrap()).unwrap();
     }
     let (x, y) = batch(cfg, &dev);
-    let model = Gpt::new(cfg, params.var_builder(DType::F64, true).unwrap()).unwrap();
+    let model = Gpt::with_kernels(cfg, params.var_builder(DType::F64, true).unwrap(), k).unwrap();
     let grads = model.loss(&x, &y).unwrap().backward().unwrap();
 
     let named: HashMap<String, Tensor> = params.named_tensors().into_iter().collect();
@@ -67,7 +67,7 @@ fn check(cfg: &ModelConfig) {
                 p[i] += delta;
                 let mut m = named.clone();
                 m.insert(spec.name.clone(), Tensor::from_vec(p, spec.shape.as_slice(), &dev).unwrap());
-                loss_of(cfg, &m, &x, &y)
+                loss_of(cfg, k, &m, &x, &y)
             };
             let num = (at(eps) - at(-eps)) / (2.0 * eps);
             let ana = g[i];
@@ -79,14 +79,21 @@ fn check(cfg: &ModelConfig) {
     assert!(checked >= 6 * params.specs.len());
 }
 
+// The training path on CPU uses the fused kernels; the composed ops are the
+// reference (and the CUDA path): both must be exact.
 #[test]
 fn every_parameter_matches_finite_differences_with_bias() {
-    check(&tiny(true));
+    check(&tiny(true), Kernels::Fused);
 }
 
 #[test]
 fn every_parameter_matches_finite_differences_without_bias() {
-    check(&tiny(false));
+    check(&tiny(false), Kernels::Fused);
+}
+
+#[test]
+fn composed_ops_match_finite_differences() {
+    check(&tiny(true), Kernels::Composed);
 }
 
 #[test]

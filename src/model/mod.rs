@@ -2,28 +2,31 @@
 //! pre-LayerNorm blocks of causal self-attention and a 4× GELU MLP.
 //! Read top to bottom: config → modules → forward → loss.
 
+pub mod fused;
 pub mod ops;
 pub mod params;
 
 pub use crate::config::ModelConfig as Config;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
-use ops::{causal_mask, cross_entropy, layer_norm, linear, matmul, softmax_last};
+pub use fused::Kernels;
+use ops::{linear, matmul};
 
 struct LayerNorm {
     w: Tensor,
     b: Option<Tensor>,
     eps: f64,
+    k: Kernels,
 }
 
 impl LayerNorm {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
         let b = if cfg.bias { Some(vb.get(cfg.d_model, "bias")?) } else { None };
-        Ok(LayerNorm { w: vb.get(cfg.d_model, "weight")?, b, eps: cfg.ln_eps })
+        Ok(LayerNorm { w: vb.get(cfg.d_model, "weight")?, b, eps: cfg.ln_eps, k })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        layer_norm(x, &self.w, self.b.as_ref(), self.eps)
+        self.k.layer_norm(x, &self.w, self.b.as_ref(), self.eps)
     }
 }
 
@@ -47,27 +50,28 @@ struct Attention {
     c_attn: Linear,
     c_proj: Linear,
     n_head: usize,
+    k: Kernels,
 }
 
 impl Attention {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
         let d = cfg.d_model;
         Ok(Attention {
             c_attn: Linear::new(d, 3 * d, cfg.bias, vb.pp("c_attn"))?,
             c_proj: Linear::new(d, d, cfg.bias, vb.pp("c_proj"))?,
             n_head: cfg.n_head,
+            k,
         })
     }
 
-    /// x: [b, t, d] → [b, t, d]; `mask` is the additive causal mask [t, t].
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// x: [b, t, d] → [b, t, d].
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let (h, hd) = (self.n_head, d / self.n_head);
         let qkv = self.c_attn.forward(x)?;
         let heads = |i: usize| qkv.narrow(2, i * d, d)?.reshape((b, t, h, hd))?.transpose(1, 2)?.contiguous();
         let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
-        let att = (matmul(&q, &k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
-        let att = softmax_last(&att.broadcast_add(mask)?)?;
+        let att = self.k.causal_softmax(&matmul(&q, &k.t()?)?, 1.0 / (hd as f64).sqrt())?;
         let y = matmul(&att, &v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.c_proj.forward(&y)
     }
@@ -76,17 +80,18 @@ impl Attention {
 struct Mlp {
     c_fc: Linear,
     c_proj: Linear,
+    k: Kernels,
 }
 
 impl Mlp {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
         let d = cfg.d_model;
-        Ok(Mlp { c_fc: Linear::new(d, 4 * d, cfg.bias, vb.pp("c_fc"))?, c_proj: Linear::new(4 * d, d, cfg.bias, vb.pp("c_proj"))? })
+        Ok(Mlp { c_fc: Linear::new(d, 4 * d, cfg.bias, vb.pp("c_fc"))?, c_proj: Linear::new(4 * d, d, cfg.bias, vb.pp("c_proj"))?, k })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // GELU, tanh approximation (GPT-2); candle's `gelu` records its backward.
-        self.c_proj.forward(&self.c_fc.forward(x)?.gelu()?)
+        // GELU, tanh approximation (GPT-2).
+        self.c_proj.forward(&self.k.gelu(&self.c_fc.forward(x)?)?)
     }
 }
 
@@ -98,17 +103,17 @@ struct Block {
 }
 
 impl Block {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
         Ok(Block {
-            ln_1: LayerNorm::new(cfg, vb.pp("ln_1"))?,
-            attn: Attention::new(cfg, vb.pp("attn"))?,
-            ln_2: LayerNorm::new(cfg, vb.pp("ln_2"))?,
-            mlp: Mlp::new(cfg, vb.pp("mlp"))?,
+            ln_1: LayerNorm::new(cfg, k, vb.pp("ln_1"))?,
+            attn: Attention::new(cfg, k, vb.pp("attn"))?,
+            ln_2: LayerNorm::new(cfg, k, vb.pp("ln_2"))?,
+            mlp: Mlp::new(cfg, k, vb.pp("mlp"))?,
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.ln_1.forward(x)?, mask)?)?;
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln_1.forward(x)?)?)?;
         &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
     }
 }
@@ -119,18 +124,25 @@ pub struct Gpt {
     wpe: Tensor,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
+    k: Kernels,
 }
 
 impl Gpt {
     /// Build from a VarBuilder holding the tensors named by [`params::param_specs`].
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
-        let blocks = (0..cfg.n_layer).map(|i| Block::new(cfg, vb.pp(format!("h.{i}")))).collect::<Result<Vec<_>>>()?;
+        Self::with_kernels(cfg, vb, Kernels::default())
+    }
+
+    /// Build with a chosen implementation of the non-matmul ops (tests, benchmarks).
+    pub fn with_kernels(cfg: &Config, vb: VarBuilder, k: Kernels) -> Result<Self> {
+        let blocks = (0..cfg.n_layer).map(|i| Block::new(cfg, k, vb.pp(format!("h.{i}")))).collect::<Result<Vec<_>>>()?;
         Ok(Gpt {
             cfg: cfg.clone(),
             wte: vb.get((cfg.vocab_size, cfg.d_model), "wte.weight")?,
             wpe: vb.get((cfg.seq_len, cfg.d_model), "wpe.weight")?,
             blocks,
-            ln_f: LayerNorm::new(cfg, vb.pp("ln_f"))?,
+            ln_f: LayerNorm::new(cfg, k, vb.pp("ln_f"))?,
+            k,
         })
     }
 
@@ -146,9 +158,8 @@ impl Gpt {
         }
         let tok = self.wte.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, self.cfg.d_model))?;
         let mut x = tok.broadcast_add(&self.wpe.narrow(0, 0, t)?)?;
-        let mask = causal_mask(t, x.dtype(), x.device())?;
         for block in &self.blocks {
-            x = block.forward(&x, &mask)?;
+            x = block.forward(&x)?;
         }
         self.ln_f.forward(&x)
     }
@@ -173,6 +184,6 @@ impl Gpt {
         // Log-sum-exp statistics in f32 even when the matmuls ran in bf16/f16.
         let logits = if logits.dtype().size_in_bytes() < 4 { logits.to_dtype(candle_core::DType::F32)? } else { logits };
         let (b, t, v) = logits.dims3()?;
-        cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
+        self.k.cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
     }
 }

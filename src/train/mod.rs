@@ -206,7 +206,7 @@ pub fn train_step(
         let batch = next_batch()?;
         let t0 = Instant::now();
         let (x, y) = batch_tensors(&batch, dev)?;
-        let model = Gpt::new(&cfg.model, params.var_builder(dtype.compute(), true)?)?;
+        let model = Gpt::with_kernels(&cfg.model, params.var_builder(dtype.compute(), true)?, cfg.train.kernels)?;
         let loss = model.loss(&x, &y)?;
         loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let t1 = Instant::now();
@@ -425,7 +425,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     let wall0 = Instant::now() - std::time::Duration::from_secs_f64(run.state.elapsed_s);
     let (mut timed_tokens, mut timed_s) = (0u64, 0.0f64);
     let do_eval = |run: &mut Run, log: &mut MetricsLog| -> Result<f64> {
-        let model = Gpt::new(&run.cfg.model, run.params.var_builder(run.dtype.compute(), false)?)?;
+        let model = Gpt::with_kernels(&run.cfg.model, run.params.var_builder(run.dtype.compute(), false)?, run.cfg.train.kernels)?;
         let (val_loss, val_bpb) = evaluate(&model, &evals, &run.dev, bpt)?;
         run.state.last_val_loss = Some(val_loss);
         if run.state.best_val.is_none_or(|(_, b)| val_loss < b) {
