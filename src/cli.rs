@@ -32,6 +32,8 @@ pub enum Command {
     Flops(FlopsArgs),
     /// Training throughput on synthetic batches.
     Bench(BenchArgs),
+    /// Run a scaling sweep (IsoFLOP, token or tokens-per-parameter grid).
+    Sweep(crate::sweep::cli::SweepArgs),
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +160,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => cmd_info(a),
         Command::Flops(a) => cmd_flops(a),
         Command::Bench(a) => cmd_bench(a),
+        Command::Sweep(a) => crate::sweep::cli::cmd(a),
     }
 }
 

@@ -452,7 +452,7 @@ fn section_of(key: &str) -> Option<&'static str> {
     const DATA: &[&str] = &["corpus", "tokenizer", "vocab", "dir"];
     const TRAIN: &[&str] = &[
         "batch_size", "grad_accum", "max_steps", "max_tokens", "max_flops", "seed", "eval_every", "eval_batches", "log_every",
-        "checkpoint_every", "keep_last", "device", "dtype", "hardware", "on_nonfinite", "sample_tokens", "sample_prompt",
+        "checkpoint_every", "keep_last", "device", "dtype", "hardware", "on_nonfinite", "kernels", "sample_tokens", "sample_prompt",
     ];
     const OPTIM: &[&str] = &[
         "lr", "min_lr", "warmup_steps", "schedule", "decay_frac", "weight_decay", "decay_embeddings", "beta1", "beta2", "eps", "grad_clip",

@@ -9,6 +9,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() {
+    // Die quietly on a closed pipe (`scalelab sweep --jobs | head`) like other CLI tools.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // candle's elementwise pool spin-waits for its workers while rayon (gemm and
+    // our fused kernels) keeps the same cores busy: on a 2-core machine the two
+    // pools fight and a step takes 2× longer. One candle thread (the caller)
+    // leaves the cores to rayon; docs/benchmarks.md has the measurement.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     // Never hand freed pages back: every training step reuses the same buffer sizes.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = match scalelab::cli::Cli::try_parse() {

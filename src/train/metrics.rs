@@ -136,3 +136,13 @@ pub struct Summary {
     pub dtype: String,
     pub skipped_nonfinite: u64,
 }
+
+/// Print a line above a progress bar, or plainly when the bar is hidden (output
+/// not a terminal, e.g. CI logs): indicatif drops `println` on hidden bars.
+pub fn println(pb: &indicatif::ProgressBar, s: impl AsRef<str>) {
+    if pb.is_hidden() {
+        eprintln!("{}", s.as_ref());
+    } else {
+        pb.println(s);
+    }
+}

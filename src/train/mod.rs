@@ -308,7 +308,7 @@ fn check_compatible(cfg: &RunConfig, st: &TrainState, tokenizer_sha: &str, dir: 
 }
 
 /// Lock the run folder for this process (released when the file is dropped).
-fn lock_run_dir(dir: &Path) -> Result<File> {
+pub(crate) fn lock_run_dir(dir: &Path) -> Result<File> {
     let f = File::create(dir.join(".lock")).with_context(|| format!("run folder {}: cannot create the lock file (read-only?)", dir.display()))?;
     f.try_lock().map_err(|_| anyhow!("run folder {} is in use by another scalelab process", dir.display()))?;
     Ok(f)
@@ -406,7 +406,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     pb.set_position(start_step as u64);
     let say = |s: String| {
         if !opts.quiet {
-            pb.println(s);
+            metrics::println(&pb, s);
         }
     };
     say(format!(

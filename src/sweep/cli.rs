@@ -1,0 +1,55 @@
+//! `scalelab sweep SPEC [--out DIR] [--jobs] [--collect]`.
+
+use super::{run, Sweep};
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Sweep spec (TOML, see configs/sweeps/).
+    pub spec: PathBuf,
+    /// Sweep folder (default: checkpoints/sweeps/<spec name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one `scalelab train` command per unfinished run instead of training
+    /// (for GNU parallel or a Slurm array); then `--collect` merges the results.
+    #[arg(long, conflicts_with = "collect")]
+    pub jobs: bool,
+    /// Only rebuild results.csv / curves.csv (and the fit and report) from the run folders.
+    #[arg(long)]
+    pub collect: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn cmd(a: SweepArgs) -> Result<i32> {
+    let sweep = Sweep::open(&a.spec, a.out.clone())?;
+    if a.jobs {
+        sweep.claim_folder()?;
+        let exe = std::env::current_exe().ok().map(|p| p.display().to_string()).unwrap_or_else(|| "scalelab".into());
+        for r in &sweep.plan {
+            if !matches!(super::results::state(&sweep.run_dir(r)), super::results::RunState::Finished(_)) {
+                println!("{}", sweep.job(r, &exe)?);
+            }
+        }
+        return Ok(0);
+    }
+    let rows = if a.collect {
+        sweep.claim_folder()?;
+        sweep.write_tables()?
+    } else {
+        let o = run(&sweep, a.quiet)?;
+        eprintln!("sweep {}: {} runs trained now, {} failed", sweep.out.display(), o.trained, o.failed);
+        o.rows
+    };
+    let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let failed = rows.iter().filter(|r| r.status == "failed").count();
+    eprintln!("{ok}/{} runs finished; results in {}", rows.len(), sweep.out.join("results.csv").display());
+    if failed > 0 {
+        eprintln!("error: {failed} runs failed (see the error column of results.csv); run the sweep again to retry them");
+        return Ok(1);
+    }
+    Ok(0)
+}

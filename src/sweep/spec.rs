@@ -1,0 +1,258 @@
+//! Sweep specs (configs/sweeps/*.toml): a base run config, a list of sizes and
+//! a design, expanded into one `scalelab train` run per (size, budget).
+//!
+//! ```toml
+//! base = "../quickstart.toml"          # relative to the spec file
+//! set = ["model.seq_len=64"]           # overrides for every run (optional)
+//! evals_per_run = 8                    # points on each training curve
+//! warmup_frac = 0.1                    # warm-up as a fraction of each run's steps
+//! [sizes]
+//! depth = [1, 2, 3]                    # the size dial, or
+//! # shapes = [{ n_layer = 2, n_head = 2, d_model = 64 }]
+//! [design]
+//! isoflop = [1e12, 3e12]               # exactly one of: isoflop (FLOP budgets),
+//! # tokens = [1e6, 4e6]                # token budgets, tokens_per_param = [10, 20]
+//! ```
+
+use crate::config::RunConfig;
+use crate::model::params::param_counts;
+use crate::train::total_steps;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub d_model: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sizes {
+    #[serde(default)]
+    pub depth: Vec<usize>,
+    #[serde(default)]
+    pub shapes: Vec<Shape>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Design {
+    /// Compute budgets C (training FLOPs, exact matmul count): tokens = C / FLOPs per token.
+    pub isoflop: Option<Vec<f64>>,
+    /// Token budgets D.
+    pub tokens: Option<Vec<f64>>,
+    /// Tokens per parameter R (D = R·N, N = total parameters).
+    pub tokens_per_param: Option<Vec<f64>>,
+    /// Skip (size, budget) pairs whose tokens per parameter fall outside
+    /// [lo, hi]: IsoFLOP profiles then centre each budget on sizes near its
+    /// optimum, as Chinchilla did, instead of training hopeless extremes.
+    pub tokens_per_param_range: Option<[f64; 2]>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub base: PathBuf,
+    #[serde(default)]
+    pub set: Vec<String>,
+    #[serde(default = "default_evals")]
+    pub evals_per_run: usize,
+    pub warmup_frac: Option<f64>,
+    pub sizes: Sizes,
+    pub design: Design,
+}
+
+fn default_evals() -> usize {
+    8
+}
+
+/// Which budget a run spends.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    Flops(f64),
+    Tokens(f64),
+    TokensPerParam(f64),
+}
+
+impl Budget {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Budget::Flops(_) => "isoflop",
+            Budget::Tokens(_) => "tokens",
+            Budget::TokensPerParam(_) => "tokens_per_param",
+        }
+    }
+
+    pub fn value(&self) -> f64 {
+        match *self {
+            Budget::Flops(v) | Budget::Tokens(v) | Budget::TokensPerParam(v) => v,
+        }
+    }
+
+    fn tag(&self) -> String {
+        match *self {
+            Budget::Flops(v) => format!("c{}", sci(v)),
+            Budget::Tokens(v) => format!("t{}", sci(v)),
+            Budget::TokensPerParam(v) => format!("r{v}"),
+        }
+    }
+}
+
+/// `3e12`, `1.5e7`: short, file-name safe.
+fn sci(v: f64) -> String {
+    let e = v.abs().log10().floor() as i32;
+    let m = v / 10f64.powi(e);
+    let m = format!("{m:.2}");
+    let m = m.trim_end_matches('0').trim_end_matches('.');
+    format!("{m}e{e}")
+}
+
+/// One planned run: its name, the overrides applied to the base config, and the resolved config.
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    pub name: String,
+    pub size: String,
+    pub budget: Budget,
+    pub overrides: Vec<String>,
+    pub cfg: RunConfig,
+}
+
+impl Spec {
+    pub fn load(path: &Path) -> Result<(Self, PathBuf)> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("sweep spec {}: cannot read", path.display()))?;
+        let mut spec: Spec = toml::from_str(&text).map_err(|e| anyhow!("sweep spec {}: {}", path.display(), crate::config::one_line(&e.to_string())))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if spec.base.is_relative() {
+            spec.base = dir.join(&spec.base);
+        }
+        spec.validate().map_err(|e| anyhow!("sweep spec {}: {e}", path.display()))?;
+        Ok((spec, path.to_path_buf()))
+    }
+
+    fn validate(&self) -> Result<()> {
+        let designs = [self.design.isoflop.is_some(), self.design.tokens.is_some(), self.design.tokens_per_param.is_some()];
+        match designs.iter().filter(|d| **d).count() {
+            0 => bail!("design: give one of isoflop, tokens, tokens_per_param"),
+            1 => {}
+            _ => bail!("design: isoflop, tokens and tokens_per_param are contradictory designs; give exactly one"),
+        }
+        for (name, v) in [("isoflop", &self.design.isoflop), ("tokens", &self.design.tokens), ("tokens_per_param", &self.design.tokens_per_param)] {
+            if let Some(v) = v {
+                if v.is_empty() {
+                    bail!("design.{name} is empty");
+                }
+                if let Some(bad) = v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+                    bail!("design.{name}: budgets must be positive numbers, got {bad}");
+                }
+            }
+        }
+        if let Some([lo, hi]) = self.design.tokens_per_param_range {
+            if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+                bail!("design.tokens_per_param_range must be [lo, hi] with 0 < lo < hi, got [{lo}, {hi}]");
+            }
+        }
+        if self.sizes.depth.is_empty() && self.sizes.shapes.is_empty() {
+            bail!("sizes: give depth = [...] or shapes = [...]");
+        }
+        if self.sizes.depth.contains(&0) {
+            bail!("sizes.depth: depths must be > 0");
+        }
+        if self.evals_per_run == 0 {
+            bail!("evals_per_run must be > 0");
+        }
+        if let Some(f) = self.warmup_frac {
+            if !(0.0..1.0).contains(&f) {
+                bail!("warmup_frac must be in [0, 1), got {f}");
+            }
+        }
+        Ok(())
+    }
+
+    fn budgets(&self) -> Vec<Budget> {
+        let d = &self.design;
+        let (v, f): (&Vec<f64>, fn(f64) -> Budget) = if let Some(v) = &d.isoflop {
+            (v, Budget::Flops)
+        } else if let Some(v) = &d.tokens {
+            (v, Budget::Tokens)
+        } else {
+            (d.tokens_per_param.as_ref().expect("validated"), Budget::TokensPerParam)
+        };
+        v.iter().map(|x| f(*x)).collect()
+    }
+
+    /// Size overrides and a short label for each size.
+    fn sizes(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self.sizes.depth.iter().map(|d| (format!("d{d}"), vec![format!("model.depth={d}")])).collect();
+        for s in &self.sizes.shapes {
+            out.push((
+                format!("l{}h{}d{}", s.n_layer, s.n_head, s.d_model),
+                vec![format!("model.n_layer={}", s.n_layer), format!("model.n_head={}", s.n_head), format!("model.d_model={}", s.d_model)],
+            ));
+        }
+        out
+    }
+
+    /// Expand into runs, budget-major (the smallest budgets first: early results
+    /// are cheap), each with its config resolved and validated.
+    pub fn plan(&self) -> Result<Vec<PlannedRun>> {
+        let mut runs = Vec::new();
+        for budget in self.budgets() {
+            for (size, size_ov) in self.sizes() {
+                let mut ov = self.set.clone();
+                ov.extend(size_ov.iter().cloned());
+                let probe = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
+                // Drop the base's stop conditions: the budget alone decides the length.
+                ov.push("train.max_steps=1000000000".into());
+                match budget {
+                    Budget::Flops(c) => ov.push(format!("train.max_flops={c:e}")),
+                    Budget::Tokens(d) => ov.push(format!("train.max_tokens={}", d.round() as u64)),
+                    Budget::TokensPerParam(r) => {
+                        ov.push(format!("train.max_tokens={}", (r * param_counts(&probe.model).total as f64).round() as u64))
+                    }
+                }
+                let cfg = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
+                let steps = total_steps(&cfg);
+                if let Budget::Flops(c) = budget {
+                    let per_step = crate::flops::StepFlops::new(&cfg.model, cfg.model.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64).matmul_step as f64;
+                    if per_step > c {
+                        bail!("design.isoflop: budget {c:e} is smaller than one training step of size {size} ({per_step:.3e} FLOPs)");
+                    }
+                }
+                if let Some([lo, hi]) = self.design.tokens_per_param_range {
+                    let r = (steps as u64 * cfg.tokens_per_step()) as f64 / param_counts(&cfg.model).total as f64;
+                    if r < lo || r > hi {
+                        continue;
+                    }
+                }
+                let eval_every = (steps / self.evals_per_run).max(1);
+                ov.push(format!("train.eval_every={eval_every}"));
+                if let Some(f) = self.warmup_frac {
+                    ov.push(format!("optim.warmup_steps={}", (f * steps as f64).round() as usize));
+                }
+                let cfg = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
+                runs.push(PlannedRun { name: format!("{size}-{}", budget.tag()), size: size.clone(), budget, overrides: ov, cfg });
+            }
+        }
+        if runs.is_empty() {
+            bail!("design.tokens_per_param_range leaves no runs");
+        }
+        Ok(runs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sci;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(sci(3e12), "3e12");
+        assert_eq!(sci(1.5e7), "1.5e7");
+        assert_eq!(sci(20.0), "2e1");
+    }
+}
