@@ -11,6 +11,7 @@ pub mod flops;
 pub mod fsx;
 pub mod hardware;
 pub mod model;
+pub mod report;
 pub mod sample;
 pub mod sweep;
 pub mod train;

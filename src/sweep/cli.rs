@@ -30,7 +30,7 @@ pub fn cmd(a: SweepArgs) -> Result<i32> {
         sweep.claim_folder()?;
         let exe = std::env::current_exe().ok().map(|p| p.display().to_string()).unwrap_or_else(|| "scalelab".into());
         for r in &sweep.plan {
-            if !matches!(super::results::state(&sweep.run_dir(r)), super::results::RunState::Finished(_)) {
+            if !matches!(sweep.state(r), super::results::RunState::Finished(_)) {
                 println!("{}", sweep.job(r, &exe)?);
             }
         }

@@ -10,7 +10,7 @@ use crate::fsx;
 use crate::train::{self, Stopped, TrainOptions};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use results::{Failure, RunState, FAILED_FILE};
+use results::{Failure, RunState};
 use spec::{PlannedRun, Spec};
 use std::path::{Path, PathBuf};
 
@@ -35,6 +35,10 @@ impl Sweep {
         self.out.join("runs").join(&run.name)
     }
 
+    pub fn state(&self, run: &PlannedRun) -> RunState {
+        results::state(&self.run_dir(run), &results::failure_path(&self.out, &run.name))
+    }
+
     /// Record the spec in the folder, refusing a folder made by a different spec
     /// (its runs would be mixed with ours).
     pub fn claim_folder(&self) -> Result<()> {
@@ -54,7 +58,7 @@ impl Sweep {
 
     /// Rebuild results.csv and curves.csv from the run folders.
     pub fn write_tables(&self) -> Result<Vec<results::Row>> {
-        let rows: Vec<results::Row> = self.plan.iter().map(|r| results::row(r, &self.run_dir(r))).collect();
+        let rows: Vec<results::Row> = self.plan.iter().map(|r| results::row(r, &self.run_dir(r), &results::failure_path(&self.out, &r.name))).collect();
         results::write_csv(&self.out.join("results.csv"), &rows)?;
         let mut curves = Vec::new();
         for (r, row) in self.plan.iter().zip(&rows) {
@@ -109,13 +113,14 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     for (i, r) in sweep.plan.iter().enumerate() {
         let dir = sweep.run_dir(r);
         let label = format!("[{}/{n}] {}", i + 1, r.name);
-        match results::state(&dir) {
+        let failure = results::failure_path(&sweep.out, &r.name);
+        match sweep.state(r) {
             RunState::Finished(s) => {
                 crate::train::metrics::println(&pb, format!("{label}: finished earlier (val loss {:.4})", s.val_loss));
             }
             state => {
                 if let RunState::Failed(_) = state {
-                    let _ = std::fs::remove_file(dir.join(FAILED_FILE));
+                    let _ = std::fs::remove_file(&failure);
                 }
                 pb.set_message(r.name.clone());
                 let opts = TrainOptions { out: dir.clone(), resume: true, halt_after: None, quiet: true };
@@ -146,8 +151,8 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
                         failed += 1;
                         let msg = crate::config::one_line(&format!("{e:#}"));
                         crate::train::metrics::println(&pb, format!("{label}: FAILED: {msg}"));
-                        std::fs::create_dir_all(&dir).ok();
-                        fsx::write_json_atomic(&dir.join(FAILED_FILE), &Failure { error: msg })?;
+                        std::fs::create_dir_all(sweep.out.join("failed"))?;
+                        fsx::write_json_atomic(&failure, &Failure { error: msg })?;
                     }
                 }
             }

@@ -9,15 +9,18 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// Written into a run folder when its training failed; removed on retry.
-pub const FAILED_FILE: &str = "failed.json";
+/// Failures are recorded as `<sweep>/failed/<run>.json` (not inside the run
+/// folder, which may be what failed); removed on retry.
+pub fn failure_path(sweep_dir: &Path, run: &str) -> std::path::PathBuf {
+    sweep_dir.join("failed").join(format!("{run}.json"))
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
     pub error: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     pub run: String,
     pub status: String,
@@ -49,13 +52,13 @@ pub enum RunState {
     Missing,
 }
 
-pub fn state(dir: &Path) -> RunState {
+pub fn state(dir: &Path, failure: &Path) -> RunState {
     if let Ok(s) = crate::fsx::read_json::<Summary>(&dir.join("summary.json")) {
         if s.status == "finished" {
             return RunState::Finished(Box::new(s));
         }
     }
-    if let Ok(f) = crate::fsx::read_json::<Failure>(&dir.join(FAILED_FILE)) {
+    if let Ok(f) = crate::fsx::read_json::<Failure>(failure) {
         return RunState::Failed(f.error);
     }
     if dir.join("metrics.jsonl").exists() {
@@ -65,7 +68,7 @@ pub fn state(dir: &Path) -> RunState {
     }
 }
 
-pub fn row(run: &PlannedRun, dir: &Path) -> Row {
+pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
     let pc = crate::model::params::param_counts(&run.cfg.model);
     let mut r = Row {
         run: run.name.clone(),
@@ -88,7 +91,7 @@ pub fn row(run: &PlannedRun, dir: &Path) -> Row {
         device: None,
         error: None,
     };
-    match state(dir) {
+    match state(dir, failure) {
         RunState::Finished(s) => {
             r.status = "ok".into();
             r.tokens = Some(s.tokens);
@@ -137,6 +140,12 @@ pub fn curve(run: &PlannedRun, dir: &Path) -> Result<Vec<CurvePoint>> {
             loss: e.val_loss,
         })
         .collect())
+}
+
+/// Read a results.csv written by [`write_csv`].
+pub fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    r.deserialize().enumerate().map(|(i, row)| row.map_err(|e| anyhow::anyhow!("{} row {}: {e}", path.display(), i + 2))).collect()
 }
 
 /// Serialize rows as CSV and write the file atomically.

@@ -1,0 +1,125 @@
+//! `scalelab sweep`: trains every run of a spec, records results, resumes,
+//! records a failed run and retries only it, and its --jobs / --collect path
+//! produces the same results folder.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scalelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scalelab")).args(args).current_dir(common::repo_root()).output().unwrap()
+}
+
+fn spec(fx: &common::Fixture) -> PathBuf {
+    let text = format!(
+        r#"
+base = "{}"
+set = ["model.aspect_ratio=16", "model.head_dim=16", "train.checkpoint_every=3"]
+evals_per_run = 3
+warmup_frac = 0.1
+[sizes]
+depth = [1, 2]
+[design]
+isoflop = [2e8, 4e8]
+"#,
+        fx.config_path.display()
+    );
+    let p = fx.path("spec.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn rows(dir: &Path) -> Vec<csv::StringRecord> {
+    let mut r = csv::Reader::from_path(dir.join("results.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    for col in ["run", "params", "non_embedding_params", "tokens", "flops", "final_train_loss", "val_loss", "val_bpb", "wall_s", "tok_per_s", "mfu", "device", "status"] {
+        assert!(h.iter().any(|c| c == col), "results.csv lacks column {col}: {h:?}");
+    }
+    r.records().map(|x| x.unwrap()).collect()
+}
+
+fn col(dir: &Path, name: &str) -> usize {
+    csv::Reader::from_path(dir.join("results.csv")).unwrap().headers().unwrap().iter().position(|c| c == name).unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn sweep_trains_every_run_and_skips_finished_ones() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let out = fx.path("sweep");
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rs = rows(&out);
+    assert_eq!(rs.len(), 4);
+    let (st, fl, loss) = (col(&out, "status"), col(&out, "flops"), col(&out, "val_loss"));
+    for r in &rs {
+        assert_eq!(&r[st], "ok", "{r:?}");
+        let flops: f64 = r[fl].parse().unwrap();
+        let budget: f64 = if r[0].ends_with("c2e8") { 2e8 } else { 4e8 };
+        // IsoFLOP: each run spends its budget to within one step.
+        assert!(flops <= budget && flops > 0.6 * budget, "{r:?}");
+        assert!(r[loss].parse::<f64>().unwrap() < 6.0);
+    }
+    let curves = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    assert!(curves.lines().count() >= 1 + 4 * 2, "{curves}");
+
+    let stamp = |n: &str| std::fs::metadata(out.join("runs").join(n).join("summary.json")).unwrap().modified().unwrap();
+    let before = stamp("d1-c2e8");
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(text(&o).matches("finished earlier").count(), 4, "{}", text(&o));
+    assert_eq!(stamp("d1-c2e8"), before, "a finished run was retrained");
+}
+
+#[test]
+fn failed_run_is_recorded_then_retried_alone() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let out = fx.path("sweep");
+    // A file where a run folder should be: that run cannot start.
+    std::fs::create_dir_all(out.join("runs")).unwrap();
+    std::fs::write(out.join("runs/d2-c2e8"), "in the way").unwrap();
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let (st, err) = (col(&out, "status"), col(&out, "error"));
+    let rs = rows(&out);
+    let failed: Vec<_> = rs.iter().filter(|r| &r[st] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{rs:?}");
+    assert_eq!(&failed[0][0], "d2-c2e8");
+    assert!(failed[0][err].contains("d2-c2e8"), "the error names the run folder: {:?}", &failed[0][err]);
+    assert_eq!(rs.iter().filter(|r| &r[st] == "ok").count(), 3);
+
+    std::fs::remove_file(out.join("runs/d2-c2e8")).unwrap();
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(text(&o).matches("finished earlier").count(), 3, "{}", text(&o));
+    assert!(rows(&out).iter().all(|r| &r[st] == "ok"));
+}
+
+#[test]
+fn jobs_commands_and_collect_build_the_same_folder() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let out = fx.path("sweep");
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let cmds: Vec<String> = String::from_utf8(o.stdout).unwrap().lines().map(String::from).collect();
+    assert_eq!(cmds.len(), 4);
+    // Run two of the jobs as a scheduler would (through a shell), then collect.
+    for c in &cmds[..2] {
+        let s = Command::new("sh").arg("-c").arg(c).current_dir(common::repo_root()).status().unwrap();
+        assert!(s.success(), "{c}");
+    }
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--collect"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = col(&out, "status");
+    assert_eq!(rows(&out).iter().filter(|r| &r[st] == "ok").count(), 2);
+    // The remaining jobs are the only ones --jobs prints now.
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs"]);
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 2);
+}
