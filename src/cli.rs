@@ -32,6 +32,8 @@ pub enum Command {
     Flops(FlopsArgs),
     /// Training throughput on synthetic batches.
     Bench(BenchArgs),
+    /// Training cost, memory and scaling-law estimates; `estimate claims` checks the cost articles.
+    Estimate(crate::estimate::cli::EstimateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -155,6 +157,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => cmd_info(a),
         Command::Flops(a) => cmd_flops(a),
         Command::Bench(a) => cmd_bench(a),
+        Command::Estimate(a) => crate::estimate::cli::run(a),
     }
 }
 
