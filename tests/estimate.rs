@@ -248,6 +248,15 @@ fn mfu_from_a_run_summary() {
     assert_eq!(j["hardware"].as_str(), Some("a100-sxm"), "hardware taken from the run");
     assert!(j["mfu_source"].as_str().unwrap().contains("summary.json"));
     close(j["gpu_hours"].as_f64().unwrap(), 6.0 * 7e9 * 140e9 / (312e12 * 0.3125) / 3600.0, 1e-9, "GPU-hours at measured MFU");
+    assert_eq!(j["precision"].as_str(), Some("bf16"), "the run's dtype picks the peak");
+    // An f32 run's MFU is relative to the FP32 peak, and stays so.
+    let f32run = d.path().join("f32run");
+    write_summary(&f32run, "0.5");
+    let text = std::fs::read_to_string(f32run.join("summary.json")).unwrap().replace("\"bf16\"", "\"f32\"");
+    std::fs::write(f32run.join("summary.json"), text).unwrap();
+    let j = json_ok(d.path(), &["--params", "7B", "--tokens", "140B", "--mfu-from", f32run.to_str().unwrap(), "--gpus", "8"]);
+    assert_eq!(j["precision"].as_str(), Some("fp32"));
+    close(j["achieved_flops_per_gpu"].as_f64().unwrap(), 19.5e12 * 0.5, 1e-12, "f32 run on the FP32 peak");
     // --hardware still wins over the run's.
     let j = json_ok(d.path(), &["--params", "7B", "--tokens", "140B", "--mfu-from", r, "--hardware", "h100-sxm", "--gpus", "8"]);
     assert_eq!(j["hardware"].as_str(), Some("h100-sxm"));

@@ -139,9 +139,9 @@ pub struct RunArgs {
     /// Use the measured MFU in RUN_DIR/summary.json of a finished training run.
     #[arg(long, value_name = "RUN_DIR")]
     pub mfu_from: Option<PathBuf>,
-    /// Precision whose dense peak the MFU refers to.
-    #[arg(long, default_value = "bf16", value_parser = ["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])]
-    pub precision: String,
+    /// Precision whose dense peak the MFU refers to (default: bf16, or the --mfu-from run's dtype).
+    #[arg(long, value_parser = ["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])]
+    pub precision: Option<String>,
     /// USD per GPU-hour (default: the catalog's on-demand price).
     #[arg(long, value_name = "P", value_parser = number, allow_negative_numbers = true, conflicts_with = "spot")]
     pub price_per_hour: Option<f64>,
@@ -226,15 +226,25 @@ fn cmd_optimum(a: OptimumArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The measured MFU and hardware of a finished run.
-fn mfu_from(dir: &Path) -> Result<(f64, Option<String>, String)> {
+/// What `--mfu-from` takes from a finished run.
+struct Measured {
+    mfu: f64,
+    hardware: Option<String>,
+    /// The catalog precision whose peak the run's MFU was measured against (its dtype).
+    precision: String,
+    source: String,
+}
+
+/// The measured MFU, hardware and precision of a finished run.
+fn mfu_from(dir: &Path) -> Result<Measured> {
     let path = dir.join("summary.json");
     let s: crate::train::metrics::Summary = crate::fsx::read_json(&path).map_err(|e| anyhow!("--mfu-from: {e:#}"))?;
     let m = s.mfu.ok_or_else(|| anyhow!("--mfu-from {}: no measured mfu (the run's hardware was not in the catalog); give --mfu", path.display()))?;
     if !(m.is_finite() && m > 0.0 && m <= 1.0) {
         bail!("--mfu-from {}: mfu {m} is not in (0, 1]", path.display());
     }
-    Ok((m, s.hardware, format!("measured: {}", path.display())))
+    let precision = crate::device::DTypeSpec::parse(&s.dtype).map_err(|e| anyhow!("--mfu-from {}: {e}", path.display()))?.peak_field().to_string();
+    Ok(Measured { mfu: m, hardware: s.hardware, source: format!("measured: {}, {} peak", path.display(), s.dtype), precision })
 }
 
 fn tokens_choice(a: &RunArgs) -> Result<Tokens> {
@@ -287,17 +297,18 @@ fn workload(a: &RunArgs) -> Result<Workload> {
 
 fn cmd_estimate(a: RunArgs) -> Result<i32> {
     let w = workload(&a)?;
-    let (mfu, run_hw, mfu_source) = match (&a.mfu_from, a.mfu) {
+    let m = match (&a.mfu_from, a.mfu) {
         (Some(dir), _) => mfu_from(dir)?,
-        (None, Some(m)) => (m, None, "--mfu".to_string()),
-        (None, None) => (cost::DEFAULT_MFU, None, "assumed: Llama 3 405B reached 38–43%".to_string()),
+        (None, Some(mfu)) => Measured { mfu, hardware: None, precision: "bf16".into(), source: "--mfu".into() },
+        (None, None) => Measured { mfu: cost::DEFAULT_MFU, hardware: None, precision: "bf16".into(), source: "assumed: Llama 3 405B reached 38–43%".into() },
     };
+    let (mfu, run_hw, mfu_source) = (m.mfu, m.hardware, m.source);
     let hw_id = a.hardware.clone().or(run_hw).ok_or_else(|| anyhow!("give --hardware ID (a configs/hardware.toml id such as h100-sxm)"))?;
     let cat = Catalog::load()?;
     let hw = cat.get(&hw_id).map_err(|e| anyhow!("--hardware: {e}"))?;
     let mut p = CostParams::new(&hw_id, a.gpus.unwrap_or(1), mfu);
     p.mfu_source = mfu_source;
-    p.precision = a.precision.clone();
+    p.precision = a.precision.clone().unwrap_or(m.precision);
     p.price_per_hour = a.price_per_hour;
     p.spot = a.spot;
     p.pue = a.pue;
