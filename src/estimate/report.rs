@@ -51,7 +51,7 @@ pub fn print_cost(e: &CostEstimate) {
         _ => row("energy", "– (no TDP in the catalog)"),
     }
     let m = &e.memory;
-    println!("Memory (training, {} B/param states, recompute {:?}, micro-batch {}):", m.bytes_per_param, m.recompute, m.micro_batch);
+    println!("Memory (training, {} B/param states, recompute {}, micro-batch {}):", m.bytes_per_param, format!("{:?}", m.recompute).to_lowercase(), m.micro_batch);
     row("weights+grads+optimizer", gb(m.states_bytes));
     row("activations", m.activation_bytes.map(gb).unwrap_or_else(|| "– (shape unknown: give --n-layer --d-model --n-head --seq-len)".into()));
     row("total / per GPU", format!("{} / {} over {} GPUs", gb(m.total_bytes), gb(m.per_gpu_bytes), e.gpus));
