@@ -34,6 +34,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run a scaling sweep (IsoFLOP, token or tokens-per-parameter grid).
     Sweep(crate::sweep::cli::SweepArgs),
+    /// Training cost, memory and scaling-law estimates; `estimate claims` checks the cost articles.
+    Estimate(crate::estimate::cli::EstimateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -161,6 +163,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Flops(a) => cmd_flops(a),
         Command::Bench(a) => cmd_bench(a),
         Command::Sweep(a) => crate::sweep::cli::cmd(a),
+        Command::Estimate(a) => crate::estimate::cli::run(a),
     }
 }
 

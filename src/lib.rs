@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod estimate;
 pub mod flops;
 pub mod fsx;
 pub mod hardware;

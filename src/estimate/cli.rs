@@ -1,0 +1,334 @@
+//! `scalelab estimate` arguments and dispatch.
+
+use super::claims;
+use super::cost::{self, CostParams, DEFAULT_FAILURE_OVERHEAD, DEFAULT_PUE};
+use super::inference;
+use super::law::{self, TokenRule};
+use super::memory::{Recompute, ADAM_MIXED_BYTES_PER_PARAM};
+use super::presets::Presets;
+use super::report;
+use super::workload::{resolve_tokens, Shape, Tokens, Workload};
+use crate::hardware::Catalog;
+use anyhow::{anyhow, bail, Result};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// A positive number, plain or with a suffix: 1.9e9, 175B, 7.7M, 2T, 12k.
+fn number(s: &str) -> std::result::Result<f64, String> {
+    let t = s.trim();
+    let (body, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('B' | 'G') => (&t[..t.len() - 1], 1e9),
+        Some('T') => (&t[..t.len() - 1], 1e12),
+        _ => (t, 1.0),
+    };
+    let v = body.parse::<f64>().map_err(|_| "expected a number such as 1.9e9 or 175B".to_string())? * mult;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("must be a positive number (got {s})"));
+    }
+    Ok(v)
+}
+
+/// A whole number >= 1.
+fn count(s: &str) -> std::result::Result<u64, String> {
+    let v = number(s)?;
+    if v.fract() != 0.0 || v > u64::MAX as f64 {
+        return Err(format!("must be a whole number >= 1 (got {s})"));
+    }
+    Ok(v as u64)
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EstimateArgs {
+    #[command(subcommand)]
+    pub command: Option<EstimateCommand>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EstimateCommand {
+    /// Recompute the numeric claims of the cost articles, with verdicts.
+    Claims(ClaimsArgs),
+    /// Compute-optimal N, D for a budget, and the training + inference optimum for a target loss.
+    Optimum(OptimumArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ClaimsArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LawArgs {
+    /// Named scaling law: hoffmann2022 (default) or besiroglu2024.
+    #[arg(long, conflicts_with = "law_file")]
+    pub law: Option<String>,
+    /// A `scalelab fit` result JSON; its `approach3` {E, A, B, alpha, beta} is the law.
+    #[arg(long, value_name = "FIT.json")]
+    pub law_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct OptimumArgs {
+    #[command(flatten)]
+    pub law: LawArgs,
+    /// Compute budget C in FLOPs: print the compute-optimal N and D.
+    #[arg(long, value_parser = number, allow_negative_numbers = true)]
+    pub compute: Option<f64>,
+    /// Target loss for the inference-aware optimum.
+    #[arg(long, value_parser = number, allow_negative_numbers = true, conflicts_with = "reference_params")]
+    pub target_loss: Option<f64>,
+    /// Target = the loss of the compute-optimal model of this many parameters (e.g. 13B).
+    #[arg(long, value_parser = number, allow_negative_numbers = true)]
+    pub reference_params: Option<f64>,
+    /// Expected lifetime inference tokens (2N FLOPs each).
+    #[arg(long, value_parser = number, allow_negative_numbers = true)]
+    pub inference_tokens: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Named model preset (configs/models.toml): gpt3-175b, gpt-3.5, llama2-70b, llama3-8b, ...
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Parameter count (dense unless --active-params), e.g. 7e9 or 7B.
+    #[arg(long, value_name = "N", value_parser = number, allow_negative_numbers = true, conflicts_with_all = ["model", "config"])]
+    pub params: Option<f64>,
+    /// Parameters active per token (MoE), with --params.
+    #[arg(long, value_name = "N", value_parser = number, allow_negative_numbers = true, requires = "params")]
+    pub active_params: Option<f64>,
+    /// A scalelab training config: exact parameter count and matmul FLOPs per token.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub config: Option<PathBuf>,
+    /// Shape for the activation estimate (overrides the preset/config).
+    #[arg(long, value_parser = count, allow_negative_numbers = true)]
+    pub n_layer: Option<u64>,
+    #[arg(long, value_parser = count, allow_negative_numbers = true)]
+    pub d_model: Option<u64>,
+    #[arg(long, value_parser = count, allow_negative_numbers = true)]
+    pub n_head: Option<u64>,
+    #[arg(long, value_parser = count, allow_negative_numbers = true)]
+    pub seq_len: Option<u64>,
+    /// Training tokens.
+    #[arg(long, value_name = "D", value_parser = number, allow_negative_numbers = true, conflicts_with_all = ["tokens_per_param", "chinchilla"])]
+    pub tokens: Option<f64>,
+    /// Training tokens per (active) parameter.
+    #[arg(long, value_name = "R", value_parser = number, allow_negative_numbers = true, conflicts_with = "chinchilla")]
+    pub tokens_per_param: Option<f64>,
+    /// Compute-optimal tokens for the model size: hoffmann2022, besiroglu2024, rule20 (20 tokens/param) or fit (--law-file).
+    #[arg(long, value_name = "LAW")]
+    pub chinchilla: Option<String>,
+    /// `scalelab fit` result JSON for `--chinchilla fit`.
+    #[arg(long, value_name = "FIT.json", requires = "chinchilla")]
+    pub law_file: Option<PathBuf>,
+    /// Hardware id in configs/hardware.toml (default: the --mfu-from run's hardware).
+    #[arg(long, value_name = "ID")]
+    pub hardware: Option<String>,
+    /// GPUs (default: the fewest whose memory holds the training state).
+    #[arg(long, value_name = "K", value_parser = count, allow_negative_numbers = true)]
+    pub gpus: Option<u64>,
+    /// Assumed model FLOPs utilisation, 0 < X <= 1 (default 0.40).
+    #[arg(long, value_name = "X", value_parser = number, allow_negative_numbers = true, conflicts_with = "mfu_from")]
+    pub mfu: Option<f64>,
+    /// Use the measured MFU in RUN_DIR/summary.json of a finished training run.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub mfu_from: Option<PathBuf>,
+    /// Precision whose dense peak the MFU refers to (default: bf16, or the --mfu-from run's dtype).
+    #[arg(long, value_parser = ["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])]
+    pub precision: Option<String>,
+    /// USD per GPU-hour (default: the catalog's on-demand price).
+    #[arg(long, value_name = "P", value_parser = number, allow_negative_numbers = true, conflicts_with = "spot")]
+    pub price_per_hour: Option<f64>,
+    /// Use the catalog's spot price.
+    #[arg(long)]
+    pub spot: bool,
+    /// Power usage effectiveness for the energy estimate.
+    #[arg(long, default_value_t = DEFAULT_PUE, value_parser = number, allow_negative_numbers = true)]
+    pub pue: f64,
+    /// Multiplier for failed/restarted work (default 1/0.9, Llama 3's >90% effective training time).
+    #[arg(long, value_name = "X", default_value_t = DEFAULT_FAILURE_OVERHEAD, value_parser = number, allow_negative_numbers = true)]
+    pub overhead_failures: f64,
+    /// Multiplier for experiments before the final run (default: show 1.2× / 2.2× / 4×).
+    #[arg(long, value_name = "X", value_parser = number, allow_negative_numbers = true)]
+    pub overhead_experiments: Option<f64>,
+    /// Bytes per parameter of weights + gradients + optimizer states (16: bf16 + fp32 Adam).
+    #[arg(long, default_value_t = ADAM_MIXED_BYTES_PER_PARAM, value_parser = number, allow_negative_numbers = true)]
+    pub bytes_per_param: f64,
+    /// Activation recomputation for the activation estimate.
+    #[arg(long, value_enum, default_value = "selective")]
+    pub recompute: Recompute,
+    /// Sequences per GPU per micro-step for the activation estimate.
+    #[arg(long, default_value_t = 1, value_parser = count, allow_negative_numbers = true)]
+    pub micro_batch: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: EstimateArgs) -> Result<i32> {
+    match a.command {
+        Some(EstimateCommand::Claims(c)) => cmd_claims(c),
+        Some(EstimateCommand::Optimum(o)) => cmd_optimum(o),
+        None => cmd_estimate(a.run),
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn cmd_claims(a: ClaimsArgs) -> Result<i32> {
+    let all = claims::all(&Catalog::load()?, &Presets::load()?)?;
+    if a.json {
+        print_json(&all)?;
+    } else {
+        report::print_claims(&all);
+    }
+    Ok(0)
+}
+
+fn cmd_optimum(a: OptimumArgs) -> Result<i32> {
+    let law = law::resolve(a.law.law.as_deref(), a.law.law_file.as_deref())?;
+    let target = match (a.target_loss, a.reference_params) {
+        (Some(l), _) => Some(l),
+        (None, Some(n)) => Some(inference::loss_of_optimal(&law, n)),
+        (None, None) => None,
+    };
+    if a.compute.is_none() && target.is_none() {
+        bail!("give --compute C, or --target-loss L / --reference-params N (with --inference-tokens T)");
+    }
+    if a.inference_tokens.is_some() && target.is_none() {
+        bail!("--inference-tokens needs --target-loss or --reference-params");
+    }
+    let co = a.compute.map(|c| {
+        let (n, d) = law.compute_optimal(c);
+        serde_json::json!({"compute": c, "params": n, "tokens": d, "loss": law.loss(n, d)})
+    });
+    let inf = target.map(|t| inference::optimum(&law, t, a.inference_tokens.unwrap_or(0.0))).transpose()?;
+    if a.json {
+        print_json(&serde_json::json!({"law": law, "compute_optimal": co, "inference_optimum": inf}))?;
+        return Ok(0);
+    }
+    report::print_law(&law);
+    if let Some(c) = a.compute {
+        let (n, d) = law.compute_optimal(c);
+        report::print_compute_optimal(&law, c, n, d);
+    }
+    if let Some(o) = &inf {
+        report::print_optimum(o);
+    }
+    Ok(0)
+}
+
+/// What `--mfu-from` takes from a finished run.
+struct Measured {
+    mfu: f64,
+    hardware: Option<String>,
+    /// The catalog precision whose peak the run's MFU was measured against (its dtype).
+    precision: String,
+    source: String,
+}
+
+/// The measured MFU, hardware and precision of a finished run.
+fn mfu_from(dir: &Path) -> Result<Measured> {
+    let path = dir.join("summary.json");
+    let s: crate::train::metrics::Summary = crate::fsx::read_json(&path).map_err(|e| anyhow!("--mfu-from: {e:#}"))?;
+    let m = s.mfu.ok_or_else(|| anyhow!("--mfu-from {}: no measured mfu (the run's hardware was not in the catalog); give --mfu", path.display()))?;
+    if !(m.is_finite() && m > 0.0 && m <= 1.0) {
+        bail!("--mfu-from {}: mfu {m} is not in (0, 1]", path.display());
+    }
+    let precision = crate::device::DTypeSpec::parse(&s.dtype).map_err(|e| anyhow!("--mfu-from {}: {e}", path.display()))?.peak_field().to_string();
+    Ok(Measured { mfu: m, hardware: s.hardware, source: format!("measured: {}, {} peak", path.display(), s.dtype), precision })
+}
+
+fn tokens_choice(a: &RunArgs) -> Result<Tokens> {
+    if a.law_file.is_some() && a.chinchilla.as_deref().map(str::to_ascii_lowercase).as_deref() != Some("fit") {
+        bail!("--law-file is used with --chinchilla fit");
+    }
+    Ok(match (a.tokens, a.tokens_per_param, &a.chinchilla) {
+        (Some(d), _, _) => Tokens::Count(d),
+        (_, Some(r), _) => Tokens::PerParam(r),
+        (_, _, Some(name)) => Tokens::Rule(TokenRule::parse(name, a.law_file.as_deref())?),
+        _ => Tokens::Published,
+    })
+}
+
+fn workload(a: &RunArgs) -> Result<Workload> {
+    let t = tokens_choice(a)?;
+    let mut w = if let Some(id) = &a.model {
+        let presets = Presets::load()?;
+        Workload::from_preset(id, presets.get(id)?, &t)?
+    } else if let Some(n) = a.params {
+        let active = a.active_params.unwrap_or(n);
+        if active > n {
+            bail!("--active-params ({active}) cannot exceed --params ({n})");
+        }
+        let (d, src) = resolve_tokens(&t, active)?;
+        Workload::new(&format!("{} params", report::si(n)), n, active, None, d, src)?
+    } else if let Some(path) = &a.config {
+        let cfg = crate::config::RunConfig::load(path, &[])?.model;
+        let n = crate::model::params::param_counts(&cfg).total as f64;
+        let (d, src) = resolve_tokens(&t, n)?;
+        let shape = Shape { n_layer: cfg.n_layer as u64, d_model: cfg.d_model as u64, n_head: cfg.n_head as u64, seq_len: cfg.seq_len as u64 };
+        let mut w = Workload::new(&path.display().to_string(), n, n, Some(shape), d, src)?;
+        w.flops_per_token = crate::flops::StepFlops::new(&cfg, cfg.seq_len, 1).matmul_per_token();
+        w.flops_convention = "exact matmul FLOPs per token of the config (scalelab flops)".into();
+        w
+    } else {
+        bail!("give a model: --model NAME, --params N or --config FILE");
+    };
+    let base = w.shape;
+    let pick = |flag: Option<u64>, f: fn(&Shape) -> u64| flag.or(base.as_ref().map(f));
+    if let (Some(n_layer), Some(d_model), Some(n_head), Some(seq_len)) =
+        (pick(a.n_layer, |s| s.n_layer), pick(a.d_model, |s| s.d_model), pick(a.n_head, |s| s.n_head), pick(a.seq_len, |s| s.seq_len))
+    {
+        w.shape = Some(Shape { n_layer, d_model, n_head, seq_len });
+    } else if a.n_layer.is_some() || a.d_model.is_some() || a.n_head.is_some() || a.seq_len.is_some() {
+        bail!("the activation estimate needs all of --n-layer, --d-model, --n-head, --seq-len");
+    }
+    Ok(w)
+}
+
+fn cmd_estimate(a: RunArgs) -> Result<i32> {
+    let w = workload(&a)?;
+    let m = match (&a.mfu_from, a.mfu) {
+        (Some(dir), _) => mfu_from(dir)?,
+        (None, Some(mfu)) => Measured { mfu, hardware: None, precision: "bf16".into(), source: "--mfu".into() },
+        (None, None) => Measured { mfu: cost::DEFAULT_MFU, hardware: None, precision: "bf16".into(), source: "assumed: Llama 3 405B reached 38–43%".into() },
+    };
+    let (mfu, run_hw, mfu_source) = (m.mfu, m.hardware, m.source);
+    let hw_id = a.hardware.clone().or(run_hw).ok_or_else(|| anyhow!("give --hardware ID (a configs/hardware.toml id such as h100-sxm)"))?;
+    let cat = Catalog::load()?;
+    let hw = cat.get(&hw_id).map_err(|e| anyhow!("--hardware: {e}"))?;
+    let mut p = CostParams::new(&hw_id, a.gpus.unwrap_or(1), mfu);
+    p.mfu_source = mfu_source;
+    p.precision = a.precision.clone().unwrap_or(m.precision);
+    p.price_per_hour = a.price_per_hour;
+    p.spot = a.spot;
+    p.pue = a.pue;
+    p.failure_overhead = a.overhead_failures;
+    p.experiment_overhead = a.overhead_experiments;
+    p.bytes_per_param = a.bytes_per_param;
+    p.recompute = a.recompute;
+    p.micro_batch = a.micro_batch;
+    let mut e = cost::estimate(&w, hw, &p)?;
+    if a.gpus.is_none() {
+        p.gpus = e.memory.min_gpus.unwrap_or(1);
+        e = cost::estimate(&w, hw, &p)?;
+    }
+    if a.json {
+        print_json(&e)?;
+    } else {
+        report::print_cost(&e);
+        if a.gpus.is_none() {
+            println!("(--gpus not given: using the memory minimum, {})", e.gpus);
+        }
+    }
+    Ok(0)
+}

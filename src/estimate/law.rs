@@ -1,0 +1,214 @@
+//! Parametric scaling laws L(N, D) = E + A/N^α + B/D^β (Hoffmann et al. 2022,
+//! "Approach 3") and what follows from them under the C = 6·N·D convention.
+//!
+//! Compute-optimal allocation (Hoffmann et al. 2022, Appendix D.2): minimising
+//! L subject to 6·N·D = C gives
+//!   N_opt = G·(C/6)^(β/(α+β)),  D_opt = G⁻¹·(C/6)^(α/(α+β)),  G = (αA/(βB))^(1/(α+β)).
+
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One parametric law with where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Law {
+    pub id: String,
+    pub source: String,
+    pub e: f64,
+    pub a: f64,
+    pub b: f64,
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+/// Named laws: (id, aliases, source, E, A, B, α, β).
+const NAMED: [(&str, &[&str], &str, [f64; 5]); 2] = [
+    // Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models", eq. (10) / Sec. 3.3.
+    ("hoffmann2022", &["hoffmann", "chinchilla"], "Hoffmann et al. 2022, Approach 3 (eq. 10)", [1.69, 406.4, 410.7, 0.34, 0.28]),
+    // Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt" (arXiv:2404.10102), refit of Approach 3.
+    ("besiroglu2024", &["besiroglu", "epoch"], "Besiroglu et al. 2024 refit of Approach 3 (arXiv:2404.10102)", [1.8172, 482.01, 2085.43, 0.3478, 0.3658]),
+];
+
+/// The ids `named` accepts (aliases excluded).
+pub fn known() -> Vec<&'static str> {
+    NAMED.iter().map(|n| n.0).collect()
+}
+
+/// A named law (`hoffmann2022`, `besiroglu2024`, or one of their aliases).
+pub fn named(name: &str) -> Result<Law> {
+    let key = name.to_ascii_lowercase();
+    let (id, _, source, [e, a, b, alpha, beta]) = NAMED
+        .iter()
+        .find(|(id, aliases, ..)| *id == key || aliases.contains(&key.as_str()))
+        .ok_or_else(|| anyhow!("unknown scaling law `{name}` (known: {})", known().join(", ")))?;
+    Law::new(id, source, *e, *a, *b, *alpha, *beta)
+}
+
+/// The `approach3` block of a `scalelab fit` result.
+#[derive(Deserialize)]
+struct FitFile {
+    approach3: Approach3,
+}
+
+#[derive(Deserialize)]
+struct Approach3 {
+    #[serde(rename = "E", alias = "e")]
+    e: f64,
+    #[serde(rename = "A", alias = "a")]
+    a: f64,
+    #[serde(rename = "B", alias = "b")]
+    b: f64,
+    alpha: f64,
+    beta: f64,
+}
+
+impl Law {
+    /// A law with every constant finite and positive (E may be zero).
+    pub fn new(id: &str, source: &str, e: f64, a: f64, b: f64, alpha: f64, beta: f64) -> Result<Law> {
+        let ok = |v: f64| v.is_finite() && v > 0.0;
+        if !(e.is_finite() && e >= 0.0) || ![a, b, alpha, beta].into_iter().all(ok) {
+            bail!("scaling law {id}: E must be >= 0 and A, B, alpha, beta > 0 (got E {e}, A {a}, B {b}, alpha {alpha}, beta {beta})");
+        }
+        Ok(Law { id: id.into(), source: source.into(), e, a, b, alpha, beta })
+    }
+
+    /// The Approach 3 fit in a `scalelab fit` JSON (`{"approach3": {"E", "A", "B", "alpha", "beta"}, ...}`).
+    pub fn from_fit_file(path: &Path) -> Result<Law> {
+        let f: FitFile = crate::fsx::read_json(path).map_err(|e| anyhow!("--law-file {}: {e:#}", path.display()))?;
+        let p = f.approach3;
+        Law::new("fit", &format!("approach3 of {}", path.display()), p.e, p.a, p.b, p.alpha, p.beta)
+            .map_err(|e| anyhow!("--law-file {}: {e}", path.display()))
+    }
+
+    /// Predicted loss of N parameters trained on D tokens.
+    pub fn loss(&self, n: f64, d: f64) -> f64 {
+        self.e + self.a / n.powf(self.alpha) + self.b / d.powf(self.beta)
+    }
+
+    /// G = (αA/(βB))^(1/(α+β)).
+    pub fn g(&self) -> f64 {
+        (self.alpha * self.a / (self.beta * self.b)).powf(1.0 / (self.alpha + self.beta))
+    }
+
+    /// Compute-optimal (N, D) for a budget of C FLOPs (C = 6·N·D).
+    pub fn compute_optimal(&self, c: f64) -> (f64, f64) {
+        let s = self.alpha + self.beta;
+        let g = self.g();
+        (g * (c / 6.0).powf(self.beta / s), (c / 6.0).powf(self.alpha / s) / g)
+    }
+
+    /// The D for which N is the compute-optimal size (inverse of `compute_optimal`).
+    pub fn optimal_tokens(&self, n: f64) -> f64 {
+        let g = self.g();
+        (n / g).powf(self.alpha / self.beta) / g
+    }
+
+    /// Tokens N parameters need to reach `loss`; None when N alone cannot get there.
+    pub fn tokens_for_loss(&self, n: f64, loss: f64) -> Option<f64> {
+        let gap = loss - self.e - self.a / n.powf(self.alpha);
+        (gap > 0.0).then(|| (self.b / gap).powf(1.0 / self.beta))
+    }
+
+    /// Smallest N that can reach `loss` with unlimited data; None when loss <= E.
+    pub fn min_params_for_loss(&self, loss: f64) -> Option<f64> {
+        (loss > self.e).then(|| (self.a / (loss - self.e)).powf(1.0 / self.alpha))
+    }
+}
+
+/// Where the tokens-per-parameter rule comes from for `--chinchilla`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenRule {
+    /// D = ratio · N. Hoffmann et al. 2022 Table 3 (Approaches 1/2): ~20 tokens per parameter.
+    Ratio { id: String, ratio: f64 },
+    /// D such that N is compute-optimal under the law.
+    Law(Law),
+}
+
+/// Hoffmann et al. 2022 Table 3: 70B → 1.4T tokens, i.e. ~20 tokens per parameter.
+pub const CHINCHILLA_TOKENS_PER_PARAM: f64 = 20.0;
+
+impl TokenRule {
+    /// `rule20`, a named law, or `fit` (the law in `law_file`).
+    pub fn parse(name: &str, law_file: Option<&Path>) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "rule20" | "20" => Ok(TokenRule::Ratio { id: "rule20".into(), ratio: CHINCHILLA_TOKENS_PER_PARAM }),
+            "fit" => match law_file {
+                Some(p) => Ok(TokenRule::Law(Law::from_fit_file(p)?)),
+                None => bail!("--chinchilla fit needs --law-file FIT.json"),
+            },
+            _ => named(name).map(TokenRule::Law).map_err(|e| anyhow!("--chinchilla: {e}, rule20 or fit")),
+        }
+    }
+
+    pub fn tokens(&self, n: f64) -> f64 {
+        match self {
+            TokenRule::Ratio { ratio, .. } => ratio * n,
+            TokenRule::Law(l) => l.optimal_tokens(n),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            TokenRule::Ratio { id, .. } => id,
+            TokenRule::Law(l) => &l.id,
+        }
+    }
+}
+
+/// A named law, or the fit in `law_file` when given (the two conflict).
+pub fn resolve(name: Option<&str>, law_file: Option<&Path>) -> Result<Law> {
+    match (name, law_file) {
+        (Some(_), Some(_)) => bail!("--law and --law-file conflict: give one"),
+        (_, Some(p)) => Law::from_fit_file(p),
+        (n, None) => named(n.unwrap_or("hoffmann2022")).map_err(|e| anyhow!("--law: {e}")),
+    }
+}
+
+/// Minimise a unimodal f on [lo, hi] by golden-section search (returns the argmin).
+pub fn golden_min(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
+    let r = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut c, mut d) = (hi - r * (hi - lo), lo + r * (hi - lo));
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..200 {
+        if fc < fd {
+            hi = d;
+            (d, fd) = (c, fc);
+            c = hi - r * (hi - lo);
+            fc = f(c);
+        } else {
+            lo = c;
+            (c, fc) = (d, fd);
+            d = lo + r * (hi - lo);
+            fd = f(d);
+        }
+    }
+    (lo + hi) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_form_matches_numeric_minimum() {
+        for name in known() {
+            let law = named(name).unwrap();
+            for c in [1e18, 5.76e23, 1e26] {
+                let (n, d) = law.compute_optimal(c);
+                assert!((6.0 * n * d / c - 1.0).abs() < 1e-9);
+                let ln = golden_min(|ln| law.loss(ln.exp(), c / (6.0 * ln.exp())), 10f64.ln(), (c / 6.0).ln() - 10f64.ln());
+                assert!((ln.exp() / n - 1.0).abs() < 1e-4, "{name} C={c}: numeric {} vs closed {n}", ln.exp());
+                assert!((law.optimal_tokens(n) / d - 1.0).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_for_loss_inverts_loss() {
+        let law = named("hoffmann").unwrap();
+        let l = law.loss(7e9, 2e12);
+        assert!((law.tokens_for_loss(7e9, l).unwrap() / 2e12 - 1.0).abs() < 1e-9);
+        assert!(law.tokens_for_loss(1e6, 1.8).is_none());
+    }
+}

@@ -1,0 +1,21 @@
+//! The cost estimator: `scalelab estimate`, `scalelab estimate optimum` and
+//! `scalelab estimate claims`.
+//!
+//! - `law`: parametric scaling laws, compute-optimal N and D.
+//! - `presets`: named models (configs/models.toml).
+//! - `workload`: parameters (total / active), tokens, training FLOPs.
+//! - `memory`: model states + activations → minimum GPUs.
+//! - `cost`: GPU-hours, days, dollars, energy, overheads.
+//! - `inference`: the training + inference compute optimum.
+//! - `claims`: the cost articles' claims recomputed.
+//! - `report`, `cli`: console output and the command line.
+
+pub mod claims;
+pub mod cli;
+pub mod cost;
+pub mod inference;
+pub mod law;
+pub mod memory;
+pub mod presets;
+pub mod report;
+pub mod workload;
