@@ -32,6 +32,8 @@ pub enum Command {
     Flops(FlopsArgs),
     /// Training throughput on synthetic batches.
     Bench(BenchArgs),
+    /// Fit scaling laws (Chinchilla approaches 1–3) to a sweep's results CSV.
+    Fit(crate::scaling::cli::FitArgs),
 }
 
 #[derive(Args, Debug)]
@@ -155,6 +157,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => cmd_info(a),
         Command::Flops(a) => cmd_flops(a),
         Command::Bench(a) => cmd_bench(a),
+        Command::Fit(a) => crate::scaling::cli::run(a),
     }
 }
 

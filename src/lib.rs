@@ -12,4 +12,5 @@ pub mod fsx;
 pub mod hardware;
 pub mod model;
 pub mod sample;
+pub mod scaling;
 pub mod train;
