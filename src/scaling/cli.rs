@@ -121,7 +121,7 @@ pub fn table(rep: &FitReport, results: &Path, skipped_rows: usize, curves: Optio
         "fit of {}: {} points{}{}",
         results.display(),
         rep.n_points,
-        if skipped_rows > 0 { format!(" ({skipped_rows} rows skipped: status not ok)") } else { String::new() },
+        if skipped_rows > 0 { format!(" ({skipped_rows} row(s) skipped: status not ok)") } else { String::new() },
         curves.map(|c| format!(", curves from {}", c.display())).unwrap_or_default()
     );
     let _ = writeln!(s, "\nApproach 3: L(N, D) = E + A/N^alpha + B/D^beta");
