@@ -36,6 +36,8 @@ pub enum Command {
     Sweep(crate::sweep::cli::SweepArgs),
     /// Training cost, memory and scaling-law estimates; `estimate claims` checks the cost articles.
     Estimate(crate::estimate::cli::EstimateArgs),
+    /// Fit scaling laws (Chinchilla approaches 1–3) to a sweep's results CSV.
+    Fit(crate::scaling::cli::FitArgs),
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +166,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Bench(a) => cmd_bench(a),
         Command::Sweep(a) => crate::sweep::cli::cmd(a),
         Command::Estimate(a) => crate::estimate::cli::run(a),
+        Command::Fit(a) => crate::scaling::cli::run(a),
     }
 }
 

@@ -14,5 +14,6 @@ pub mod hardware;
 pub mod model;
 pub mod report;
 pub mod sample;
+pub mod scaling;
 pub mod sweep;
 pub mod train;

@@ -1,0 +1,136 @@
+//! Approach 2: IsoFLOP profiles. Points are grouped by compute budget
+//! ([`super::budget_groups`]); in each group with at least three model sizes a
+//! parabola L = c0 + c1·x + c2·x², x = ln N, is fitted by least squares; its
+//! vertex is N_opt(C) and D_opt = C/(6·N_opt). The exponents come from
+//! least-squares lines through (ln C, ln N_opt) and (ln C, ln D_opt).
+
+use super::{budget_groups, linfit, Point};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub flops: f64,
+    pub n_opt: f64,
+    pub d_opt: f64,
+    /// Loss at the vertex.
+    pub loss_opt: f64,
+    /// [c0, c1, c2] of L = c0 + c1·ln N + c2·(ln N)².
+    pub parabola: [f64; 3],
+    pub points: usize,
+    pub sizes: usize,
+    /// The vertex lies within the sampled sizes (otherwise it is extrapolated).
+    pub interior: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IsoFlop {
+    /// N_opt ∝ C^a.
+    pub a: f64,
+    /// D_opt ∝ C^b.
+    pub b: f64,
+    /// N_opt = n_coef · C^a, D_opt = d_coef · C^b.
+    pub n_coef: f64,
+    pub d_coef: f64,
+    pub r2: f64,
+    pub budgets: Vec<Budget>,
+}
+
+/// Least-squares parabola y = c0 + c1 x + c2 x² (fitted around the mean of x).
+pub fn parabola(x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
+    let m = x.iter().sum::<f64>() / x.len() as f64;
+    let mut s = [0.0f64; 5];
+    let mut t = [0.0f64; 3];
+    for (xi, yi) in x.iter().zip(y) {
+        let u = xi - m;
+        let mut p = 1.0;
+        for k in 0..5 {
+            s[k] += p;
+            if k < 3 {
+                t[k] += p * yi;
+            }
+            p *= u;
+        }
+    }
+    let mat = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
+    let det = det3(&mat);
+    if !(det.abs() > 1e-12 * s[4].abs().max(1e-300) * s[0]) {
+        return None;
+    }
+    let mut c = [0.0; 3];
+    for (k, ck) in c.iter_mut().enumerate() {
+        let mut mk = mat;
+        for r in 0..3 {
+            mk[r][k] = t[r];
+        }
+        *ck = det3(&mk) / det;
+    }
+    // Back from u = x − m to x.
+    Some([c[0] - c[1] * m + c[2] * m * m, c[1] - 2.0 * c[2] * m, c[2]])
+}
+
+fn det3(m: &[[f64; 3]; 3]) -> f64 {
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+}
+
+fn distinct(mut v: Vec<f64>) -> usize {
+    v.sort_by(f64::total_cmp);
+    v.dedup_by(|a, b| (*a / *b - 1.0).abs() < 1e-9);
+    v.len()
+}
+
+/// The IsoFLOP fit, with warnings for budgets left out; `Err(reason)` when
+/// fewer than two budgets have a usable parabola.
+pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
+    let mut warns = Vec::new();
+    let mut budgets = Vec::new();
+    let groups = budget_groups(points);
+    for (c, idx) in &groups {
+        let x: Vec<f64> = idx.iter().map(|&i| points[i].params.ln()).collect();
+        let y: Vec<f64> = idx.iter().map(|&i| points[i].loss).collect();
+        let sizes = distinct(idx.iter().map(|&i| points[i].params).collect());
+        if sizes < 3 {
+            continue;
+        }
+        let Some(p) = parabola(&x, &y) else {
+            warns.push(format!("approach 2: budget {c:.3e}: degenerate parabola, left out"));
+            continue;
+        };
+        if p[2] <= 0.0 {
+            warns.push(format!("approach 2: budget {c:.3e}: the loss profile has no minimum (parabola opens downwards), left out"));
+            continue;
+        }
+        let xv = -p[1] / (2.0 * p[2]);
+        let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let interior = xv >= lo && xv <= hi;
+        if !interior {
+            warns.push(format!("approach 2: budget {c:.3e}: the optimum N = {:.3e} lies outside the sampled sizes (extrapolated)", xv.exp()));
+        }
+        let n_opt = xv.exp();
+        budgets.push(Budget { flops: *c, n_opt, d_opt: c / (6.0 * n_opt), loss_opt: p[0] + p[1] * xv + p[2] * xv * xv, parabola: p, points: idx.len(), sizes, interior });
+    }
+    if budgets.len() < 2 {
+        let most = groups.iter().map(|(_, g)| distinct(g.iter().map(|&i| points[i].params).collect())).max().unwrap_or(0);
+        return Err(format!(
+            "needs at least 2 compute budgets with ≥ 3 model sizes each and a convex loss profile; found {} usable of {} budgets (most sizes in one budget: {most})",
+            budgets.len(),
+            groups.len()
+        ));
+    }
+    let lc: Vec<f64> = budgets.iter().map(|b| b.flops.ln()).collect();
+    let fnn = linfit(&lc, &budgets.iter().map(|b| b.n_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
+    let fd = linfit(&lc, &budgets.iter().map(|b| b.d_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
+    Ok((IsoFlop { a: fnn.slope, b: fd.slope, n_coef: fnn.intercept.exp(), d_coef: fd.intercept.exp(), r2: fnn.r2, budgets }, warns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parabola_is_exact_on_a_parabola() {
+        let x: Vec<f64> = (0..6).map(|i| 14.0 + i as f64).collect();
+        let y: Vec<f64> = x.iter().map(|x| 3.0 - 0.5 * x + 0.02 * x * x).collect();
+        let p = parabola(&x, &y).unwrap();
+        assert!((p[0] - 3.0).abs() < 1e-8 && (p[1] + 0.5).abs() < 1e-9 && (p[2] - 0.02).abs() < 1e-11, "{p:?}");
+    }
+}
