@@ -38,6 +38,8 @@ pub enum Command {
     Estimate(crate::estimate::cli::EstimateArgs),
     /// Fit scaling laws (Chinchilla approaches 1–3) to a sweep's results CSV.
     Fit(crate::scaling::cli::FitArgs),
+    /// Write report.md and charts (SVG + PNG) for a run or sweep folder.
+    Report(crate::report::cli::ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +169,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Sweep(a) => crate::sweep::cli::cmd(a),
         Command::Estimate(a) => crate::estimate::cli::run(a),
         Command::Fit(a) => crate::scaling::cli::run(a),
+        Command::Report(a) => crate::report::cli::cmd(a),
     }
 }
 

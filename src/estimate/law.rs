@@ -80,27 +80,29 @@ impl Law {
             .map_err(|e| anyhow!("--law-file {}: {e}", path.display()))
     }
 
+    /// The law's constants; the math lives in [`crate::scaling::Law3`].
+    pub fn core(&self) -> crate::scaling::Law3 {
+        crate::scaling::Law3 { e: self.e, a: self.a, b: self.b, alpha: self.alpha, beta: self.beta }
+    }
+
     /// Predicted loss of N parameters trained on D tokens.
     pub fn loss(&self, n: f64, d: f64) -> f64 {
-        self.e + self.a / n.powf(self.alpha) + self.b / d.powf(self.beta)
+        self.core().loss(n, d)
     }
 
     /// G = (αA/(βB))^(1/(α+β)).
     pub fn g(&self) -> f64 {
-        (self.alpha * self.a / (self.beta * self.b)).powf(1.0 / (self.alpha + self.beta))
+        self.core().g()
     }
 
     /// Compute-optimal (N, D) for a budget of C FLOPs (C = 6·N·D).
     pub fn compute_optimal(&self, c: f64) -> (f64, f64) {
-        let s = self.alpha + self.beta;
-        let g = self.g();
-        (g * (c / 6.0).powf(self.beta / s), (c / 6.0).powf(self.alpha / s) / g)
+        self.core().compute_optimal(c)
     }
 
     /// The D for which N is the compute-optimal size (inverse of `compute_optimal`).
     pub fn optimal_tokens(&self, n: f64) -> f64 {
-        let g = self.g();
-        (n / g).powf(self.alpha / self.beta) / g
+        self.core().optimal_tokens(n)
     }
 
     /// Tokens N parameters need to reach `loss`; None when N alone cannot get there.

@@ -3,6 +3,7 @@
 //! [`crate::estimate`]).
 
 pub mod charts;
+pub mod cli;
 pub mod curves;
 pub mod sweep;
 

@@ -47,14 +47,22 @@ impl Law3 {
         self.alpha / (self.alpha + self.beta)
     }
 
-    /// (N_opt, D_opt) minimising the loss at C = 6·N·D:
-    /// N_opt = G (C/6)^(β/(α+β)), D_opt = G⁻¹ (C/6)^(α/(α+β)),
     /// G = (αA/(βB))^(1/(α+β)).
+    pub fn g(&self) -> f64 {
+        (self.alpha * self.a / (self.beta * self.b)).powf(1.0 / (self.alpha + self.beta))
+    }
+
+    /// (N_opt, D_opt) minimising the loss at C = 6·N·D:
+    /// N_opt = G (C/6)^(β/(α+β)), D_opt = G⁻¹ (C/6)^(α/(α+β)).
     pub fn compute_optimal(&self, c: f64) -> (f64, f64) {
-        let s = self.alpha + self.beta;
-        let g = (self.alpha * self.a / (self.beta * self.b)).powf(1.0 / s);
-        let n = g * (c / 6.0).powf(self.beta / s);
+        let n = self.g() * (c / 6.0).powf(self.a_exp());
         (n, c / (6.0 * n))
+    }
+
+    /// The D for which N is the compute-optimal size (inverse of `compute_optimal`).
+    pub fn optimal_tokens(&self, n: f64) -> f64 {
+        let g = self.g();
+        (n / g).powf(self.alpha / self.beta) / g
     }
 }
 

@@ -22,9 +22,15 @@ pub struct SweepArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Skip the fit and report after training.
+    #[arg(long)]
+    pub no_report: bool,
+    #[command(flatten)]
+    pub report: crate::report::cli::ReportOptions,
 }
 
 pub fn cmd(a: SweepArgs) -> Result<i32> {
+    let report_opts = a.report.resolve()?;
     let sweep = Sweep::open(&a.spec, a.out.clone())?;
     if a.jobs {
         sweep.claim_folder()?;
@@ -47,6 +53,11 @@ pub fn cmd(a: SweepArgs) -> Result<i32> {
     let ok = rows.iter().filter(|r| r.status == "ok").count();
     let failed = rows.iter().filter(|r| r.status == "failed").count();
     eprintln!("{ok}/{} runs finished; results in {}", rows.len(), sweep.out.join("results.csv").display());
+    if !a.no_report && ok > 0 {
+        let t = std::time::Instant::now();
+        let path = crate::report::report(&sweep.out, &report_opts)?;
+        eprintln!("fit and report in {:.0} s: {} (charts in {}, fit in {})", t.elapsed().as_secs_f64(), path.display(), sweep.out.join("charts").display(), sweep.out.join("fit.json").display());
+    }
     if failed > 0 {
         eprintln!("error: {failed} runs failed (see the error column of results.csv); run the sweep again to retry them");
         return Ok(1);
