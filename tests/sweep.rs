@@ -19,7 +19,7 @@ set = ["model.aspect_ratio=16", "model.head_dim=16", "train.checkpoint_every=3"]
 evals_per_run = 3
 warmup_frac = 0.1
 [sizes]
-depth = [1, 2]
+depth = [1, 2, 3]
 [design]
 isoflop = [2e8, 4e8]
 "#,
@@ -52,10 +52,24 @@ fn sweep_trains_every_run_and_skips_finished_ones() {
     let fx = common::Fixture::new();
     let spec = spec(&fx);
     let out = fx.path("sweep");
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--bootstrap", "20"]);
     assert!(o.status.success(), "{}", text(&o));
     let rs = rows(&out);
-    assert_eq!(rs.len(), 4);
+    assert_eq!(rs.len(), 6);
+    // The sweep ends with its fit and report: fit.json, report.md and every chart as SVG and PNG.
+    let fit: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
+    assert!(fit["approach3"]["alpha"].as_f64().is_some(), "{fit}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for section in ["## Runs", "## Training curves", "## Scaling-law fit", "## Extrapolation to 1–175B parameters"] {
+        assert!(md.contains(section), "report.md lacks {section}");
+    }
+    for chart in ["loss_vs_tokens", "loss_vs_flops", "loss_vs_time", "isoflop", "n_opt_vs_compute", "frontier", "cost"] {
+        for ext in ["svg", "png"] {
+            let p = out.join("charts").join(format!("{chart}.{ext}"));
+            assert!(std::fs::metadata(&p).map(|m| m.len() > 1000).unwrap_or(false), "{} missing or empty", p.display());
+        }
+        assert!(md.contains(&format!("charts/{chart}.png")), "report.md does not show {chart}");
+    }
     let (st, fl, loss) = (col(&out, "status"), col(&out, "flops"), col(&out, "val_loss"));
     for r in &rs {
         assert_eq!(&r[st], "ok", "{r:?}");
@@ -66,13 +80,13 @@ fn sweep_trains_every_run_and_skips_finished_ones() {
         assert!(r[loss].parse::<f64>().unwrap() < 6.0);
     }
     let curves = std::fs::read_to_string(out.join("curves.csv")).unwrap();
-    assert!(curves.lines().count() >= 1 + 4 * 2, "{curves}");
+    assert!(curves.lines().count() >= 1 + 6 * 2, "{curves}");
 
     let stamp = |n: &str| std::fs::metadata(out.join("runs").join(n).join("summary.json")).unwrap().modified().unwrap();
     let before = stamp("d1-c2e8");
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(text(&o).matches("finished earlier").count(), 4, "{}", text(&o));
+    assert_eq!(text(&o).matches("finished earlier").count(), 6, "{}", text(&o));
     assert_eq!(stamp("d1-c2e8"), before, "a finished run was retrained");
 }
 
@@ -84,7 +98,7 @@ fn failed_run_is_recorded_then_retried_alone() {
     // A file where a run folder should be: that run cannot start.
     std::fs::create_dir_all(out.join("runs")).unwrap();
     std::fs::write(out.join("runs/d2-c2e8"), "in the way").unwrap();
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let (st, err) = (col(&out, "status"), col(&out, "error"));
     let rs = rows(&out);
@@ -92,12 +106,12 @@ fn failed_run_is_recorded_then_retried_alone() {
     assert_eq!(failed.len(), 1, "{rs:?}");
     assert_eq!(&failed[0][0], "d2-c2e8");
     assert!(failed[0][err].contains("d2-c2e8"), "the error names the run folder: {:?}", &failed[0][err]);
-    assert_eq!(rs.iter().filter(|r| &r[st] == "ok").count(), 3);
+    assert_eq!(rs.iter().filter(|r| &r[st] == "ok").count(), 5);
 
     std::fs::remove_file(out.join("runs/d2-c2e8")).unwrap();
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(text(&o).matches("finished earlier").count(), 3, "{}", text(&o));
+    assert_eq!(text(&o).matches("finished earlier").count(), 5, "{}", text(&o));
     assert!(rows(&out).iter().all(|r| &r[st] == "ok"));
 }
 
@@ -109,17 +123,17 @@ fn jobs_commands_and_collect_build_the_same_folder() {
     let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs"]);
     assert!(o.status.success(), "{}", text(&o));
     let cmds: Vec<String> = String::from_utf8(o.stdout).unwrap().lines().map(String::from).collect();
-    assert_eq!(cmds.len(), 4);
+    assert_eq!(cmds.len(), 6);
     // Run two of the jobs as a scheduler would (through a shell), then collect.
     for c in &cmds[..2] {
         let s = Command::new("sh").arg("-c").arg(c).current_dir(common::repo_root()).status().unwrap();
         assert!(s.success(), "{c}");
     }
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--collect"]);
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--collect", "--no-report"]);
     assert!(o.status.success(), "{}", text(&o));
     let st = col(&out, "status");
     assert_eq!(rows(&out).iter().filter(|r| &r[st] == "ok").count(), 2);
     // The remaining jobs are the only ones --jobs prints now.
     let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs"]);
-    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 2);
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 4);
 }

@@ -34,6 +34,17 @@ impl Default for Options {
     }
 }
 
+/// A readable number: 4 significant digits, scientific outside [0.01, 1e5).
+fn num(x: f64) -> String {
+    if !x.is_finite() {
+        "–".into()
+    } else if x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-2) {
+        format!("{x:.3e}")
+    } else {
+        format!("{:.*}", (3 - x.abs().max(1.0).log10().floor() as i64).max(0) as usize, x)
+    }
+}
+
 fn fmt_opt(v: Option<f64>, p: usize) -> String {
     v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "–".into())
 }
@@ -101,7 +112,8 @@ fn isoflop_chart(points: &[data::Point], fit: &FitReport, out: &Path) -> Result<
 
 /// N_opt(C) and D_opt(C) on log-log axes with the fitted power laws, and the
 /// published exponent (Hoffmann et al. 2022: a ≈ b ≈ 0.5) through the same centre.
-fn optimal_charts(fit: &FitReport, out: &Path) -> Result<Vec<PathBuf>> {
+fn optimal_charts(fit: &FitReport, points: &[data::Point], out: &Path) -> Result<Vec<PathBuf>> {
+    let (c_lo, c_hi) = (points.iter().map(|p| p.flops).fold(f64::INFINITY, f64::min), points.iter().map(|p| p.flops).fold(0.0, f64::max));
     let mut stems = Vec::new();
     for (what, idx) in [("N_opt", 0usize), ("D_opt", 1usize)] {
         let mut series = Vec::new();
@@ -125,10 +137,12 @@ fn optimal_charts(fit: &FitReport, out: &Path) -> Result<Vec<PathBuf>> {
             series.push(Series { label: format!("Approach 1 (envelope): ∝ C^{:.3}", if idx == 0 { a1.a } else { a1.b }), points: pts, mark: Mark::Points, color: 1 });
         }
         if let Some(law) = fit.law() {
-            let (lo, hi) = (all.iter().map(|p| p.0).fold(f64::INFINITY, f64::min), all.iter().map(|p| p.0).fold(0.0, f64::max));
-            if lo.is_finite() {
-                let pts = logspace(lo / 2.0, hi * 2.0, 20).into_iter().map(|c| (c, if idx == 0 { law.compute_optimal(c).0 } else { law.compute_optimal(c).1 })).collect();
+            if c_lo.is_finite() && c_hi > 0.0 {
+                let pts: Vec<(f64, f64)> = logspace(c_lo / 2.0, c_hi * 2.0, 20).into_iter().map(|c| (c, if idx == 0 { law.compute_optimal(c).0 } else { law.compute_optimal(c).1 })).collect();
                 let e = if idx == 0 { law.a_exp() } else { law.b_exp() };
+                if all.is_empty() {
+                    all.extend(&pts);
+                }
                 series.push(Series { label: format!("Approach 3: ∝ C^{e:.3}"), points: pts, mark: Mark::Dashed, color: 2 });
             }
         }
@@ -222,19 +236,19 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
             let c = p.cost.as_ref();
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.3e} | {:.1} | {:.3} [{:.3}, {:.3}] | {:.3e} | {} | {} | {} | {} |",
+                "| {} | {} | {:.3e} | {} | {} [{}, {}] | {:.3e} | {} | {} | {} | {} |",
                 size_label(n),
                 name,
                 p.tokens,
-                p.tokens / n,
-                p.loss.0,
-                p.loss.1,
-                p.loss.2,
+                num(p.tokens / n),
+                num(p.loss.0),
+                num(p.loss.1),
+                num(p.loss.2),
                 p.flops,
-                c.map(|c| format!("{:.3e}", c.gpu_hours)).unwrap_or_else(|| "–".into()),
-                c.map(|c| format!("{:.1}", c.wall_days)).unwrap_or_else(|| "–".into()),
-                c.map(|c| format!("{:.3e}", c.cost_usd)).unwrap_or_else(|| "–".into()),
-                c.and_then(|c| c.energy_kwh).map(|e| format!("{:.1}", e / 1e3)).unwrap_or_else(|| "–".into()),
+                c.map(|c| num(c.gpu_hours)).unwrap_or_else(|| "–".into()),
+                c.map(|c| num(c.wall_days)).unwrap_or_else(|| "–".into()),
+                c.map(|c| num(c.cost_usd)).unwrap_or_else(|| "–".into()),
+                c.and_then(|c| c.energy_kwh).map(|e| num(e / 1e3)).unwrap_or_else(|| "–".into()),
             );
             bars[j].1.push(c.map(|c| c.gpu_hours).unwrap_or(f64::NAN));
         }
@@ -298,11 +312,11 @@ fn fit_section(fit: &FitReport) -> String {
     let mut md = String::new();
     match &fit.approach3 {
         Some(a) => {
-            let ci = |k: &str| a.ci.as_ref().and_then(|c| c.get(k)).map(|[lo, hi]| format!("[{lo:.4}, {hi:.4}]")).unwrap_or_else(|| "–".into());
+            let ci = |k: &str| a.ci.as_ref().and_then(|c| c.get(k)).map(|[lo, hi]| format!("[{}, {}]", num(*lo), num(*hi))).unwrap_or_else(|| "–".into());
             let _ = writeln!(md, "**Approach 3** — L(N, D) = E + A/N^α + B/D^β, Huber δ = {} summed over {} runs, L-BFGS from {} starts, {} bootstrap resamples:\n", a.huber_delta, a.n_points, a.starts, a.bootstrap_fitted);
             md.push_str("| parameter | estimate | 95% CI | Hoffmann 2022 | Besiroglu 2024 |\n|---|---|---|---|---|\n");
             for (k, v, h, b) in [("E", a.e, "1.69", "1.8172"), ("A", a.a_coef, "406.4", "482.01"), ("B", a.b_coef, "410.7", "2085.43"), ("alpha", a.alpha, "0.34", "0.3478"), ("beta", a.beta, "0.28", "0.3658"), ("a", a.a, "0.46", "0.512"), ("b", a.b, "0.54", "0.488")] {
-                let _ = writeln!(md, "| {k} | {v:.4} | {} | {h} | {b} |", ci(k));
+                let _ = writeln!(md, "| {k} | {} | {} | {h} | {b} |", num(v), ci(k));
             }
             md.push('\n');
         }
@@ -389,7 +403,7 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         md.push_str(&fit_section(&fit));
         let mut stems = Vec::new();
         stems.extend(isoflop_chart(&loaded.points, &fit, &charts)?);
-        stems.extend(optimal_charts(&fit, &charts)?);
+        stems.extend(optimal_charts(&fit, &loaded.points, &charts)?);
         md.push_str(&super::images(dir, &stems));
         md.push_str("## Held-out validation\n\n");
         md.push_str(&holdout_section(&loaded.points, curves.as_deref(), opts));
