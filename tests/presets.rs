@@ -1,0 +1,35 @@
+//! The shipped configs load, span ~1M to ~350M parameters, and the GPT-2 small
+//! shape has GPT-2's exact parameter count.
+
+use scalelab::config::RunConfig;
+use scalelab::model::params::param_counts;
+use std::path::Path;
+
+fn load(p: &str, ov: &[&str]) -> RunConfig {
+    let ov: Vec<String> = ov.iter().map(|s| s.to_string()).collect();
+    RunConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(p), &ov).unwrap_or_else(|e| panic!("{p}: {e:#}"))
+}
+
+#[test]
+fn presets_span_one_to_350_million_parameters() {
+    let mut counts = Vec::new();
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/presets")).unwrap() {
+        let p = entry.unwrap().path();
+        let cfg = load(p.to_str().unwrap(), &[]);
+        counts.push(param_counts(&cfg.model).total);
+    }
+    counts.sort();
+    assert!(counts.len() >= 5, "{counts:?}");
+    assert!((1_000_000..2_000_000).contains(&counts[0]), "{counts:?}");
+    assert!((300_000_000..400_000_000).contains(counts.last().unwrap()), "{counts:?}");
+    load("configs/quickstart.toml", &[]);
+}
+
+#[test]
+fn gpt2_small_shape_has_gpt2s_parameter_count() {
+    // Hugging Face `gpt2`: 124,439,808 parameters (vocab 50257, n_positions 1024).
+    let cfg = load("configs/presets/gpt2-124m.toml", &["model.vocab_size=50257"]);
+    let c = param_counts(&cfg.model);
+    assert_eq!(c.total, 124_439_808);
+    assert_eq!(c.kaplan_12ld2, 12 * 12 * 768 * 768);
+}
