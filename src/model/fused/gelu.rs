@@ -1,4 +1,6 @@
-//! GELU, tanh approximation (GPT-2): y = ½x(1 + tanh(k(x + 0.044715x³))), k = √(2/π).
+//! GELU, tanh approximation (GPT-2): y = ½x(1 + tanh(u)), u = k(x + 0.044715x³), k = √(2/π).
+//! Computed as y = x·σ(2u) (since ½(1 + tanh u) = σ(2u)): one exp instead of
+//! tanh's expm1, the largest non-matmul cost of a small model on CPU.
 
 use super::cpu::{dispatch, owned, slice, Real};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
@@ -9,25 +11,31 @@ const C: f64 = 0.044_715;
 const CHUNK: usize = 8 * 1024;
 
 fn forward<T: Real>(x: &[T]) -> Vec<T> {
-    let (k, c, half) = (T::c(K), T::c(C), T::c(0.5));
     let mut y = vec![T::zero(); x.len()];
     y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(yc, xc)| {
         for (y, &x) in yc.iter_mut().zip(xc) {
-            *y = half * x * (T::one() + (k * (x + c * x * x * x)).tanh());
+            *y = x * sigmoid_2u(x);
         }
     });
     y
 }
 
-/// dx = dy·(½(1 + t) + ½x(1 − t²)·k(1 + 3c·x²)), t = tanh(k(x + c·x³)).
+/// σ(2u) = 1/(1 + exp(−2u)); saturates cleanly (exp → ∞ gives 0).
+#[inline]
+fn sigmoid_2u<T: Real>(x: T) -> T {
+    let u = T::c(K) * (x + T::c(C) * x * x * x);
+    (T::one() + (-(u + u)).exp()).recip()
+}
+
+/// dx = dy·(s + 2x·s(1 − s)·k(1 + 3c·x²)), s = σ(2u) — the same as
+/// ½(1 + t) + ½x(1 − t²)·k(1 + 3c·x²) with t = tanh u.
 fn backward<T: Real>(x: &[T], dy: &[T]) -> Vec<T> {
-    let (k, c, half, three) = (T::c(K), T::c(C), T::c(0.5), T::c(3.0));
+    let (k, c3, two) = (T::c(K), T::c(3.0 * C), T::c(2.0));
     let mut dx = vec![T::zero(); x.len()];
     dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))).for_each(|(dxc, (xc, dyc))| {
         for ((dx, &x), &dy) in dxc.iter_mut().zip(xc).zip(dyc) {
-            let t = (k * (x + c * x * x * x)).tanh();
-            let local = half * (T::one() + t) + half * x * (T::one() - t * t) * k * (T::one() + three * c * x * x);
-            *dx = dy * local;
+            let s = sigmoid_2u(x);
+            *dx = dy * (s + two * x * s * (T::one() - s) * k * (T::one() + c3 * x * x));
         }
     });
     dx
