@@ -67,6 +67,13 @@ pub fn resolve_hf(repo: &str, revision: Option<&str>, file: &str) -> Result<Path
     if let Some(p) = cache.repo(hub_repo.clone()).get(file) {
         return Ok(p);
     }
+    // A commit hash names its snapshot directly (hf-hub only follows refs/<name>).
+    if let Some(rev) = revision.filter(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit())) {
+        let p = cache.path().join(format!("models--{}", repo.replace('/', "--"))).join("snapshots").join(rev).join(file);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
     let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0");
     if offline {
         bail!("hf:{repo}: {file} is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set", cache.path().display());
