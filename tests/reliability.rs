@@ -41,6 +41,18 @@ fn ok(o: &Output) {
     assert!(o.status.success(), "train failed ({:?}): {}", o.status.code(), stderr(o));
 }
 
+/// Run `c`, expecting a failure; its single error line (exit 1, no panic),
+/// recorded for docs/bad-input.md (tests/gen_bad_input_doc.py).
+fn fails(fx: &common::Fixture, mut c: Command) -> String {
+    let o = c.output().unwrap();
+    let line = one_error_line(&o);
+    let env: String = c.get_envs().filter_map(|(k, v)| Some(format!("{}={} ", k.to_str()?, v?.to_str()?))).collect();
+    let args: Vec<String> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    common::log_case_env(&[fx.dir.path()], &env, &args, o.status.code(), &line);
+    line
+}
+
 /// The single error line of a failed run (exit 1, no panic).
 fn one_error_line(o: &Output) -> String {
     let e = stderr(o);
@@ -233,8 +245,7 @@ fn nonfinite_stop_exits_with_one_line_and_keeps_last_checkpoint() {
     let fx = common::Fixture::new();
     let out = fx.path("run");
     let sets = ["train.on_nonfinite=\"stop\""];
-    let o = run(&fx, &out, false, &sets, &[("SCALELAB_FAULT_NONFINITE_AT_STEP", "6".into())]);
-    let line = one_error_line(&o);
+    let line = fails(&fx, cmd(&fx, &out, false, &sets, &[("SCALELAB_FAULT_NONFINITE_AT_STEP", "6".into())]));
     assert!(line.contains("non-finite") && line.contains("step 6") && line.contains("on_nonfinite"), "{line}");
     assert_eq!(assert_checkpoints_sound(&out), vec![4]);
     assert!(stray(&out.join("checkpoints")).is_empty());
@@ -251,8 +262,7 @@ fn second_concurrent_train_is_refused() {
     wait_for_step(&mut first, &out, 1);
     let metrics_before = logged_step(&out);
     // --resume passes the "already holds a run" check; the lock must stop it.
-    let o = run(&fx, &out, true, &sets, &[]);
-    let line = one_error_line(&o);
+    let line = fails(&fx, cmd(&fx, &out, true, &sets, &[]));
     assert!(line.contains(out.to_str().unwrap()) && line.contains("in use"), "{line}");
     assert!(first.try_wait().unwrap().is_none(), "the first run must keep going");
     assert!(logged_step(&out) >= metrics_before, "the refused run must not truncate the metrics");
@@ -268,8 +278,7 @@ fn disk_full_during_checkpoint_keeps_the_previous_one() {
     let fx = common::Fixture::new();
     let (a, b) = (fx.path("a"), fx.path("b"));
     ok(&run(&fx, &a, false, &[], &[]));
-    let o = run(&fx, &b, false, &[], &[("SCALELAB_FAULT_ENOSPC_AT_WRITE", "8".into())]);
-    let line = one_error_line(&o);
+    let line = fails(&fx, cmd(&fx, &b, false, &[], &[("SCALELAB_FAULT_ENOSPC_AT_WRITE", "8".into())]));
     for want in ["No space left on device", "optim.safetensors", "earlier checkpoints are kept"] {
         assert!(line.contains(want), "`{want}` missing: {line}");
     }
@@ -285,7 +294,7 @@ fn unwritable_checkpoints_folder_fails_before_training() {
     let out = fx.path("run");
     fs::create_dir_all(&out).unwrap();
     fs::write(out.join("checkpoints"), "a file where the checkpoints folder must go").unwrap();
-    let line = one_error_line(&run(&fx, &out, false, &[], &[]));
+    let line = fails(&fx, cmd(&fx, &out, false, &[], &[]));
     assert!(line.contains(out.join("checkpoints").to_str().unwrap()), "{line}");
     assert_eq!(logged_step(&out), 0, "no step may run when checkpoints cannot be written");
 }
