@@ -17,6 +17,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_sibling(path);
     let res = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
+        if let Err(e) = crate::fault::atomic_write() {
+            // Test hook: a disk that fills up halfway through the file.
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(e);
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;

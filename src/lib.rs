@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod estimate;
+pub mod fault;
 pub mod flops;
 pub mod fsx;
 pub mod hardware;

@@ -24,6 +24,7 @@ fn fails(cwd: &Path, args: &[&str], expect: &[&str]) -> String {
     for e in expect {
         assert!(lines[0].contains(e), "scalelab {args:?}: error should mention `{e}`: {}", lines[0]);
     }
+    common::log_case(&[cwd], args, out.status.code(), lines[0]);
     lines[0].to_string()
 }
 
@@ -419,4 +420,208 @@ fn checkpoint_truncated_everywhere() {
     fs::write(&f, &b[..b.len() / 2]).unwrap();
     // The only checkpoint is torn: a clear error, not a load of garbage.
     fails(fx.dir.path(), &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"], &["no usable checkpoint"]);
+}
+
+#[test]
+fn checkpoint_wrong_shape_on_resume() {
+    let (fx, cfg) = setup();
+    let run = damaged_run(&fx, |t| {
+        for (n, x) in t.iter_mut() {
+            if n == "wpe.weight" {
+                *x = candle_core::Tensor::zeros((7, 32), candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+            }
+        }
+    });
+    let before = fs::read(run.join("metrics.jsonl")).unwrap();
+    let mut a = train_args(&cfg.display().to_string(), &run);
+    a.extend(["--resume".into(), "--set".into(), "train.max_steps=4".into()]);
+    run_fails(&fx, a, &["step_00000004", "wpe.weight", "shape"]);
+    assert_eq!(before, fs::read(run.join("metrics.jsonl")).unwrap(), "a refused resume must not touch the metrics");
+}
+
+// ---- configs, more ----
+
+#[test]
+fn config_zero_batch_size() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--set".into(), "train.batch_size=0".into()]);
+    run_fails(&fx, a, &["train.batch_size", "> 0"]);
+}
+
+#[test]
+fn config_negative_steps() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--set".into(), "train.max_steps=-3".into()]);
+    run_fails(&fx, a, &["train.max_steps", "-3"]);
+}
+
+#[test]
+fn config_unknown_nonfinite_policy() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--set".into(), "train.on_nonfinite=\"ignore\"".into()]);
+    run_fails(&fx, a, &["train.on_nonfinite", "ignore"]);
+}
+
+#[test]
+fn config_tokenizer_file_missing() {
+    let (fx, _) = setup();
+    let c = variant(&fx, "bad.toml", "[data]", "[data]\ntokenizer = \"nope.json\"");
+    run_fails(&fx, train_args(&c, &fx.path("o")), &["tokenizer", "nope.json"]);
+}
+
+// ---- corpora, more ----
+
+#[test]
+fn corpus_smaller_than_one_window() {
+    let (fx, _) = setup();
+    // Large enough to split, but its validation part is shorter than one 512-token window.
+    fs::write(fx.path("small.txt"), vec!["a few words here, and some more"; 400].join("\n\n")).unwrap();
+    let c = variant(&fx, "bad.toml", "corpus.txt", "small.txt");
+    let c = {
+        let t = fs::read_to_string(&c).unwrap().replace("/data\"", "/data_small\"");
+        fs::write(&c, t).unwrap();
+        c
+    };
+    let mut a = train_args(&c, &fx.path("o"));
+    a.extend(["--set".into(), "model.seq_len=512".into()]);
+    run_fails(&fx, a, &["model.seq_len", "longer than the data", "data_small"]);
+    assert!(!fx.path("o").exists(), "no run folder may be created");
+}
+
+// ---- run folders ----
+
+#[test]
+fn run_folder_already_holds_a_run() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--set".into(), "train.max_steps=2".into()]);
+    let ok = Command::new(BIN).args(&a).current_dir(fx.dir.path()).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let before = fs::read(fx.path("o/metrics.jsonl")).unwrap();
+    run_fails(&fx, a, &["run folder", "already holds a run", "--resume"]);
+    assert_eq!(before, fs::read(fx.path("o/metrics.jsonl")).unwrap());
+}
+
+#[test]
+fn run_folder_resume_with_another_model() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--set".into(), "train.max_steps=4".into()]);
+    let ok = Command::new(BIN).args(&a).current_dir(fx.dir.path()).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let before = fs::read(fx.path("o/metrics.jsonl")).unwrap();
+    a.extend(["--resume".into(), "--set".into(), "model.n_layer=3".into()]);
+    run_fails(&fx, a, &["step_00000004", "different model config"]);
+    assert_eq!(before, fs::read(fx.path("o/metrics.jsonl")).unwrap());
+}
+
+#[test]
+fn run_folder_unwritable() {
+    let (fx, cfg) = setup();
+    fs::write(fx.path("o"), "a file where the run folder must go").unwrap();
+    run_fails(&fx, train_args(&cfg.display().to_string(), &fx.path("o")), &["run folder", "cannot create"]);
+    assert_eq!(fs::read_to_string(fx.path("o")).unwrap(), "a file where the run folder must go");
+}
+
+// ---- sweep specs ----
+
+/// Write `spec.toml` (base = the fixture config) with `sizes` and `design` tables; run `scalelab sweep` on it.
+fn sweep_fails(fx: &common::Fixture, body: &str, expect: &[&str]) {
+    let text = format!("base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n{body}\n", fx.config_path.display());
+    fs::write(fx.path("spec.toml"), text).unwrap();
+    let out = fx.path("sw");
+    let mut e = vec!["spec.toml"];
+    e.extend(expect);
+    fails(fx.dir.path(), &["sweep", "spec.toml", "--out", out.to_str().unwrap(), "--quiet"], &e);
+    assert!(!out.exists(), "a refused sweep must not create its folder");
+}
+
+#[test]
+fn sweep_contradictory_designs() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens = [1e5]", &["contradictory"]);
+}
+
+#[test]
+fn sweep_no_design() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]", &["design", "isoflop"]);
+}
+
+#[test]
+fn sweep_empty_budgets() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = []", &["design.isoflop", "empty"]);
+}
+
+#[test]
+fn sweep_negative_budget() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\ntokens = [1e5, -1e5]", &["design.tokens", "positive"]);
+}
+
+#[test]
+fn sweep_no_sizes() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\n[design]\nisoflop = [2e8]", &["sizes"]);
+}
+
+#[test]
+fn sweep_zero_depth() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [0, 1]\n[design]\nisoflop = [2e8]", &["sizes.depth", "> 0"]);
+}
+
+#[test]
+fn sweep_inverted_tokens_per_param_range() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens_per_param_range = [40, 10]", &["tokens_per_param_range"]);
+}
+
+#[test]
+fn sweep_tokens_per_param_range_leaves_no_runs() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens_per_param_range = [1e6, 2e6]", &["tokens_per_param_range", "no runs"]);
+}
+
+#[test]
+fn sweep_budget_below_one_step() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [1e3]", &["design.isoflop", "smaller than one training step"]);
+}
+
+#[test]
+fn sweep_unknown_key() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflops = [2e8]", &["isoflops"]);
+}
+
+#[test]
+fn sweep_malformed_toml() {
+    let (fx, _) = setup();
+    sweep_fails(&fx, "[sizes]\ndepth = [1,\n[design]\nisoflop = [2e8]", &[]);
+}
+
+#[test]
+fn sweep_base_config_missing() {
+    let (fx, _) = setup();
+    fs::write(fx.path("spec.toml"), "base = \"nope.toml\"\n[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\n").unwrap();
+    fails(fx.dir.path(), &["sweep", "spec.toml", "--out", "sw", "--quiet"], &["nope.toml"]);
+    assert!(!fx.path("sw").exists());
+}
+
+#[test]
+fn sweep_folder_made_by_another_spec() {
+    let (fx, _) = setup();
+    let spec = |budget: &str| format!("base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n[sizes]\ndepth = [1]\n[design]\nisoflop = [{budget}]\n", fx.config_path.display());
+    fs::write(fx.path("a.toml"), spec("2e8")).unwrap();
+    let ok = Command::new(BIN).args(["sweep", "a.toml", "--out", "sw", "--jobs"]).current_dir(fx.dir.path()).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let before = fs::read(fx.path("sw/spec.toml")).unwrap();
+    fs::write(fx.path("b.toml"), spec("4e8")).unwrap();
+    fails(fx.dir.path(), &["sweep", "b.toml", "--out", "sw", "--quiet"], &["sweep folder sw", "different spec"]);
+    assert_eq!(before, fs::read(fx.path("sw/spec.toml")).unwrap());
 }

@@ -1,6 +1,8 @@
 //! Scaling-law fitter: recovery of planted laws, holdout validation, and bad
 //! input to `scalelab fit`. docs/fitting.md describes the method.
 
+mod common;
+
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use scalelab::scaling::approach3::{objective, theta_of, Grid, Obs};
@@ -260,6 +262,8 @@ fn fails(args: &[&str], expect: &[&str]) {
     }
     assert_eq!(fs::read_to_string(out.join("fit.json")).unwrap(), "previous");
     assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    let csv_dir = args.iter().filter_map(|a| Path::new(a).parent()).find(|p| p.starts_with(std::env::temp_dir())).unwrap_or(dir.path());
+    common::log_case(&[dir.path(), csv_dir], &a, r.status.code(), lines[0]);
 }
 
 fn bad_csv(text: &str, args: &[&str], expect: &[&str]) {

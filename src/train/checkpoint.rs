@@ -104,12 +104,17 @@ pub fn save(ckpt_root: &Path, weights: &[(String, Tensor)], moments: &[(String, 
             let bytes = safetensors_bytes(tensors)?;
             state.files.insert(file.to_string(), fsx::sha256_hex(&bytes));
             fsx::write_atomic(&tmp.join(file), &bytes)?;
+            crate::fault::checkpoint_pause();
         }
         fsx::write_json_atomic(&tmp.join(STATE_FILE), &state)?;
         fsx::sync_dir(&tmp);
         if final_dir.exists() {
-            // Same step written again (e.g. the final checkpoint after a periodic one).
-            fs::remove_dir_all(&final_dir)?;
+            // Same step written again (e.g. after falling back past a corrupt one):
+            // move the old folder out of the `step_` namespace in one rename, so a
+            // crash never leaves a half-deleted `step_` folder behind.
+            let trash = trash_path(&final_dir);
+            fs::rename(&final_dir, &trash)?;
+            let _ = fs::remove_dir_all(&trash);
         }
         fs::rename(&tmp, &final_dir)?;
         fsx::sync_dir(ckpt_root);
@@ -169,11 +174,31 @@ pub fn latest_good(ckpt_root: &Path, mut warn: impl FnMut(String)) -> Option<(Pa
 }
 
 /// Delete old checkpoints: keep the newest `keep_last` and the best-validation one.
+/// Each is first renamed out of the `step_` namespace (atomic), then deleted, so
+/// a crash mid-delete leaves no torn `step_` folder.
 pub fn prune(ckpt_root: &Path, keep_last: usize, best_step: Option<usize>) -> Result<()> {
     for (step, dir) in list(ckpt_root).into_iter().skip(keep_last) {
         if Some(step) != best_step {
-            fs::remove_dir_all(&dir).with_context(|| format!("cannot remove old checkpoint {}", dir.display()))?;
+            let trash = trash_path(&dir);
+            fs::rename(&dir, &trash).with_context(|| format!("cannot remove old checkpoint {}", dir.display()))?;
+            fs::remove_dir_all(&trash).with_context(|| format!("cannot remove old checkpoint {}", dir.display()))?;
         }
     }
     Ok(())
+}
+
+fn trash_path(dir: &Path) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.with_file_name(format!(".trash-{name}-{}", std::process::id()))
+}
+
+/// Remove what a killed writer left in `ckpt_root`: temp folders of unfinished
+/// checkpoints and half-deleted old ones. Call only while holding the run lock.
+pub fn clean_stale(ckpt_root: &Path) {
+    for e in fs::read_dir(ckpt_root).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".step_") || name.starts_with(".trash-") {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }

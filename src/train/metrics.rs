@@ -12,8 +12,11 @@ pub struct StepRecord {
     pub kind: String,
     pub step: usize,
     pub tokens_seen: u64,
+    /// JSON has no NaN/inf: serde_json writes a non-finite value as `null`, read back as NaN.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub loss: f64,
     pub lr: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub grad_norm: f64,
     pub dt_ms: f64,
     pub tok_per_s: f64,
@@ -22,6 +25,10 @@ pub struct StepRecord {
     pub mfu: Option<f64>,
     /// The update was dropped because the loss or gradient norm was not finite.
     pub skipped: bool,
+}
+
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,8 +87,8 @@ pub fn read(path: &Path) -> Result<(Vec<StepRecord>, Vec<EvalRecord>)> {
         let line = line?;
         let v: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("{}:{}: malformed JSON", path.display(), i + 1))?;
         match v["kind"].as_str() {
-            Some("step") => steps.push(serde_json::from_value(v)?),
-            Some("eval") => evals.push(serde_json::from_value(v)?),
+            Some("step") => steps.push(serde_json::from_value(v).with_context(|| format!("{}:{}: bad step record", path.display(), i + 1))?),
+            Some("eval") => evals.push(serde_json::from_value(v).with_context(|| format!("{}:{}: bad eval record", path.display(), i + 1))?),
             _ => {}
         }
     }

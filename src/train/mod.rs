@@ -229,6 +229,9 @@ pub fn train_step(
     }
     let t2 = Instant::now();
     let mut grads = grads.expect("grad_accum >= 1");
+    if crate::fault::take_nonfinite() {
+        grads[0] = (&grads[0] * f64::NAN)?;
+    }
     let loss = loss_sum / accum as f64;
     let grad_norm = optim::grad_norm(&grads)?;
     let applied = loss.is_finite() && grad_norm.is_finite();
@@ -261,6 +264,14 @@ impl Run {
             .zip(self.opt.m.iter().zip(&self.opt.v))
             .flat_map(|(s, (m, v))| [(format!("m.{}", s.name), m.clone()), (format!("v.{}", s.name), v.clone())])
             .collect();
+        // train_step drops non-finite updates; this guard keeps any NaN that got
+        // past it out of the checkpoints (the previous one stays the latest good).
+        for (s, v) in self.params.specs.iter().zip(&self.params.vars) {
+            let sum = v.as_tensor().sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if !sum.is_finite() {
+                bail!("parameter {} holds non-finite values at step {}; refusing to write a checkpoint", s.name, self.state.step);
+            }
+        }
         self.state.sampler = self.sampler.state();
         self.state.adam_t = self.opt.t;
         let root = self.dir.join("checkpoints");
@@ -314,6 +325,16 @@ pub(crate) fn lock_run_dir(dir: &Path) -> Result<File> {
     Ok(f)
 }
 
+/// Remove temp files (`.NAME.tmp-PID`) that a killed process left in the run folder.
+fn clean_stale_temps(dir: &Path) {
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp-") && e.path().is_file() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Train `cfg` into the run folder `opts.out`.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     let dtype = DTypeSpec::parse(&cfg.train.dtype)?;
@@ -340,13 +361,18 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     if !opts.resume && (!existing.is_empty() || dir.join("metrics.jsonl").exists()) {
         bail!("run folder {} already holds a run; pass --resume to continue it or choose another --out", dir.display());
     }
+    fs::create_dir_all(&dir).with_context(|| format!("run folder {}: cannot create", dir.display()))?;
+    // Lock before reading checkpoints, so no other process writes one meanwhile.
+    let _lock = lock_run_dir(&dir)?;
+    checkpoint::clean_stale(&ckpt_root);
+    clean_stale_temps(&dir);
     let mut notes = Vec::new();
     let resumed = if opts.resume { checkpoint::latest_good(&ckpt_root, |m| notes.push(m)) } else { None };
     if let Some((cdir, st)) = &resumed {
         check_compatible(cfg, st, &tokenizer_sha, cdir)?;
     }
-    fs::create_dir_all(&dir).with_context(|| format!("run folder {}: cannot create", dir.display()))?;
-    let _lock = lock_run_dir(&dir)?;
+    // Fail now, not after the first steps, when checkpoints cannot be written.
+    fs::create_dir_all(&ckpt_root).with_context(|| format!("run folder {}: cannot create {}", dir.display(), ckpt_root.display()))?;
     for n in &notes {
         eprintln!("warning: {n}");
     }
@@ -452,6 +478,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         let lr = schedule::lr_at(&cfg.optim, step, total);
         let t0 = Instant::now();
         let sampler = &mut run.sampler;
+        crate::fault::arm_nonfinite(step + 1);
         let r = train_step(cfg, &run.params, &mut run.opt, &run.dev, dtype, lr, || sampler.next_batch(&ds.train, micro, t))?;
         let (loss, norm, finite) = (r.loss, r.grad_norm, r.applied);
         if !finite {
@@ -513,8 +540,10 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
 
     let pc = param_counts(&cfg.model);
     let (steps_log, evals_log) = metrics::read(&dir.join("metrics.jsonl"))?;
-    let tail = (steps_log.len() / 10).max(1);
-    let final_train_loss = steps_log.iter().rev().take(tail).map(|r| r.loss).sum::<f64>() / tail as f64;
+    // Skipped (non-finite) steps do not count towards the final training loss.
+    let applied: Vec<f64> = steps_log.iter().filter(|r| !r.skipped).map(|r| r.loss).collect();
+    let tail = (applied.len() / 10).max(1);
+    let final_train_loss = applied.iter().rev().take(tail).sum::<f64>() / tail as f64;
     let last_eval = evals_log.last().ok_or_else(|| anyhow!("no evaluation recorded"))?;
     let tok_per_s = if timed_s > 0.0 { timed_tokens as f64 / timed_s } else { f64::NAN };
     let summary = Summary {

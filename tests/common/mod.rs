@@ -79,3 +79,28 @@ impl Fixture {
         self.dir.path().join(p)
     }
 }
+
+/// Record one bad-input case for docs/bad-input.md when `SCALELAB_BAD_INPUT_LOG`
+/// names a file (tests/gen_bad_input_doc.py sets it): the test's name, the
+/// command and the error line, with the temp folders in `strip` cut from both.
+pub fn log_case(strip: &[&Path], args: &[&str], code: Option<i32>, line: &str) {
+    log_case_env(strip, "", args, code, line)
+}
+
+/// `log_case` for a command run with environment settings `env` (`VAR=value `, shown before it).
+pub fn log_case_env(strip: &[&Path], env: &str, args: &[&str], code: Option<i32>, line: &str) {
+    let Some(log) = std::env::var_os("SCALELAB_BAD_INPUT_LOG") else { return };
+    let clean = |s: &str| {
+        strip.iter().fold(s.to_string(), |s, p| s.replace(&format!("{}/", p.display()), "").replace(&p.display().to_string(), "."))
+    };
+    let rec = serde_json::json!({
+        "test": std::thread::current().name().unwrap_or("?"),
+        "command": env.to_string() + &std::iter::once("scalelab").chain(args.iter().copied()).map(clean).collect::<Vec<_>>().join(" "),
+        "error": clean(line),
+        "exit": code,
+    });
+    // One write per record: parallel tests append to the same file.
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    f.write_all(format!("{rec}\n").as_bytes()).unwrap();
+}
