@@ -2,7 +2,8 @@
 //! ([`super::budget_groups`]); in each group with at least three model sizes a
 //! parabola L = c0 + c1·x + c2·x², x = ln N, is fitted by least squares; its
 //! vertex is N_opt(C) and D_opt = C/(6·N_opt). The exponents come from
-//! least-squares lines through (ln C, ln N_opt) and (ln C, ln D_opt).
+//! least-squares lines through (ln C, ln N_opt) and (ln C, ln D_opt) over the
+//! budgets whose vertex lies inside their sampled sizes.
 
 use super::{budget_groups, linfit, Point};
 use serde::{Deserialize, Serialize};
@@ -116,9 +117,19 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
             groups.len()
         ));
     }
-    let lc: Vec<f64> = budgets.iter().map(|b| b.flops.ln()).collect();
-    let fnn = linfit(&lc, &budgets.iter().map(|b| b.n_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
-    let fd = linfit(&lc, &budgets.iter().map(|b| b.d_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
+    // An optimum outside the sampled sizes is an extrapolation of a parabola,
+    // not a measurement: the exponents come from the interior optima only.
+    let inner: Vec<&Budget> = budgets.iter().filter(|b| b.interior).collect();
+    if inner.len() < 2 {
+        return Err(format!(
+            "needs at least 2 compute budgets whose loss minimum lies inside their sampled sizes; found {} of {} (widen the size range around the optimum)",
+            inner.len(),
+            budgets.len()
+        ));
+    }
+    let lc: Vec<f64> = inner.iter().map(|b| b.flops.ln()).collect();
+    let fnn = linfit(&lc, &inner.iter().map(|b| b.n_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
+    let fd = linfit(&lc, &inner.iter().map(|b| b.d_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
     Ok((IsoFlop { a: fnn.slope, b: fd.slope, n_coef: fnn.intercept.exp(), d_coef: fd.intercept.exp(), r2: fnn.r2, budgets }, warns))
 }
 
