@@ -74,3 +74,18 @@ fn corrupt_checkpoint_falls_back_to_previous() {
     let s = train::train(&cfg, &opts(out.clone(), true, None)).unwrap();
     assert_eq!(s.steps, 12);
 }
+
+#[test]
+fn resume_with_no_good_checkpoint_is_refused_and_changes_nothing() {
+    let fx = common::Fixture::new();
+    let cfg = fx.config(&["train.keep_last=3"]);
+    let out = fx.path("run");
+    let _ = train::train(&cfg, &opts(out.clone(), false, Some(8))).unwrap_err();
+    for (_, dir) in checkpoint::list(&out.join("checkpoints")) {
+        fs::write(dir.join(checkpoint::MODEL_FILE), b"truncated").unwrap();
+    }
+    let before = fs::read(out.join("metrics.jsonl")).unwrap();
+    let e = format!("{:#}", train::train(&cfg, &opts(out.clone(), true, None)).unwrap_err());
+    assert!(e.contains("none of its 2 checkpoints verifies") && !e.contains('\n'), "{e}");
+    assert_eq!(before, fs::read(out.join("metrics.jsonl")).unwrap(), "the metrics must survive");
+}

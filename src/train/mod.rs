@@ -371,6 +371,15 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     if let Some((cdir, st)) = &resumed {
         check_compatible(cfg, st, &tokenizer_sha, cdir)?;
     }
+    if opts.resume && resumed.is_none() && !existing.is_empty() {
+        // Starting over would overwrite the run's metrics: refuse and say why.
+        bail!(
+            "run folder {}: none of its {} checkpoints verifies ({}); nothing was changed — move the folder away to start over",
+            dir.display(),
+            existing.len(),
+            notes.first().map(|n| n.trim_end_matches("; falling back to the previous checkpoint").to_string()).unwrap_or_default()
+        );
+    }
     // Fail now, not after the first steps, when checkpoints cannot be written.
     fs::create_dir_all(&ckpt_root).with_context(|| format!("run folder {}: cannot create {}", dir.display(), ckpt_root.display()))?;
     for n in &notes {
