@@ -33,3 +33,19 @@ fn gpt2_small_shape_has_gpt2s_parameter_count() {
     assert_eq!(c.total, 124_439_808);
     assert_eq!(c.kaplan_12ld2, 12 * 12 * 768 * 768);
 }
+
+#[test]
+fn shipped_sweeps_plan_at_least_three_sizes_per_budget() {
+    use scalelab::sweep::spec::Spec;
+    for name in ["quick", "gpu"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/sweeps/{name}.toml"));
+        let (spec, _) = Spec::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let plan = spec.plan().unwrap();
+        let mut per_budget = std::collections::BTreeMap::<String, usize>::new();
+        for r in &plan {
+            *per_budget.entry(format!("{:e}", r.budget.value())).or_default() += 1;
+        }
+        assert!(per_budget.len() >= 3, "{name}: {per_budget:?}");
+        assert!(per_budget.values().all(|n| *n >= 3), "{name}: every IsoFLOP profile needs 3 sizes: {per_budget:?}");
+    }
+}
