@@ -136,4 +136,14 @@ fn jobs_commands_and_collect_build_the_same_folder() {
     // The remaining jobs are the only ones --jobs prints now.
     let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs"]);
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 4);
+    // The same spec trained in one process gives the same losses, bit for bit.
+    let solo = fx.path("solo");
+    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", solo.to_str().unwrap(), "--quiet", "--no-report"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lc = col(&out, "val_loss");
+    let by_run = |d: &Path| rows(d).into_iter().map(|r| (r[0].to_string(), r[lc].to_string())).collect::<std::collections::BTreeMap<_, _>>();
+    let (a, b) = (by_run(&out), by_run(&solo));
+    for (run, loss) in a.iter().filter(|(_, l)| !l.is_empty()) {
+        assert_eq!(Some(loss), b.get(run), "{run}: a job run differs from the in-process run");
+    }
 }
