@@ -350,11 +350,22 @@ fn cmd_bench(a: BenchArgs) -> Result<i32> {
         print_bench(&a, &r)?;
         return Ok(0);
     }
+    // Each variant in a fresh process: in one process the second would inherit
+    // the first's allocator state and page faults, which biases the ratio.
+    let exe = std::env::current_exe()?;
     let mut results = Vec::new();
-    for k in [crate::config::Kernels::Composed, crate::config::Kernels::Fused] {
-        let mut c = cfg.clone();
-        c.train.kernels = k;
-        let r = crate::bench::bench(&c, a.steps, a.warmup)?;
+    for k in ["composed", "fused"] {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["bench", "--json", "--steps", &a.steps.to_string(), "--warmup", &a.warmup.to_string(), "--config"]).arg(&a.cfg.config);
+        for s in &a.cfg.set {
+            cmd.args(["--set", s]);
+        }
+        cmd.args(["--set", &format!("train.kernels={k}"), "--set", &format!("train.device={}", cfg.train.device), "--set", &format!("train.dtype={}", cfg.train.dtype)]);
+        let out = cmd.output()?;
+        if !out.status.success() {
+            bail!("bench with {k} kernels failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let r: crate::bench::BenchResult = serde_json::from_slice(&out.stdout).map_err(|e| anyhow::anyhow!("bench with {k} kernels: unreadable output ({e})"))?;
         print_bench(&a, &r)?;
         results.push(r);
     }
