@@ -272,14 +272,18 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
             Series { label: "runs of this sweep".into(), points: points.iter().map(|p| (p.flops, p.loss)).collect(), mark: Mark::Points, color: 6 },
             Series { label: "this sweep, Approach 3 frontier".into(), points: mid, mark: Mark::Line, color: 0 },
         ];
+        // The published laws only over compute they were fitted on (Chinchilla's
+        // runs span ~6e18–3e21 FLOPs); below that they are not a prediction.
+        const PUBLISHED_MIN_C: f64 = 1e18;
         for (i, l) in published.iter().enumerate() {
             let core = l.core();
-            series.push(Series {
-                label: format!("{} (other data and tokenizer)", l.id),
-                points: cs.iter().map(|&c| { let (n, d) = core.compute_optimal(c); (c, core.loss(n, d)) }).collect(),
-                mark: Mark::Dashed,
-                color: i + 1,
-            });
+            let pts: Vec<(f64, f64)> = cs.iter().filter(|&&c| c >= PUBLISHED_MIN_C).map(|&c| {
+                let (n, d) = core.compute_optimal(c);
+                (c, core.loss(n, d))
+            }).collect();
+            if pts.len() > 1 {
+                series.push(Series { label: format!("{} (other data and tokenizer; C ≥ 1e18)", l.id), points: pts, mark: Mark::Dashed, color: i + 1 });
+            }
         }
         let chart = Chart {
             title: "Compute-optimal loss frontier, extrapolated to the largest target".into(),
