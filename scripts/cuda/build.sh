@@ -30,7 +30,7 @@ bash "$HERE/setup-nvcc.sh" "$PREFIX"
 source "$PREFIX/env.sh"
 
 cd "$REPO"
-echo "[cuda-build] cargo $MODE --release --features cuda $* (CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP, nvcc: $(command -v nvcc))"
+echo "[cuda-build] cargo $MODE --release --features cuda${*:+ $*} (CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP, nvcc: $(command -v nvcc))"
 t0=$(date +%s)
 cargo "$MODE" --release --features cuda "$@"
 echo "[cuda-build] cargo $MODE OK in $(( $(date +%s) - t0 ))s"
