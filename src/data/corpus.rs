@@ -44,6 +44,8 @@ pub struct CorpusReader {
     /// Uncompressed bytes handed out so far.
     pub bytes_read: u64,
     pub blocks_read: u64,
+    /// NUL bytes met after the first block (kept: byte-level BPE encodes them).
+    pub stray_nuls: u64,
     /// Bytes consumed from the file on disk (compressed for .xz): drives progress bars.
     pub file_pos: Arc<AtomicU64>,
 }
@@ -73,7 +75,7 @@ impl CorpusReader {
             Box::new(f)
         };
         let block_bytes = block_bytes_for(Self::file_len(path));
-        Ok(CorpusReader { path: path.to_path_buf(), inner, carry: Vec::new(), eof: false, block_bytes, bytes_read: 0, blocks_read: 0, file_pos })
+        Ok(CorpusReader { path: path.to_path_buf(), inner, carry: Vec::new(), eof: false, block_bytes, bytes_read: 0, blocks_read: 0, stray_nuls: 0, file_pos })
     }
 
     /// Size on disk (compressed for .xz), for progress bars.
@@ -114,8 +116,14 @@ impl CorpusReader {
         };
         let rest = self.carry.split_off(cut);
         let bytes = std::mem::replace(&mut self.carry, rest);
+        // A NUL in the first block means a binary file (the heuristic of git and
+        // grep); later ones are stray bytes in real text (e.g. GNU info index
+        // markers in man-page dumps) and are kept and counted.
         if let Some(p) = bytes.iter().position(|&b| b == 0) {
-            bail!("corpus {}: binary data (NUL byte at offset {}); expected UTF-8 text", self.path.display(), self.bytes_read + p as u64);
+            if self.blocks_read == 0 {
+                bail!("corpus {}: binary data (NUL byte at offset {}); expected UTF-8 text", self.path.display(), self.bytes_read + p as u64);
+            }
+            self.stray_nuls += bytes.iter().filter(|&&b| b == 0).count() as u64;
         }
         let text = String::from_utf8(bytes).map_err(|e| {
             anyhow::anyhow!(
@@ -165,5 +173,21 @@ mod tests {
             let e = CorpusReader::open(&p).unwrap().next_block().unwrap_err().to_string();
             assert!(e.contains(want) && e.contains(name), "{e}");
         }
+    }
+
+    #[test]
+    fn stray_nul_after_the_first_block_is_kept_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.txt");
+        let mut text = "a plain line of text\n".repeat(5_000);
+        text.push_str("index \0\u{8}[index\0\u{8}]\n");
+        std::fs::write(&p, &text).unwrap();
+        let mut r = CorpusReader::open(&p).unwrap();
+        let mut out = String::new();
+        while let Some(b) = r.next_block().unwrap() {
+            out.push_str(&b);
+        }
+        assert_eq!(out, text);
+        assert_eq!(r.stray_nuls, 2);
     }
 }

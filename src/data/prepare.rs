@@ -163,6 +163,9 @@ pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str)
             pb.set_position(reader.file_pos.load(Ordering::Relaxed));
         }
         pb.finish_and_clear();
+        if reader.stray_nuls > 0 {
+            eprintln!("warning: corpus {}: kept {} stray NUL bytes found after the first block", corpus.display(), reader.stray_nuls);
+        }
         let train = train.finish()?;
         let val = val.finish()?;
         if val.tokens == 0 {
