@@ -40,6 +40,12 @@ pub enum Command {
     Fit(crate::scaling::cli::FitArgs),
     /// Write report.md and charts (SVG + PNG) for a run or sweep folder.
     Report(crate::report::cli::ReportArgs),
+    /// Write a run's checkpoint as a Hugging Face GPT-2 folder (config.json, model.safetensors, tokenizer.json).
+    Export(crate::interop::cli::ExportArgs),
+    /// Read a Hugging Face GPT-2 folder into a new run folder (for `sample`, `logits`, `train --resume`).
+    Import(crate::interop::cli::ImportArgs),
+    /// Logits of a run's model on given token ids (checks against other implementations).
+    Logits(crate::interop::cli::LogitsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -170,6 +176,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Estimate(a) => crate::estimate::cli::run(a),
         Command::Fit(a) => crate::scaling::cli::run(a),
         Command::Report(a) => crate::report::cli::cmd(a),
+        Command::Export(a) => crate::interop::cli::export(a),
+        Command::Import(a) => crate::interop::cli::import(a),
+        Command::Logits(a) => crate::interop::cli::logits(a),
     }
 }
 

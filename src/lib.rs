@@ -12,6 +12,7 @@ pub mod fault;
 pub mod flops;
 pub mod fsx;
 pub mod hardware;
+pub mod interop;
 pub mod model;
 pub mod report;
 pub mod sample;

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# scalelab vs the PyTorch eager reference on the same machine, back to back:
+#   bench/compare.sh CONFIG [STEPS]
+# runs `scalelab bench --config CONFIG --steps STEPS --json`, then
+# bench/torch_reference.py with the same config, steps and warm-up, and prints
+# both figures and the ratios scalelab / torch (tok/s: > 1 means scalelab is
+# faster; ms/step: < 1 means scalelab is faster).
+# Environment: SCALELAB (binary, default target/release/scalelab, else `scalelab`
+# on PATH), PYTHON (with torch; default python3), WARMUP (default 3),
+# THREADS (torch.set_num_threads; default: all cores, as scalelab's rayon pool),
+# ATTN (manual | sdpa; default manual, the ops scalelab computes).
+# OMP_WAIT_POLICY defaults to PASSIVE: with libgomp's default spinning, torch on
+# a 2-core machine shared with another busy process runs several times slower
+# (docs/benchmarks.md has the measurement); scalelab's own thread pool is
+# likewise kept from spinning (src/main.rs).
+set -euo pipefail
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  echo "usage: bench/compare.sh CONFIG [STEPS]" >&2
+  exit 2
+fi
+CONFIG=$1
+STEPS=${2:-20}
+WARMUP=${WARMUP:-3}
+ATTN=${ATTN:-manual}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+SCALELAB=${SCALELAB:-$ROOT/target/release/scalelab}
+[ -x "$SCALELAB" ] || SCALELAB=scalelab
+PYTHON=${PYTHON:-python3}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+THREADS=${THREADS:-$(nproc)}
+
+echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') | $(nproc) cores | load:$(uptime | sed 's/.*load average://')"
+echo "\$ scalelab bench --config $CONFIG --steps $STEPS --warmup $WARMUP --json"
+sl=$("$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --json)
+echo "\$ OMP_WAIT_POLICY=$OMP_WAIT_POLICY $PYTHON bench/torch_reference.py --config $CONFIG --steps $STEPS --warmup $WARMUP --threads $THREADS --attn $ATTN --json"
+tr=$("$PYTHON" "$HERE/torch_reference.py" --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --attn "$ATTN" --json)
+echo "# load after: $(uptime | sed 's/.*load average://')"
+SL="$sl" TR="$tr" "$PYTHON" - <<'PY'
+import json, os
+s, t = json.loads(os.environ["SL"]), json.loads(os.environ["TR"])
+assert s["params"] == t["params"] and s["tokens_per_step"] == t["tokens_per_step"], "the two models differ"
+row = "{:<46} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}"
+print(row.format("", "ms/step", "median", "fwd", "bwd", "opt", "tok/s"))
+for name, r in ((f"scalelab ({s['kernels']} kernels)", s), (t["impl"], t)):
+    print(row.format(name[:46], *(f"{r[k]:.1f}" for k in ("ms_per_step", "ms_per_step_median", "ms_forward", "ms_backward", "ms_optimizer")), f"{r['tok_per_s']:.0f}"))
+print(f"{s['params']} params | {s['tokens_per_step']} tokens/step | {s['steps']} steps after {s['warmup_steps']} warm-up | threads scalelab {s['threads']}, torch {t['threads']}")
+print(f"ratio scalelab/torch: tok/s {s['tok_per_s'] / t['tok_per_s']:.2f}x | ms/step {s['ms_per_step'] / t['ms_per_step']:.2f} "
+      f"(fwd {s['ms_forward'] / t['ms_forward']:.2f}, bwd {s['ms_backward'] / t['ms_backward']:.2f}, opt {s['ms_optimizer'] / t['ms_optimizer']:.2f})")
+PY
