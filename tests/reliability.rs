@@ -157,13 +157,15 @@ fn sigint_checkpoints_and_resumes_bit_identical() {
     signal_then_resume(libc::SIGINT, "SIGINT", 130);
 }
 
-/// kill -9 at seeded random moments, a checkpoint every step, half of the
-/// processes pausing inside each checkpoint write: resuming each time ends
-/// bit-identical to an uninterrupted run, and no torn checkpoint is ever seen.
+/// kill -9 at seeded random moments, a checkpoint every step, every process
+/// pausing inside each checkpoint write (long pauses for half of them, so
+/// kills land mid-write; short ones for the rest, so the run cannot finish
+/// before the kills are done however fast the machine): resuming each time
+/// ends bit-identical to an uninterrupted run, and no torn checkpoint is ever seen.
 #[test]
 fn kill9_at_random_moments_resumes_bit_identical() {
     let fx = common::Fixture::new();
-    let steps = 60;
+    let steps = 200;
     let max = format!("train.max_steps={steps}");
     let sets = [max.as_str(), "train.checkpoint_every=1", "train.keep_last=2"];
     let (a, b) = (fx.path("a"), fx.path("b"));
@@ -179,8 +181,8 @@ fn kill9_at_random_moments_resumes_bit_identical() {
     let (mut kills, mut in_write, mut resumed_at) = (0, 0, Vec::new());
     let t0 = Instant::now();
     while kills < 20 {
-        let hook = kills % 2 == 0;
-        let env = if hook { vec![("SCALELAB_FAULT_CKPT_SLEEP_MS", "80".to_string())] } else { vec![] };
+        let pause = if kills % 2 == 0 { "80" } else { "15" };
+        let env = vec![("SCALELAB_FAULT_CKPT_SLEEP_MS", pause.to_string())];
         let before = checkpoint::list(&b.join("checkpoints")).first().map(|c| c.0);
         let mut child = cmd(&fx, &b, true, &sets, &env).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(60 + next(340)));

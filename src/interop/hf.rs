@@ -365,21 +365,7 @@ pub fn import(hf: &Path, out: &Path, tokenizer_path: Option<&Path>) -> Result<Im
         .into_iter()
         .flatten()
         .collect();
-    let state = TrainState {
-        step: 0,
-        tokens_seen: 0,
-        flops_cum: 0.0,
-        sampler: Sampler::new(cfg.train.seed.wrapping_add(1)).state(),
-        adam_t: 0,
-        skipped_nonfinite: 0,
-        last_val_loss: None,
-        best_val: None,
-        elapsed_s: 0.0,
-        config: cfg.clone(),
-        tokenizer_sha256: fsx::sha256_hex(&tk_json),
-        code_version: env!("CARGO_PKG_VERSION").to_string(),
-        files: HashMap::new(),
-    };
+    let state = TrainState::fresh(&cfg, Sampler::new(cfg.train.seed.wrapping_add(1)).state(), fsx::sha256_hex(&tk_json));
     let toml = config_toml(&cfg, hf);
     create_folder(out, "run folder", |tmp| {
         fsx::write_atomic(&tmp.join("config.toml"), toml.as_bytes())?;

@@ -37,6 +37,27 @@ pub struct TrainState {
     pub files: HashMap<String, String>,
 }
 
+impl TrainState {
+    /// The state of a run before its first step (fresh training, or an imported model).
+    pub fn fresh(config: &RunConfig, sampler: SamplerState, tokenizer_sha256: String) -> Self {
+        TrainState {
+            step: 0,
+            tokens_seen: 0,
+            flops_cum: 0.0,
+            sampler,
+            adam_t: 0,
+            skipped_nonfinite: 0,
+            last_val_loss: None,
+            best_val: None,
+            elapsed_s: 0.0,
+            config: config.clone(),
+            tokenizer_sha256,
+            code_version: env!("CARGO_PKG_VERSION").to_string(),
+            files: HashMap::new(),
+        }
+    }
+}
+
 pub fn step_dir_name(step: usize) -> String {
     format!("step_{step:08}")
 }

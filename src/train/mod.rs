@@ -19,7 +19,6 @@ use candle_core::{DType, Device, Tensor};
 use checkpoint::TrainState;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use metrics::{EvalRecord, MetricsLog, StepRecord, Summary};
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -400,21 +399,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
             let opt = optim::AdamW::new(&cfg.optim, &params)?;
             let sampler = Sampler::new(cfg.train.seed.wrapping_add(1));
-            let state = TrainState {
-                step: 0,
-                tokens_seen: 0,
-                flops_cum: 0.0,
-                sampler: sampler.state(),
-                adam_t: 0,
-                skipped_nonfinite: 0,
-                last_val_loss: None,
-                best_val: None,
-                elapsed_s: 0.0,
-                config: cfg.clone(),
-                tokenizer_sha256: tokenizer_sha.clone(),
-                code_version: env!("CARGO_PKG_VERSION").to_string(),
-                files: HashMap::new(),
-            };
+            let state = TrainState::fresh(cfg, sampler.state(), tokenizer_sha.clone());
             Run { cfg: cfg.clone(), dir: PathBuf::new(), dev: dev.clone(), dtype, params, opt, sampler, state }
         }
     };
