@@ -81,8 +81,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub dtype: Option<String>,
     /// Stop with a checkpoint after this step, as if preempted (for resume tests).
-    #[arg(long, value_name = "STEP")]
-    pub halt_after: Option<usize>,
+    #[arg(long, value_name = "STEP", value_parser = clap::value_parser!(u64).range(1..))]
+    pub halt_after: Option<u64>,
     /// No progress bar or per-step lines.
     #[arg(long)]
     pub quiet: bool,
@@ -214,7 +214,7 @@ fn default_run_dir(config: &Path, resume: bool) -> PathBuf {
 fn cmd_train(a: TrainArgs) -> Result<i32> {
     let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype)?;
     let out = a.out.clone().unwrap_or_else(|| default_run_dir(&a.cfg.config, a.resume));
-    let opts = TrainOptions { out: out.clone(), resume: a.resume, halt_after: a.halt_after, quiet: a.quiet };
+    let opts = TrainOptions { out: out.clone(), resume: a.resume, halt_after: a.halt_after.map(|s| s as usize), quiet: a.quiet };
     let summary = match train::train(&cfg, &opts) {
         Ok(s) => s,
         Err(e) => {

@@ -195,6 +195,14 @@ fn cli_set_without_equals() {
 }
 
 #[test]
+fn cli_halt_after_zero() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--halt-after".into(), "0".into()]);
+    run_fails(&fx, a, &["--halt-after"]);
+}
+
+#[test]
 fn cli_set_unknown_key() {
     let (fx, cfg) = setup();
     let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));

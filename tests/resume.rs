@@ -29,6 +29,12 @@ fn resumed_run_is_bit_identical() {
         assert!(fa == fb, "{file} differs between the uninterrupted and the resumed run");
     }
     assert_eq!(sa.val_loss.to_bits(), sb.val_loss.to_bits());
+    // Throughput is summed over both processes; resuming a finished run changes nothing.
+    assert!(sb.tok_per_s.is_finite() && sb.tok_per_s > 0.0, "{}", sb.tok_per_s);
+    let before = fs::read(b.join("summary.json")).unwrap();
+    let again = train::train(&cfg, &opts(b.clone(), true, None)).unwrap();
+    assert_eq!(again.tok_per_s.to_bits(), sb.tok_per_s.to_bits());
+    assert_eq!(before, fs::read(b.join("summary.json")).unwrap());
     // The resumed run's metrics hold each step exactly once, with the same losses.
     let (ma, _) = train::metrics::read(&a.join("metrics.jsonl")).unwrap();
     let (mb, _) = train::metrics::read(&b.join("metrics.jsonl")).unwrap();

@@ -30,6 +30,12 @@ pub struct TrainState {
     pub last_val_loss: Option<f64>,
     pub best_val: Option<(usize, f64)>,
     pub elapsed_s: f64,
+    /// Tokens and seconds of the timed steps (all but each process's first),
+    /// summed over resumes: the run's throughput.
+    #[serde(default)]
+    pub timed_tokens: u64,
+    #[serde(default)]
+    pub timed_s: f64,
     pub config: RunConfig,
     pub tokenizer_sha256: String,
     pub code_version: String,
@@ -50,6 +56,8 @@ impl TrainState {
             last_val_loss: None,
             best_val: None,
             elapsed_s: 0.0,
+            timed_tokens: 0,
+            timed_s: 0.0,
             config: config.clone(),
             tokenizer_sha256,
             code_version: env!("CARGO_PKG_VERSION").to_string(),

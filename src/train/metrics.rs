@@ -128,14 +128,21 @@ pub struct Summary {
     pub steps: usize,
     pub tokens: u64,
     /// Exact matmul FLOPs (forward + backward) of all steps.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub flops: f64,
     /// Mean training loss over the last 10% of steps (at least one).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub final_train_loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub val_loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub val_bpb: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub best_val_loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub wall_s: f64,
     /// Training throughput excluding the first step of each process, evals and checkpoints.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tok_per_s: f64,
     pub mfu: Option<f64>,
     pub device: String,

@@ -410,6 +410,16 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     fsx::write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
     fsx::write_atomic(&dir.join("tokenizer.json"), &ds.tokenizer_json)?;
     let start_step = run.state.step;
+    // Resuming a run that already finished: its summary stands (re-deriving it
+    // here would lose the throughput, which no step of this process measured).
+    if start_step >= total_steps(cfg) {
+        if let Ok(s) = fsx::read_json::<Summary>(&dir.join("summary.json")) {
+            if !opts.quiet {
+                eprintln!("run {} already finished at step {start_step}; nothing to do", dir.display());
+            }
+            return Ok(s);
+        }
+    }
     let mut log = MetricsLog::open(&dir.join("metrics.jsonl"), Some(start_step).filter(|_| start_step > 0))?;
 
     let total = total_steps(cfg);
@@ -443,7 +453,6 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     ));
 
     let wall0 = Instant::now() - std::time::Duration::from_secs_f64(run.state.elapsed_s);
-    let (mut timed_tokens, mut timed_s) = (0u64, 0.0f64);
     let do_eval = |run: &mut Run, log: &mut MetricsLog| -> Result<f64> {
         let model = Gpt::with_kernels(&run.cfg.model, run.params.var_builder(run.dtype.compute(), false)?, run.cfg.train.kernels)?;
         let (val_loss, val_bpb) = evaluate(&model, &evals, &run.dev, bpt)?;
@@ -486,8 +495,8 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         run.state.tokens_seen += cfg.tokens_per_step();
         run.state.flops_cum += flops_step;
         if step > start_step {
-            timed_tokens += cfg.tokens_per_step();
-            timed_s += dt;
+            run.state.timed_tokens += cfg.tokens_per_step();
+            run.state.timed_s += dt;
         }
         let rec = StepRecord {
             kind: "step".into(),
@@ -537,9 +546,10 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     // Skipped (non-finite) steps do not count towards the final training loss.
     let applied: Vec<f64> = steps_log.iter().filter(|r| !r.skipped).map(|r| r.loss).collect();
     let tail = (applied.len() / 10).max(1);
-    let final_train_loss = applied.iter().rev().take(tail).sum::<f64>() / tail as f64;
+    // NaN (null in summary.json) when every step was skipped.
+    let final_train_loss = if applied.is_empty() { f64::NAN } else { applied.iter().rev().take(tail).sum::<f64>() / tail as f64 };
     let last_eval = evals_log.last().ok_or_else(|| anyhow!("no evaluation recorded"))?;
-    let tok_per_s = if timed_s > 0.0 { timed_tokens as f64 / timed_s } else { f64::NAN };
+    let tok_per_s = if run.state.timed_s > 0.0 { run.state.timed_tokens as f64 / run.state.timed_s } else { f64::NAN };
     let summary = Summary {
         status: "finished".into(),
         run_dir: dir.display().to_string(),
