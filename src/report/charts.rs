@@ -122,12 +122,19 @@ where
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
     let (lx, ly) = (c.log_x, c.log_y);
+    // A log axis spanning decades is labelled at the powers of ten only; a
+    // fine tick grid (0.1 in log10) makes sure they are among the key points.
+    let (dx, dy) = (lx && x1 - x0 >= 1.5, ly && y1 - y0 >= 1.5);
+    let count = |span: f64, decades: bool| if decades { (span * 10.0).ceil() as usize + 1 } else { 10 };
+    let label = |v: f64, log: bool, decades: bool| if decades && (v - v.round()).abs() > 1e-6 { String::new() } else { tick(v, log) };
     chart
         .configure_mesh()
         .x_desc(&c.x_label)
         .y_desc(&c.y_label)
-        .x_label_formatter(&|v| tick(*v, lx))
-        .y_label_formatter(&|v| tick(*v, ly))
+        .x_labels(count(x1 - x0, dx))
+        .y_labels(count(y1 - y0, dy))
+        .x_label_formatter(&|v| label(*v, lx, dx))
+        .y_label_formatter(&|v| label(*v, ly, dy))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(RGBColor(235, 235, 235))
