@@ -3,7 +3,7 @@
 //! (rows not a multiple of the task size, t = 1, large logits).
 
 use candle_core::{DType, Device, Tensor, Var};
-use scalelab::model::fused::{cross_entropy, gelu, layer_norm, softmax};
+use scalelab::model::fused::{bias, cross_entropy, gelu, layer_norm, softmax};
 use scalelab::model::ops;
 
 fn tol(dtype: DType) -> f64 {
@@ -77,6 +77,17 @@ fn layer_norm_without_bias_matches_reference() {
         &|t| layer_norm::layer_norm(&t[0], &t[1], None, 1e-5).unwrap(),
         &|t| ops::layer_norm(&t[0], &t[1], None, 1e-5).unwrap(),
     );
+}
+
+#[test]
+fn bias_add_matches_reference() {
+    for dtype in [DType::F64, DType::F32] {
+        for (rows, d) in [(1, 3), (300, 96), (2049, 384)] {
+            let x = randn(&[rows, d], 2.0, dtype, 11);
+            let b = randn(&[d], 1.0, dtype, 12);
+            compare("bias_add", dtype, &[x, b], &|t| bias::bias_add(&t[0], &t[1]).unwrap(), &|t| t[0].broadcast_add(&t[1]).unwrap());
+        }
+    }
 }
 
 #[test]

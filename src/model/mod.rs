@@ -33,16 +33,17 @@ impl LayerNorm {
 struct Linear {
     w: Tensor,
     b: Option<Tensor>,
+    k: Kernels,
 }
 
 impl Linear {
-    fn new(din: usize, dout: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
+    fn new(din: usize, dout: usize, bias: bool, k: Kernels, vb: VarBuilder) -> Result<Self> {
         let b = if bias { Some(vb.get(dout, "bias")?) } else { None };
-        Ok(Linear { w: vb.get((din, dout), "weight")?, b })
+        Ok(Linear { w: vb.get((din, dout), "weight")?, b, k })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        linear(x, &self.w, self.b.as_ref())
+        linear(x, &self.w, self.b.as_ref(), self.k)
     }
 }
 
@@ -57,8 +58,8 @@ impl Attention {
     fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
         let d = cfg.d_model;
         Ok(Attention {
-            c_attn: Linear::new(d, 3 * d, cfg.bias, vb.pp("c_attn"))?,
-            c_proj: Linear::new(d, d, cfg.bias, vb.pp("c_proj"))?,
+            c_attn: Linear::new(d, 3 * d, cfg.bias, k, vb.pp("c_attn"))?,
+            c_proj: Linear::new(d, d, cfg.bias, k, vb.pp("c_proj"))?,
             n_head: cfg.n_head,
             k,
         })
@@ -86,7 +87,7 @@ struct Mlp {
 impl Mlp {
     fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
         let d = cfg.d_model;
-        Ok(Mlp { c_fc: Linear::new(d, 4 * d, cfg.bias, vb.pp("c_fc"))?, c_proj: Linear::new(4 * d, d, cfg.bias, vb.pp("c_proj"))?, k })
+        Ok(Mlp { c_fc: Linear::new(d, 4 * d, cfg.bias, k, vb.pp("c_fc"))?, c_proj: Linear::new(4 * d, d, cfg.bias, k, vb.pp("c_proj"))?, k })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

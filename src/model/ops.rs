@@ -49,13 +49,13 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `x·w + b` with `w` stored `[in, out]` (GPT-2's Conv1D layout); `x` is `[..., in]`.
-pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, k: super::Kernels) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let (din, dout) = w.dims2()?;
     let rows = x.elem_count() / din;
     let y = matmul(&x.reshape((rows, din))?, w)?;
     let y = match b {
-        Some(b) => y.broadcast_add(b)?,
+        Some(b) => k.bias_add(&y, b)?,
         None => y,
     };
     let mut out = dims;

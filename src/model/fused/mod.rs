@@ -7,6 +7,7 @@
 //! the composed ops of [`super::ops`], which are the reference the tests
 //! compare against (`tests/fused.rs`).
 
+pub mod bias;
 mod cpu;
 pub mod cross_entropy;
 pub mod gelu;
@@ -31,6 +32,15 @@ impl Kernels {
             layer_norm::layer_norm(x, w, b, eps)
         } else {
             super::ops::layer_norm(x, w, b, eps)
+        }
+    }
+
+    /// `x [.., d] + b [d]`.
+    pub fn bias_add(self, x: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+        if self.fused_for(x) {
+            bias::bias_add(x, b)
+        } else {
+            x.broadcast_add(b)
         }
     }
 
