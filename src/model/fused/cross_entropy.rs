@@ -1,6 +1,7 @@
 //! Softmax cross-entropy over the vocabulary: loss_r = lse(z_r) − z_r[target_r]
 //! per row. The backward rebuilds the softmax from the logits and the row's
-//! loss (lse = loss + z[target]), so nothing but the per-row losses is stored.
+//! loss (lse = loss + z[target]): one exp per logit, and nothing but the
+//! per-row losses is stored.
 
 use super::cpu::{dispatch, owned, rows_per_task, slice, Real};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
@@ -27,19 +28,20 @@ fn forward<T: Real>(op: &str, z: &[T], targets: &[u32], v: usize) -> Result<Vec<
     Ok(loss)
 }
 
-/// dz[r, j] = g_r·(softmax(z_r)[j] − [j = target_r]).
-fn backward<T: Real>(z: &[T], targets: &[u32], g: &[T], v: usize) -> Vec<T> {
+/// dz[r, j] = g_r·(softmax(z_r)[j] − [j = target_r]); `gl` holds (g_r, loss_r) pairs.
+fn backward<T: Real>(z: &[T], targets: &[u32], gl: &[T], v: usize) -> Vec<T> {
     let mut dz = vec![T::zero(); z.len()];
     let rows = rows_per_task(targets.len(), v);
     dz.par_chunks_mut(rows * v).zip(z.par_chunks(rows * v)).enumerate().for_each(|(c, (dzc, zc))| {
         for (k, (dr, zr)) in dzc.chunks_mut(v).zip(zc.chunks(v)).enumerate() {
             let r = c * rows + k;
-            let l = lse(zr);
+            let (g, loss) = (gl[2 * r], gl[2 * r + 1]);
+            let l = loss + zr[targets[r] as usize];
             for (d, &x) in dr.iter_mut().zip(zr) {
-                *d = g[r] * (x - l).exp();
+                *d = g * (x - l).exp();
             }
             let t = targets[r] as usize;
-            dr[t] = dr[t] - g[r];
+            dr[t] = dr[t] - g;
         }
     });
     dz
@@ -71,8 +73,9 @@ impl CustomOp2 for CrossEntropy {
         })
     }
 
-    fn bwd(&self, z: &Tensor, targets: &Tensor, _loss: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some(z.apply_op3_no_bwd(targets, &g.contiguous()?, &CrossEntropyBwd)?), None))
+    fn bwd(&self, z: &Tensor, targets: &Tensor, loss: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let gl = Tensor::stack(&[g, loss], 1)?;
+        Ok((Some(z.apply_op3_no_bwd(targets, &gl, &CrossEntropyBwd)?), None))
     }
 }
 
