@@ -147,3 +147,29 @@ fn jobs_commands_and_collect_build_the_same_folder() {
         assert_eq!(Some(loss), b.get(run), "{run}: a job run differs from the in-process run");
     }
 }
+
+#[test]
+fn interrupted_sweep_exits_130_and_the_same_command_finishes_it() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let out = fx.path("sweep");
+    let args = ["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"];
+    // Slow checkpoint writes (test hook) so the signal lands inside a run.
+    let child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
+        .args(args)
+        .current_dir(common::repo_root())
+        .env("SCALELAB_FAULT_CKPT_SLEEP_MS", "150")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(text(&o).contains("run the same command again"), "{}", text(&o));
+    let o = scalelab(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = col(&out, "status");
+    assert!(rows(&out).iter().all(|r| &r[st] == "ok"));
+}

@@ -46,7 +46,17 @@ pub fn cmd(a: SweepArgs) -> Result<i32> {
         sweep.claim_folder()?;
         sweep.write_tables()?
     } else {
-        let o = run(&sweep, a.quiet)?;
+        let o = match run(&sweep, a.quiet) {
+            Ok(o) => o,
+            Err(e) => {
+                // Ctrl-C / SIGTERM: the run in progress wrote a checkpoint; the same command resumes.
+                if let Some(stop) = e.downcast_ref::<crate::train::Stopped>() {
+                    eprintln!("sweep interrupted: {stop}; run the same command again to continue");
+                    return Ok(stop.exit_code());
+                }
+                return Err(e);
+            }
+        };
         eprintln!("sweep {}: {} runs trained now, {} failed", sweep.out.display(), o.trained, o.failed);
         o.rows
     };
