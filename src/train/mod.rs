@@ -60,6 +60,17 @@ struct Signals {
 }
 
 impl Signals {
+    /// The process-wide flags, installed once: a signal that arrives between
+    /// two runs of a sweep is not lost, the next run stops at once.
+    fn get() -> Result<&'static Signals> {
+        static SIGNALS: std::sync::OnceLock<Signals> = std::sync::OnceLock::new();
+        if let Some(s) = SIGNALS.get() {
+            return Ok(s);
+        }
+        let s = Self::install()?;
+        Ok(SIGNALS.get_or_init(|| s))
+    }
+
     fn install() -> Result<Self> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let int = Arc::new(AtomicBool::new(false));
@@ -429,7 +440,10 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     let flops_step = step_flops.matmul_step as f64;
     let evals = eval_batches(&ds.val, cfg.train.eval_batches, micro, t)?;
     let bpt = ds.meta.bytes_per_token();
-    let signals = Signals::install()?;
+    let signals = Signals::get()?;
+    if let Some((name, code)) = signals.pending() {
+        return Err(Stopped::Signal { name, code, step: run.state.step }.into());
+    }
 
     let pb = if opts.quiet { ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()) } else { ProgressBar::new(total as u64) };
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} steps | {msg} | eta {eta}").expect("template").progress_chars("=> "));
