@@ -60,6 +60,7 @@ fn sweep_trains_every_run_and_skips_finished_ones() {
     let fit: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
     assert!(fit["approach3"]["alpha"].as_f64().is_some(), "{fit}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("No MFU was measured"), "CPU runs have no MFU; the report must say so");
     for section in ["## Runs", "## Training curves", "## Scaling-law fit", "## Extrapolation to 1–175B parameters"] {
         assert!(md.contains(section), "report.md lacks {section}");
     }

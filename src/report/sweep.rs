@@ -222,7 +222,22 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
         opts.mfu * 100.0,
         opts.gpus
     );
-    md.push_str("| target | law | tokens | tokens/param | loss [95% PI] | FLOPs | GPU-hours | days | cost $ | energy MWh |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    // The MFU the user's own runs achieved (where their device's peak is known).
+    let measured: Vec<(f64, String)> = points.iter().filter_map(|p| Some((p.mfu.filter(|m| *m > 0.0)?, p.device.clone().unwrap_or_default()))).collect();
+    let measured_mfu = (!measured.is_empty()).then(|| measured.iter().map(|m| m.0).sum::<f64>() / measured.len() as f64);
+    match measured_mfu {
+        Some(m) => {
+            let _ = writeln!(
+                md,
+                "MFU measured in this sweep's runs: **{:.1}%** (mean of {} runs on {}). The last column scales the GPU-hours to it: what the targets would cost if training at scale ran as efficiently as these runs.\n",
+                m * 100.0,
+                measured.len(),
+                measured[0].1
+            );
+        }
+        None => md.push_str("No MFU was measured in this sweep's runs (a CPU has no catalog peak unless `train.hardware` is set), so only the assumed MFU is used.\n\n"),
+    }
+    md.push_str("| target | law | tokens | tokens/param | loss [95% PI] | FLOPs | GPU-hours | days | cost $ | energy MWh | GPU-hours at measured MFU |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut bars: Vec<(String, Vec<f64>)> = vec![("this sweep (Approach 3)".into(), vec![])];
     for l in &published {
         bars.push((l.id.clone(), vec![]));
@@ -236,7 +251,7 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
             let c = p.cost.as_ref();
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.3e} | {} | {} [{}, {}] | {:.3e} | {} | {} | {} | {} |",
+                "| {} | {} | {:.3e} | {} | {} [{}, {}] | {:.3e} | {} | {} | {} | {} | {} |",
                 size_label(n),
                 name,
                 p.tokens,
@@ -249,6 +264,10 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
                 c.map(|c| num(c.wall_days)).unwrap_or_else(|| "–".into()),
                 c.map(|c| num(c.cost_usd)).unwrap_or_else(|| "–".into()),
                 c.and_then(|c| c.energy_kwh).map(|e| num(e / 1e3)).unwrap_or_else(|| "–".into()),
+                match (c, measured_mfu) {
+                    (Some(c), Some(m)) => num(c.gpu_hours * opts.mfu / m),
+                    _ => "–".into(),
+                },
             );
             bars[j].1.push(c.map(|c| c.gpu_hours).unwrap_or(f64::NAN));
         }
