@@ -112,13 +112,12 @@ fn sci(v: f64) -> String {
     format!("{m}e{e}")
 }
 
-/// One planned run: its name, the overrides applied to the base config, and the resolved config.
+/// One planned run: its name, size label, budget and resolved config.
 #[derive(Debug, Clone)]
 pub struct PlannedRun {
     pub name: String,
     pub size: String,
     pub budget: Budget,
-    pub overrides: Vec<String>,
     pub cfg: RunConfig,
 }
 
@@ -200,22 +199,29 @@ impl Spec {
     /// Expand into runs, budget-major (the smallest budgets first: early results
     /// are cheap), each with its config resolved and validated.
     pub fn plan(&self) -> Result<Vec<PlannedRun>> {
+        // Each size's config is loaded (and validated) once; budgets only change the stop condition,
+        // the evaluation interval and the warm-up.
+        let sized: Vec<(String, RunConfig)> = self
+            .sizes()
+            .into_iter()
+            .map(|(size, size_ov)| {
+                let ov: Vec<String> = self.set.iter().cloned().chain(size_ov).collect();
+                let cfg = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
+                Ok((size, cfg))
+            })
+            .collect::<Result<_>>()?;
         let mut runs = Vec::new();
         for budget in self.budgets() {
-            for (size, size_ov) in self.sizes() {
-                let mut ov = self.set.clone();
-                ov.extend(size_ov.iter().cloned());
-                let probe = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
-                // Drop the base's stop conditions: the budget alone decides the length.
-                ov.push("train.max_steps=1000000000".into());
+            for (size, sized_cfg) in &sized {
+                let mut cfg = sized_cfg.clone();
+                // The base's stop conditions are dropped: the budget alone decides the length.
+                let t = &mut cfg.train;
+                (t.max_steps, t.max_tokens, t.max_flops) = (None, None, None);
                 match budget {
-                    Budget::Flops(c) => ov.push(format!("train.max_flops={c:e}")),
-                    Budget::Tokens(d) => ov.push(format!("train.max_tokens={}", d.round() as u64)),
-                    Budget::TokensPerParam(r) => {
-                        ov.push(format!("train.max_tokens={}", (r * param_counts(&probe.model).total as f64).round() as u64))
-                    }
+                    Budget::Flops(c) => t.max_flops = Some(c),
+                    Budget::Tokens(d) => t.max_tokens = Some(d.round() as u64),
+                    Budget::TokensPerParam(r) => t.max_tokens = Some((r * param_counts(&cfg.model).total as f64).round() as u64),
                 }
-                let cfg = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
                 let steps = total_steps(&cfg);
                 if let Budget::Flops(c) = budget {
                     let per_step = crate::flops::StepFlops::new(&cfg.model, cfg.model.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64).matmul_step as f64;
@@ -229,13 +235,12 @@ impl Spec {
                         continue;
                     }
                 }
-                let eval_every = (steps / self.evals_per_run).max(1);
-                ov.push(format!("train.eval_every={eval_every}"));
+                cfg.train.eval_every = (steps / self.evals_per_run).max(1);
                 if let Some(f) = self.warmup_frac {
-                    ov.push(format!("optim.warmup_steps={}", (f * steps as f64).round() as usize));
+                    cfg.optim.warmup_steps = (f * steps as f64).round() as usize;
                 }
-                let cfg = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
-                runs.push(PlannedRun { name: format!("{size}-{}", budget.tag()), size: size.clone(), budget, overrides: ov, cfg });
+                cfg.validate().map_err(|e| anyhow!("size {size}, budget {}: {e:#}", budget.value()))?;
+                runs.push(PlannedRun { name: format!("{size}-{}", budget.tag()), size: size.clone(), budget, cfg });
             }
         }
         if runs.is_empty() {
