@@ -463,6 +463,20 @@ fn section_of(key: &str) -> Option<&'static str> {
         .map(|(s, _)| s)
 }
 
+/// Text of a user-replaceable data file (hardware catalog, model presets): the
+/// file named by `env_var`, else `local` in the working directory, else the
+/// built-in copy. Returns the text and where it came from (for error messages).
+pub fn overridable_text(env_var: &str, local: &str, builtin: &'static str, what: &str) -> Result<(std::borrow::Cow<'static, str>, String)> {
+    let path = std::env::var(env_var).ok().or_else(|| Path::new(local).is_file().then(|| local.to_string()));
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).with_context(|| format!("{what} {p}: cannot read"))?;
+            Ok((text.into(), p))
+        }
+        None => Ok((builtin.into(), "(built-in)".into())),
+    }
+}
+
 /// Collapse a multi-line parser message into one line.
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -3,10 +3,9 @@
 //! compiled in; a `configs/hardware.toml` in the working directory (or the file
 //! named by `SCALELAB_HARDWARE`) replaces it, so users can add entries.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 const BUILTIN: &str = include_str!("../configs/hardware.toml");
 
@@ -72,19 +71,8 @@ impl Catalog {
 
     /// `SCALELAB_HARDWARE`, else ./configs/hardware.toml, else the built-in copy.
     pub fn load() -> Result<Self> {
-        if let Ok(p) = std::env::var("SCALELAB_HARDWARE") {
-            return Self::load_file(Path::new(&p));
-        }
-        let local = Path::new("configs/hardware.toml");
-        if local.is_file() {
-            return Self::load_file(local);
-        }
-        Self::parse(BUILTIN, "(built-in)")
-    }
-
-    pub fn load_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("hardware catalog {}: cannot read", path.display()))?;
-        Self::parse(&text, &path.display().to_string())
+        let (text, source) = crate::config::overridable_text("SCALELAB_HARDWARE", "configs/hardware.toml", BUILTIN, "hardware catalog")?;
+        Self::parse(&text, &source)
     }
 
     pub fn get(&self, id: &str) -> Result<&Hardware> {

@@ -2,10 +2,9 @@
 //! source is a comment there). Loaded like the hardware catalog: the built-in
 //! copy is compiled in; `SCALELAB_MODELS` or ./configs/models.toml replaces it.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 const BUILTIN: &str = include_str!("../../configs/models.toml");
 
@@ -49,14 +48,8 @@ impl Presets {
 
     /// `SCALELAB_MODELS`, else ./configs/models.toml, else the built-in copy.
     pub fn load() -> Result<Self> {
-        let path = std::env::var("SCALELAB_MODELS").ok().or_else(|| Path::new("configs/models.toml").is_file().then(|| "configs/models.toml".into()));
-        match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(&p).with_context(|| format!("model presets {p}: cannot read"))?;
-                Self::parse(&text, &p)
-            }
-            None => Self::builtin(),
-        }
+        let (text, source) = crate::config::overridable_text("SCALELAB_MODELS", "configs/models.toml", BUILTIN, "model presets")?;
+        Self::parse(&text, &source)
     }
 
     pub fn builtin() -> Result<Self> {
