@@ -59,7 +59,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
     };
     let mut results: Vec<StepResult> = Vec::with_capacity(steps);
     for i in 0..warmup + steps {
-        let r = train_step(cfg, &params, &mut opt, &dev, dtype, cfg.optim.lr, &mut next)?;
+        let r = train_step(cfg, &crate::train::dist::Solo, &params, &mut opt, &dev, dtype, cfg.optim.lr, &mut next)?;
         if i >= warmup {
             results.push(r);
         }

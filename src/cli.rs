@@ -80,6 +80,9 @@ pub struct TrainArgs {
     /// f32, tf32, bf16, f16 (overrides train.dtype).
     #[arg(long)]
     pub dtype: Option<String>,
+    /// Data-parallel ranks: GPUs cuda:N… with --features nccl, simulated on CPU (overrides train.ranks).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub ranks: Option<u64>,
     /// Stop with a checkpoint after this step, as if preempted (for resume tests).
     #[arg(long, value_name = "STEP", value_parser = clap::value_parser!(u64).range(1..))]
     pub halt_after: Option<u64>,
@@ -182,14 +185,21 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn with_device(mut cfg: RunConfig, device: &Option<String>, dtype: &Option<String>) -> Result<RunConfig> {
+/// Apply `--device` / `--dtype` / `--ranks`; a resulting error names the flags given.
+fn with_device(mut cfg: RunConfig, device: &Option<String>, dtype: &Option<String>, ranks: Option<u64>) -> Result<RunConfig> {
     if let Some(d) = device {
         cfg.train.device = d.clone();
     }
     if let Some(d) = dtype {
         cfg.train.dtype = d.clone();
     }
-    cfg.validate().map_err(|e| anyhow::anyhow!("{e} (from --device/--dtype)"))?;
+    if let Some(r) = ranks {
+        cfg.train.ranks = r as usize;
+    }
+    let given: Vec<&str> = [(device.is_some(), "--device"), (dtype.is_some(), "--dtype"), (ranks.is_some(), "--ranks")].into_iter().filter(|g| g.0).map(|g| g.1).collect();
+    if !given.is_empty() {
+        cfg.validate().map_err(|e| anyhow::anyhow!("{e} (from {})", given.join("/")))?;
+    }
     Ok(cfg)
 }
 
@@ -212,7 +222,7 @@ fn default_run_dir(config: &Path, resume: bool) -> PathBuf {
 }
 
 fn cmd_train(a: TrainArgs) -> Result<i32> {
-    let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype)?;
+    let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype, a.ranks)?;
     let out = a.out.clone().unwrap_or_else(|| default_run_dir(&a.cfg.config, a.resume));
     let opts = TrainOptions { out: out.clone(), resume: a.resume, halt_after: a.halt_after.map(|s| s as usize), quiet: a.quiet };
     let summary = match train::train(&cfg, &opts) {
@@ -353,7 +363,7 @@ fn cmd_flops(a: FlopsArgs) -> Result<i32> {
 }
 
 fn cmd_bench(a: BenchArgs) -> Result<i32> {
-    let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype)?;
+    let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype, None)?;
     if !a.compare_kernels {
         let r = crate::bench::bench(&cfg, a.steps, a.warmup)?;
         print_bench(&a, &r)?;

@@ -249,6 +249,9 @@ pub struct TrainConfig {
     pub keep_last: usize,
     /// `cpu`, `cuda`, `cuda:N`, `auto`.
     pub device: String,
+    /// Data-parallel ranks (GPUs from `device` on; simulated on CPU). Each takes
+    /// `batch_size / ranks` rows of every batch; the global batch is unchanged.
+    pub ranks: usize,
     /// `f32` (default), `f64` (tests), `tf32`, `bf16`, `f16` (CUDA).
     pub dtype: String,
     /// Hardware catalog id for MFU (e.g. `h100-sxm`); default: detected.
@@ -276,6 +279,7 @@ impl Default for TrainConfig {
             checkpoint_every: 250,
             keep_last: 2,
             device: "cpu".into(),
+            ranks: 1,
             dtype: "f32".into(),
             hardware: None,
             on_nonfinite: NonFinite::Skip,
@@ -367,6 +371,7 @@ impl RunConfig {
         }
         crate::device::DTypeSpec::parse(&t.dtype).map_err(|e| anyhow!("train.dtype: {e}"))?;
         crate::device::parse_device_spec(&t.device).map_err(|e| anyhow!("train.device: {e}"))?;
+        crate::train::dist::check(t.ranks, t.batch_size, &t.device)?;
         let o = &self.optim;
         let finite_pos = |v: f64, f: &str, allow_zero: bool| -> Result<()> {
             if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {

@@ -120,3 +120,39 @@ pub fn configure_precision(dev: &Device, dtype: DTypeSpec) {
         candle_core::cuda::set_gemm_reduced_precision_f32(dtype == DTypeSpec::Tf32);
     }
 }
+
+/// Peak bytes allocated from the CUDA device's memory pool (the pool behind
+/// candle's stream-ordered allocations) since the last reset, like PyTorch's
+/// `torch.cuda.max_memory_allocated`; `reset` starts a new window. `None` on
+/// CPU, or where the driver has no memory pools.
+pub fn gpu_peak_bytes(dev: &Device, reset: bool) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(d) = dev {
+        use candle_core::cuda_backend::cudarc::driver::sys;
+        let stream = d.cuda_stream();
+        let ctx = stream.context();
+        if !ctx.has_async_alloc() || ctx.bind_to_thread().is_err() {
+            return None;
+        }
+        let ok = |r: sys::CUresult| r == sys::CUresult::CUDA_SUCCESS;
+        let attr = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_USED_MEM_HIGH;
+        // SAFETY: plain driver queries on the device's current pool, with
+        // out-pointers to locals of the attribute's documented type (cuuint64_t).
+        unsafe {
+            let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+            if !ok(sys::cuDeviceGetMemPool(&mut pool, ctx.cu_device())) {
+                return None;
+            }
+            if reset {
+                let mut zero: u64 = 0;
+                if !ok(sys::cuMemPoolSetAttribute(pool, attr, (&mut zero as *mut u64).cast())) {
+                    return None;
+                }
+            }
+            let mut high: u64 = 0;
+            return ok(sys::cuMemPoolGetAttribute(pool, attr, (&mut high as *mut u64).cast())).then_some(high);
+        }
+    }
+    let _ = (dev, reset);
+    None
+}

@@ -27,6 +27,8 @@ pub struct Hardware {
     pub per_core: bool,
     pub memory_gb: Option<f64>,
     pub bandwidth_gbs: Option<f64>,
+    /// GPU-to-GPU bandwidth per direction within one machine, GB/s.
+    pub interconnect_gbs: Option<f64>,
     pub tdp_w: Option<f64>,
     pub price_on_demand_usd_h: Option<f64>,
     pub price_spot_usd_h: Option<f64>,

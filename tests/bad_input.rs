@@ -227,6 +227,30 @@ fn cli_half_precision_on_cpu() {
 }
 
 #[test]
+fn cli_ranks_do_not_divide_batch() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--ranks".into(), "3".into()]);
+    run_fails(&fx, a, &["train.batch_size", "train.ranks", "--ranks"]);
+    assert!(!fx.path("o").exists(), "a refused run must not create its folder");
+}
+
+#[test]
+fn cli_ranks_zero() {
+    let (fx, cfg) = setup();
+    let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
+    a.extend(["--ranks".into(), "0".into()]);
+    run_fails(&fx, a, &["--ranks"]);
+}
+
+#[test]
+fn config_ranks_on_cuda_without_nccl() {
+    let (fx, _) = setup();
+    let cfg = variant(&fx, "r.toml", "batch_size = 4", "batch_size = 4\nranks = 2\ndevice = \"cuda\"");
+    run_fails(&fx, train_args(&cfg, &fx.path("o")), &["train.ranks", "nccl"]);
+}
+
+#[test]
 fn cli_sample_negative_temperature() {
     let (fx, _) = setup();
     fails(fx.dir.path(), &["sample", "--run", "x", "--temperature", "-1"], &["--temperature"]);

@@ -328,3 +328,31 @@ fn bad_input_is_one_line_error() {
         error_line(p, &["optimum", "--law-file", f.to_str().unwrap(), "--compute", "1e20"], "--law-file");
     }
 }
+
+/// `estimate data-parallel`: the ring all-reduce formula, and the table for
+/// the GPT-2 124M preset on H100 SXM against a hand computation.
+#[test]
+fn data_parallel_prediction() {
+    use scalelab::estimate::parallel::{predict, ring_allreduce_s, Step};
+    // 1 GB over 450 GB/s: 2 ranks move the buffer once, many ranks twice.
+    assert_eq!(ring_allreduce_s(1e9, 1, 450.0), 0.0);
+    close(ring_allreduce_s(1e9, 2, 450.0), 1.0 / 450.0, 1e-12, "2 ranks");
+    close(ring_allreduce_s(1e9, 1000, 450.0), 2.0 * 0.999 / 450.0, 1e-12, "1000 ranks");
+    let step = Step { flops: 1e15, tokens: 1 << 16, grad_bytes: 5e8 };
+    let rows = predict(&step, 4e14, 450.0, &[1, 2, 8]);
+    close(rows[0].step_ms, 2500.0, 1e-12, "1 rank step");
+    close(rows[2].step_ms, 2500.0 / 8.0 + 2.0 * 7.0 / 8.0 * 5e8 / 450e9 * 1e3, 1e-12, "8 ranks step");
+    assert!(rows.windows(2).all(|w| w[1].efficiency < w[0].efficiency && w[1].tok_per_s > w[0].tok_per_s));
+
+    let dir = tmp();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/presets/gpt2-124m.toml");
+    let v = json_ok(dir.path(), &["data-parallel", "--config", cfg.to_str().unwrap(), "--hardware", "h100-sxm", "--precision", "bf16", "--mfu", "0.4", "--ranks", "1,8"]);
+    let params = v["params"].as_f64().unwrap();
+    close(v["step"]["grad_bytes"].as_f64().unwrap(), (params + 1.0) * 4.0, 1e-12, "fp32 gradients + loss");
+    let r8 = &v["rows"][1];
+    let compute = v["step"]["flops"].as_f64().unwrap() / (989.4e12 * 0.4) / 8.0;
+    let comm = 2.0 * 7.0 / 8.0 * (params + 1.0) * 4.0 / 450e9;
+    close(r8["step_ms"].as_f64().unwrap(), (compute + comm) * 1e3, 1e-9, "8 × H100 step");
+    error_line(dir.path(), &["data-parallel", "--config", cfg.to_str().unwrap(), "--hardware", "cpu"], "interconnect_gbs");
+    error_line(dir.path(), &["data-parallel", "--config", cfg.to_str().unwrap(), "--hardware", "h100-sxm", "--ranks", "0"], "--ranks");
+}

@@ -68,7 +68,7 @@ fn losses(dtype: DTypeSpec) -> (Vec<f64>, Params) {
     let mut data = batches(&cfg, 12).into_iter();
     let mut out = Vec::new();
     for _ in 0..12 {
-        let r = train_step(&cfg, &params, &mut opt, &dev, dtype, cfg.optim.lr, || Ok(data.next().unwrap())).unwrap();
+        let r = train_step(&cfg, &scalelab::train::dist::Solo, &params, &mut opt, &dev, dtype, cfg.optim.lr, || Ok(data.next().unwrap())).unwrap();
         assert!(r.applied, "{dtype:?}: non-finite step");
         out.push(r.loss);
     }

@@ -13,7 +13,7 @@
 #   bin/nvcc bin/ptxas bin/fatbinary ...  include/ (cuda_runtime.h cuda_fp16.h cuda_bf16.h, crt/, cccl/)
 #   nvvm/bin/cicc nvvm/libdevice/   lib/libcudart.so.13 (+ libcudart.so, lib64 -> lib)
 #   lib/stubs/*.so: small GENERATED link-time stubs (libcuda.so.1, libcublas.so.13, libcublasLt.so.13,
-#   libcurand.so.10, libnvrtc.so.13), so that candle's cudarc "dynamic-linking" can link without
+#   libcurand.so.10, libnvrtc.so.13, libnccl.so.2), so that candle's cudarc "dynamic-linking" can link without
 #   ~1 GB of cuBLAS wheels. Every stub function returns 999 (CUDA_ERROR_UNKNOWN). The real libraries
 #   come from the GPU machine at run time (see run-on-gpu.sh).
 #
@@ -34,7 +34,7 @@ NVVM_VER="${NVVM_VER:-13.0.88}"
 CRT_VER="${CRT_VER:-13.0.88}"
 CUDART_VER="${CUDART_VER:-13.0.96}"
 CCCL_VER="${CCCL_VER:-13.0.85}"
-STUB_LIBS=(cuda cublas cublasLt curand nvrtc)
+STUB_LIBS=(cuda cublas cublasLt curand nvrtc nccl)
 for lib in "${STUB_LIBS[@]}"; do
   [[ -s "$HERE/stub-symbols/$lib.txt" ]] || { echo "[setup-nvcc] missing $HERE/stub-symbols/$lib.txt (run gen-stub-symbols.sh)" >&2; exit 1; }
 done
@@ -88,6 +88,7 @@ else
   mk_stub libcublasLt.so.13 libcublasLt.so "$HERE/stub-symbols/cublasLt.txt"
   mk_stub libcurand.so.10   libcurand.so   "$HERE/stub-symbols/curand.txt"
   mk_stub libnvrtc.so.13    libnvrtc.so    "$HERE/stub-symbols/nvrtc.txt"
+  mk_stub libnccl.so.2      libnccl.so     "$HERE/stub-symbols/nccl.txt"   # --features nccl
   echo "$STAMP" > "$PREFIX/.stamp"
   rm -f "$PREFIX/.installing"
   fresh=1

@@ -3,6 +3,7 @@
 use super::claims;
 use super::cost::{self, CostParams, DEFAULT_FAILURE_OVERHEAD, DEFAULT_PUE};
 use super::inference;
+use super::parallel;
 use super::law::{self, TokenRule};
 use super::memory::{Recompute, ADAM_MIXED_BYTES_PER_PARAM};
 use super::presets::Presets;
@@ -54,6 +55,40 @@ pub enum EstimateCommand {
     Claims(ClaimsArgs),
     /// Compute-optimal N, D for a budget, and the training + inference optimum for a target loss.
     Optimum(OptimumArgs),
+    /// Step time, tok/s and scaling efficiency of a training config on 1…W GPUs (train.ranks).
+    DataParallel(DataParallelArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DataParallelArgs {
+    /// A scalelab training config (its model, batch and dtype).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Rank counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8", value_parser = count)]
+    pub ranks: Vec<u64>,
+    #[command(flatten)]
+    pub mfu: MfuArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Hardware and utilisation, shared by `estimate` and `estimate data-parallel`.
+#[derive(Args, Debug)]
+pub struct MfuArgs {
+    /// Hardware id in configs/hardware.toml (default: the --mfu-from run's hardware).
+    #[arg(long, value_name = "ID")]
+    pub hardware: Option<String>,
+    /// Assumed model FLOPs utilisation per GPU, 0 < X <= 1 (default 0.40).
+    #[arg(long, value_name = "X", value_parser = number, allow_negative_numbers = true, conflicts_with = "mfu_from")]
+    pub mfu: Option<f64>,
+    /// Use the measured MFU in RUN_DIR/summary.json of a finished training run.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub mfu_from: Option<PathBuf>,
+    /// Precision whose dense peak the MFU refers to (default: the --mfu-from run's dtype,
+    /// else bf16, or the config's train.dtype for data-parallel).
+    #[arg(long, value_parser = ["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])]
+    pub precision: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -127,21 +162,11 @@ pub struct RunArgs {
     /// `scalelab fit` result JSON for `--chinchilla fit`.
     #[arg(long, value_name = "FIT.json", requires = "chinchilla")]
     pub law_file: Option<PathBuf>,
-    /// Hardware id in configs/hardware.toml (default: the --mfu-from run's hardware).
-    #[arg(long, value_name = "ID")]
-    pub hardware: Option<String>,
     /// GPUs (default: the fewest whose memory holds the training state).
     #[arg(long, value_name = "K", value_parser = count, allow_negative_numbers = true)]
     pub gpus: Option<u64>,
-    /// Assumed model FLOPs utilisation, 0 < X <= 1 (default 0.40).
-    #[arg(long, value_name = "X", value_parser = number, allow_negative_numbers = true, conflicts_with = "mfu_from")]
-    pub mfu: Option<f64>,
-    /// Use the measured MFU in RUN_DIR/summary.json of a finished training run.
-    #[arg(long, value_name = "RUN_DIR")]
-    pub mfu_from: Option<PathBuf>,
-    /// Precision whose dense peak the MFU refers to (default: bf16, or the --mfu-from run's dtype).
-    #[arg(long, value_parser = ["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])]
-    pub precision: Option<String>,
+    #[command(flatten)]
+    pub mfu: MfuArgs,
     /// USD per GPU-hour (default: the catalog's on-demand price).
     #[arg(long, value_name = "P", value_parser = number, allow_negative_numbers = true, conflicts_with = "spot")]
     pub price_per_hour: Option<f64>,
@@ -174,6 +199,7 @@ pub fn run(a: EstimateArgs) -> Result<i32> {
     match a.command {
         Some(EstimateCommand::Claims(c)) => cmd_claims(c),
         Some(EstimateCommand::Optimum(o)) => cmd_optimum(o),
+        Some(EstimateCommand::DataParallel(d)) => cmd_data_parallel(d),
         None => cmd_estimate(a.run),
     }
 }
@@ -224,6 +250,58 @@ fn cmd_optimum(a: OptimumArgs) -> Result<i32> {
         report::print_optimum(o);
     }
     Ok(0)
+}
+
+fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
+    let cfg = crate::config::RunConfig::load(&a.config, &[])?;
+    let dtype = crate::device::DTypeSpec::parse(&cfg.train.dtype)?;
+    let (m, hw_id) = resolve_mfu(&a.mfu, dtype.peak_field())?;
+    if !(m.mfu > 0.0 && m.mfu <= 1.0) {
+        bail!("--mfu must be in (0, 1], got {}", m.mfu);
+    }
+    let cat = Catalog::load()?;
+    let hw = cat.get(&hw_id).map_err(|e| anyhow!("--hardware: {e}"))?;
+    let precision = a.mfu.precision.clone().unwrap_or(m.precision);
+    let peak = hw.peak_flops(&precision).ok_or_else(|| anyhow!("--hardware {hw_id}: no {precision} peak in the catalog; give --precision"))?;
+    let link = hw.interconnect_gbs.ok_or_else(|| anyhow!("--hardware {hw_id}: no interconnect_gbs in the catalog (a single-device entry)"))?;
+    let sf = crate::flops::StepFlops::new(&cfg.model, cfg.model.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64);
+    let params = crate::model::params::param_counts(&cfg.model).total;
+    let grad_bytes = ((params + 1) * dtype.master().size_in_bytes() as u64) as f64;
+    let step = parallel::Step { flops: sf.matmul_step as f64, tokens: cfg.tokens_per_step(), grad_bytes };
+    let rows = parallel::predict(&step, peak * m.mfu, link, &a.ranks.iter().map(|&r| r as usize).collect::<Vec<_>>());
+    if a.json {
+        return print_json(&serde_json::json!({"config": a.config, "hardware": hw_id, "precision": precision, "mfu": m.mfu, "mfu_source": m.source,
+            "interconnect_gbs": link, "params": params, "step": step, "rows": rows})).map(|_| 0);
+    }
+    println!("Data parallel: {} | {} params | {} tokens/step | {:.3e} FLOPs/step", a.config.display(), report::si(params as f64), step.tokens, step.flops);
+    println!(
+        "{hw_id}: {precision} peak {:.1} TFLOP/s × MFU {:.1}% ({}) | all-reduce of {:.1} MB of gradients per step at {link} GB/s per direction (ring, after the backward)",
+        peak / 1e12,
+        m.mfu * 100.0,
+        m.source,
+        grad_bytes / 1e6
+    );
+    println!("{:>6} {:>12} {:>14} {:>10} {:>12} {:>8} {:>11}", "ranks", "compute ms", "all-reduce ms", "step ms", "tok/s", "speedup", "efficiency");
+    for r in &rows {
+        println!(
+            "{:>6} {:>12.2} {:>14.2} {:>10.2} {:>12.0} {:>7.2}× {:>10.1}%",
+            r.ranks, r.compute_ms, r.allreduce_ms, r.step_ms, r.tok_per_s, r.speedup, r.efficiency * 100.0
+        );
+    }
+    println!("(all-reduce at full link bandwidth without latency: a lower bound; per-GPU MFU held at its 1-GPU value)");
+    Ok(0)
+}
+
+/// The MFU, hardware and precision from `--mfu-from`, `--mfu` or the default,
+/// with `precision` the default precision when no run names one.
+fn resolve_mfu(a: &MfuArgs, precision: &str) -> Result<(Measured, String)> {
+    let m = match (&a.mfu_from, a.mfu) {
+        (Some(dir), _) => mfu_from(dir)?,
+        (None, Some(mfu)) => Measured { mfu, hardware: None, precision: precision.into(), source: "--mfu".into() },
+        (None, None) => Measured { mfu: cost::DEFAULT_MFU, hardware: None, precision: precision.into(), source: "assumed: Llama 3 405B reached 38–43%".into() },
+    };
+    let hw_id = a.hardware.clone().or_else(|| m.hardware.clone()).ok_or_else(|| anyhow!("give --hardware ID (a configs/hardware.toml id such as h100-sxm)"))?;
+    Ok((m, hw_id))
 }
 
 /// What `--mfu-from` takes from a finished run.
@@ -297,18 +375,13 @@ fn workload(a: &RunArgs) -> Result<Workload> {
 
 fn cmd_estimate(a: RunArgs) -> Result<i32> {
     let w = workload(&a)?;
-    let m = match (&a.mfu_from, a.mfu) {
-        (Some(dir), _) => mfu_from(dir)?,
-        (None, Some(mfu)) => Measured { mfu, hardware: None, precision: "bf16".into(), source: "--mfu".into() },
-        (None, None) => Measured { mfu: cost::DEFAULT_MFU, hardware: None, precision: "bf16".into(), source: "assumed: Llama 3 405B reached 38–43%".into() },
-    };
-    let (mfu, run_hw, mfu_source) = (m.mfu, m.hardware, m.source);
-    let hw_id = a.hardware.clone().or(run_hw).ok_or_else(|| anyhow!("give --hardware ID (a configs/hardware.toml id such as h100-sxm)"))?;
+    let (m, hw_id) = resolve_mfu(&a.mfu, "bf16")?;
+    let (mfu, mfu_source) = (m.mfu, m.source);
     let cat = Catalog::load()?;
     let hw = cat.get(&hw_id).map_err(|e| anyhow!("--hardware: {e}"))?;
     let mut p = CostParams::new(&hw_id, a.gpus.unwrap_or(1), mfu);
     p.mfu_source = mfu_source;
-    p.precision = a.precision.clone().unwrap_or(m.precision);
+    p.precision = a.mfu.precision.clone().unwrap_or(m.precision);
     p.price_per_hour = a.price_per_hour;
     p.spot = a.spot;
     p.pue = a.pue;

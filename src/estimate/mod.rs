@@ -7,6 +7,7 @@
 //! - `memory`: model states + activations → minimum GPUs.
 //! - `cost`: GPU-hours, days, dollars, energy, overheads.
 //! - `inference`: the training + inference compute optimum.
+//! - `parallel`: data-parallel step time on W GPUs (`estimate data-parallel`).
 //! - `claims`: the cost articles' claims recomputed.
 //! - `report`, `cli`: console output and the command line.
 
@@ -16,6 +17,7 @@ pub mod cost;
 pub mod inference;
 pub mod law;
 pub mod memory;
+pub mod parallel;
 pub mod presets;
 pub mod report;
 pub mod workload;

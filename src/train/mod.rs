@@ -2,6 +2,7 @@
 //! checkpoints, exact resume and clean handling of SIGINT/SIGTERM.
 
 pub mod checkpoint;
+pub mod dist;
 pub mod metrics;
 pub mod optim;
 pub mod schedule;
@@ -9,7 +10,7 @@ pub mod schedule;
 use crate::config::{NonFinite, RunConfig};
 use crate::data::batches::{eval_batches, Batch, Sampler};
 use crate::data::Dataset;
-use crate::device::{open_device, DTypeSpec};
+use crate::device::DTypeSpec;
 use crate::flops::StepFlops;
 use crate::model::params::{param_counts, Params};
 use crate::model::Gpt;
@@ -197,10 +198,12 @@ pub struct StepResult {
     pub opt_s: f64,
 }
 
-/// One optimizer step: `grad_accum` micro-batches of forward + backward,
-/// global-norm clipping, AdamW. A non-finite loss or norm leaves the weights untouched.
+/// One optimizer step: `grad_accum` micro-batches of forward + backward (this
+/// rank's rows of each), gradients averaged over ranks, global-norm clipping,
+/// AdamW. A non-finite loss or norm leaves the weights untouched.
 pub fn train_step(
     cfg: &RunConfig,
+    comm: &dyn dist::Collective,
     params: &Params,
     opt: &mut optim::AdamW,
     dev: &Device,
@@ -213,7 +216,7 @@ pub fn train_step(
     let mut loss_sum = 0.0;
     let mut grads: Option<Vec<Tensor>> = None;
     for _ in 0..accum {
-        let batch = next_batch()?;
+        let batch = dist::shard(next_batch()?, comm.rank(), comm.world());
         let t0 = Instant::now();
         let (x, y) = batch_tensors(&batch, dev)?;
         let model = Gpt::with_kernels(&cfg.model, params.var_builder(dtype.compute(), true)?, cfg.train.kernels)?;
@@ -242,7 +245,8 @@ pub fn train_step(
     if crate::fault::take_nonfinite() {
         grads[0] = (&grads[0] * f64::NAN)?;
     }
-    let loss = loss_sum / accum as f64;
+    let mut loss = loss_sum / accum as f64;
+    dist::average(comm, &mut grads, &mut loss)?;
     let grad_norm = optim::grad_norm(&grads)?;
     let applied = loss.is_finite() && grad_norm.is_finite();
     if applied {
@@ -288,6 +292,15 @@ impl Run {
         let path = checkpoint::save(&root, &self.params.named_tensors(), &moments, &self.state)?;
         checkpoint::prune(&root, self.cfg.train.keep_last, self.state.best_val.map(|b| b.0))?;
         Ok(path)
+    }
+
+    /// A new run: seeded weights, zero moments, the sampler at its start.
+    fn fresh(cfg: &RunConfig, dev: &Device, dtype: DTypeSpec, tokenizer_sha: &str) -> Result<Run> {
+        let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), dev)?;
+        let opt = optim::AdamW::new(&cfg.optim, &params)?;
+        let sampler = Sampler::new(cfg.train.seed.wrapping_add(1));
+        let state = TrainState::fresh(cfg, sampler.state(), tokenizer_sha.to_string());
+        Ok(Run { cfg: cfg.clone(), dir: PathBuf::new(), dev: dev.clone(), dtype, params, opt, sampler, state })
     }
 
     fn restore(cfg: &RunConfig, dir: &Path, state: TrainState, dev: &Device, dtype: DTypeSpec) -> Result<Run> {
@@ -345,14 +358,32 @@ fn clean_stale_temps(dir: &Path) {
     }
 }
 
-/// Train `cfg` into the run folder `opts.out`.
+/// What a run settles once, before any rank starts: the data, the locked run
+/// folder, and each rank's weights, optimizer and sampler (restored from the
+/// checkpoint, which is thereby verified even when the run has finished).
+struct Setup {
+    cfg: RunConfig,
+    opts: TrainOptions,
+    dtype: DTypeSpec,
+    ds: Dataset,
+    dir: PathBuf,
+    /// Each rank's starting state, taken by its thread.
+    runs: std::sync::Mutex<Vec<Option<Run>>>,
+    hw_id: Option<String>,
+    /// Peak FLOP/s of one device.
+    peak: Option<f64>,
+    _lock: File,
+}
+
+/// Train `cfg` into the run folder `opts.out`, on `train.ranks` data-parallel ranks.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     let dtype = DTypeSpec::parse(&cfg.train.dtype)?;
-    let dev = open_device(&cfg.train.device)?;
-    dtype.check_device(&dev)?;
-    crate::device::configure_precision(&dev, dtype);
+    dist::check(cfg.train.ranks, cfg.train.batch_size, &cfg.train.device)?;
+    let devs = dist::open_devices(&cfg.train.device, cfg.train.ranks)?;
+    for dev in &devs {
+        dtype.check_device(dev)?;
+    }
     let ds = ensure_dataset(cfg, opts.quiet)?;
-    let tokenizer_sha = ds.meta.tokenizer_sha256.clone();
     if ds.train.len() < cfg.model.seq_len + 1 || ds.val.len() < cfg.model.seq_len + 1 {
         bail!(
             "model.seq_len ({}) is longer than the data (train {} tokens, validation {} tokens in {})",
@@ -362,7 +393,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             ds.dir.display()
         );
     }
-    let (hw_id, peak) = resolve_peak(cfg, &dev, dtype)?;
+    let (hw_id, peak) = resolve_peak(cfg, &devs[0], dtype)?;
 
     // Run folder: refuse to clobber an existing run unless resuming it.
     let dir = opts.out.clone();
@@ -373,13 +404,13 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     }
     fs::create_dir_all(&dir).with_context(|| format!("run folder {}: cannot create", dir.display()))?;
     // Lock before reading checkpoints, so no other process writes one meanwhile.
-    let _lock = lock_run_dir(&dir)?;
+    let lock = lock_run_dir(&dir)?;
     checkpoint::clean_stale(&ckpt_root);
     clean_stale_temps(&dir);
     let mut notes = Vec::new();
     let resumed = if opts.resume { checkpoint::latest_good(&ckpt_root, |m| notes.push(m)) } else { None };
     if let Some((cdir, st)) = &resumed {
-        check_compatible(cfg, st, &tokenizer_sha, cdir)?;
+        check_compatible(cfg, st, &ds.meta.tokenizer_sha256, cdir)?;
     }
     if opts.resume && resumed.is_none() && !existing.is_empty() {
         // Starting over would overwrite the run's metrics: refuse and say why.
@@ -395,34 +426,30 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     for n in &notes {
         eprintln!("warning: {n}");
     }
-
-    let mut run = match resumed {
-        Some((cdir, st)) => {
-            if !opts.quiet {
-                eprintln!("resuming {} from {} (step {})", dir.display(), cdir.display(), st.step);
-            }
-            Run::restore(cfg, &cdir, st, &dev, dtype)?
-        }
-        None => {
-            if opts.resume && !opts.quiet {
-                eprintln!("no usable checkpoint in {}; starting from scratch", ckpt_root.display());
-            }
-            let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
-            let opt = optim::AdamW::new(&cfg.optim, &params)?;
-            let sampler = Sampler::new(cfg.train.seed.wrapping_add(1));
-            let state = TrainState::fresh(cfg, sampler.state(), tokenizer_sha.clone());
-            Run { cfg: cfg.clone(), dir: PathBuf::new(), dev: dev.clone(), dtype, params, opt, sampler, state }
-        }
-    };
-    run.dir = dir.clone();
-    run.cfg = cfg.clone();
-    run.state.config = cfg.clone();
-    run.opt.cfg = cfg.optim.clone();
+    match &resumed {
+        Some((cdir, st)) if !opts.quiet => eprintln!("resuming {} from {} (step {})", dir.display(), cdir.display(), st.step),
+        None if opts.resume && !opts.quiet => eprintln!("no usable checkpoint in {}; starting from scratch", ckpt_root.display()),
+        _ => {}
+    }
+    let runs = devs
+        .iter()
+        .map(|dev| {
+            crate::device::configure_precision(dev, dtype);
+            let mut run = match &resumed {
+                Some((cdir, st)) => Run::restore(cfg, cdir, st.clone(), dev, dtype)?,
+                None => Run::fresh(cfg, dev, dtype, &ds.meta.tokenizer_sha256)?,
+            };
+            run.dir = dir.clone();
+            run.state.config = cfg.clone();
+            run.opt.cfg = cfg.optim.clone();
+            Ok(Some(run))
+        })
+        .collect::<Result<Vec<_>>>()?;
     fsx::write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
     fsx::write_atomic(&dir.join("tokenizer.json"), &ds.tokenizer_json)?;
-    let start_step = run.state.step;
     // Resuming a run that already finished: its summary stands (re-deriving it
     // here would lose the throughput, which no step of this process measured).
+    let start_step = resumed.as_ref().map_or(0, |(_, st)| st.step);
     if start_step >= total_steps(cfg) {
         if let Ok(s) = fsx::read_json::<Summary>(&dir.join("summary.json")) {
             if !opts.quiet {
@@ -431,39 +458,62 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             return Ok(s);
         }
     }
-    let mut log = MetricsLog::open(&dir.join("metrics.jsonl"), Some(start_step).filter(|_| start_step > 0))?;
+    let runs = std::sync::Mutex::new(runs);
+    let setup = Arc::new(Setup { cfg: cfg.clone(), opts: opts.clone(), dtype, ds, dir, runs, hw_id, peak, _lock: lock });
+    dist::launch(devs, move |comm, dev| train_rank(&setup, comm, dev))
+}
+
+/// One rank's training loop. Rank 0 evaluates, logs, checkpoints and returns
+/// the summary; the other ranks return `None`.
+fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Result<Option<Summary>> {
+    let Setup { cfg, opts, dtype, ds, dir, .. } = setup;
+    let dtype = *dtype;
+    let lead = comm.rank() == 0;
+    let world = comm.world();
+    let taken = setup.runs.lock().unwrap_or_else(|p| p.into_inner())[comm.rank()].take();
+    let mut run = taken.ok_or_else(|| anyhow!("rank {}: no starting state (started twice?)", comm.rank()))?;
+    let start_step = run.state.step;
+    let mut log = if lead { Some(MetricsLog::open(&dir.join("metrics.jsonl"), Some(start_step).filter(|_| start_step > 0))?) } else { None };
 
     let total = total_steps(cfg);
     let t = cfg.model.seq_len;
     let micro = cfg.train.batch_size;
     let step_flops = StepFlops::new(&cfg.model, t, (micro * cfg.train.grad_accum) as u64);
     let flops_step = step_flops.matmul_step as f64;
+    // MFU of the whole group: every rank's device counts.
+    let peak = setup.peak.map(|p| p * world as f64);
     let evals = eval_batches(&ds.val, cfg.train.eval_batches, micro, t)?;
     let bpt = ds.meta.bytes_per_token();
     let signals = Signals::get()?;
-    if let Some((name, code)) = signals.pending() {
-        return Err(Stopped::Signal { name, code, step: run.state.step }.into());
+    // Rank 0 decides when to stop; every rank learns it in the same step.
+    let stop_code = || -> Result<i32> { dist::agree(comm, signals.pending().map_or(0, |(_, c)| c), dev) };
+    let stopped = |code: i32, step: usize| Stopped::Signal { name: if code == 130 { "SIGINT" } else { "SIGTERM" }, code, step };
+    let code = stop_code()?;
+    if code != 0 {
+        return Err(stopped(code, run.state.step).into());
     }
 
-    let pb = if opts.quiet { ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()) } else { ProgressBar::new(total as u64) };
+    let pb = if opts.quiet || !lead { ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()) } else { ProgressBar::new(total as u64) };
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} steps | {msg} | eta {eta}").expect("template").progress_chars("=> "));
     pb.set_position(start_step as u64);
     let say = |s: String| {
-        if !opts.quiet {
+        if !opts.quiet && lead {
             metrics::println(&pb, s);
         }
     };
+    let pc = param_counts(&cfg.model);
     say(format!(
-        "run {} | {} params ({} non-embedding) | {} steps × {} tokens | {:.3e} FLOPs/step | device {} {:?}{}",
+        "run {} | {} params ({} non-embedding) | {} steps × {} tokens | {:.3e} FLOPs/step | device {}{} {:?}{}",
         dir.display(),
-        metrics::si(param_counts(&cfg.model).total as f64),
-        metrics::si(param_counts(&cfg.model).non_embedding as f64),
+        metrics::si(pc.total as f64),
+        metrics::si(pc.non_embedding as f64),
         total,
         cfg.tokens_per_step(),
         flops_step,
         cfg.train.device,
+        if world > 1 { format!(" × {world} ranks") } else { String::new() },
         dtype,
-        hw_id.as_ref().map(|h| format!(" | peak from {h}")).unwrap_or_default()
+        setup.hw_id.as_ref().map(|h| format!(" | peak from {h}")).unwrap_or_default()
     ));
 
     let wall0 = Instant::now() - std::time::Duration::from_secs_f64(run.state.elapsed_s);
@@ -483,11 +533,13 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             val_bpb,
             elapsed_s: wall0.elapsed().as_secs_f64(),
         })?;
+        say(format!("step {} | val loss {val_loss:.4} | val bpb {val_bpb:.4}", run.state.step));
         Ok(val_bpb)
     };
     if start_step == 0 {
-        let bpb = do_eval(&mut run, &mut log)?;
-        say(format!("step 0 | val loss {:.4} | val bpb {:.4}", run.state.last_val_loss.unwrap_or(f64::NAN), bpb));
+        if let Some(log) = log.as_mut() {
+            do_eval(&mut run, log)?;
+        }
     }
 
     while run.state.step < total {
@@ -496,7 +548,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         let t0 = Instant::now();
         let sampler = &mut run.sampler;
         crate::fault::arm_nonfinite(step + 1);
-        let r = train_step(cfg, &run.params, &mut run.opt, &run.dev, dtype, lr, || sampler.next_batch(&ds.train, micro, t))?;
+        let r = train_step(cfg, comm, &run.params, &mut run.opt, &run.dev, dtype, lr, || sampler.next_batch(&ds.train, micro, t))?;
         let (loss, norm, finite) = (r.loss, r.grad_norm, r.applied);
         if !finite {
             if cfg.train.on_nonfinite == NonFinite::Stop {
@@ -512,41 +564,42 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             run.state.timed_tokens += cfg.tokens_per_step();
             run.state.timed_s += dt;
         }
-        let rec = StepRecord {
-            kind: "step".into(),
-            step: run.state.step,
-            tokens_seen: run.state.tokens_seen,
-            loss,
-            lr,
-            grad_norm: norm,
-            dt_ms: dt * 1e3,
-            tok_per_s: cfg.tokens_per_step() as f64 / dt,
-            flops_step,
-            flops_cum: run.state.flops_cum,
-            mfu: peak.map(|p| flops_step / dt / p),
-            skipped: !finite,
-        };
-        log.write(&rec)?;
-        pb.set_position(run.state.step as u64);
-        pb.set_message(format!("loss {loss:.3}"));
-        if run.state.step % cfg.train.log_every == 0 || run.state.step == 1 || !finite {
-            say(metrics::console_line(&rec, total));
-        }
         let last = run.state.step == total;
-        if run.state.step % cfg.train.eval_every == 0 || last {
-            let bpb = do_eval(&mut run, &mut log)?;
-            say(format!("step {} | val loss {:.4} | val bpb {:.4}", run.state.step, run.state.last_val_loss.unwrap_or(f64::NAN), bpb));
+        if let Some(log) = log.as_mut() {
+            let rec = StepRecord {
+                kind: "step".into(),
+                step: run.state.step,
+                tokens_seen: run.state.tokens_seen,
+                loss,
+                lr,
+                grad_norm: norm,
+                dt_ms: dt * 1e3,
+                tok_per_s: cfg.tokens_per_step() as f64 / dt,
+                flops_step,
+                flops_cum: run.state.flops_cum,
+                mfu: peak.map(|p| flops_step / dt / p),
+                skipped: !finite,
+            };
+            log.write(&rec)?;
+            pb.set_position(run.state.step as u64);
+            pb.set_message(format!("loss {loss:.3}"));
+            if run.state.step % cfg.train.log_every == 0 || run.state.step == 1 || !finite {
+                say(metrics::console_line(&rec, total));
+            }
+            if run.state.step % cfg.train.eval_every == 0 || last {
+                do_eval(&mut run, log)?;
+            }
         }
         run.state.elapsed_s = wall0.elapsed().as_secs_f64();
-        let signal = signals.pending();
+        let code = stop_code()?;
         let halt = opts.halt_after == Some(run.state.step);
-        if run.state.step % cfg.train.checkpoint_every == 0 || last || signal.is_some() || halt {
+        if let Some(log) = log.as_mut().filter(|_| run.state.step % cfg.train.checkpoint_every == 0 || last || code != 0 || halt) {
             log.sync()?;
             run.checkpoint()?;
         }
-        if let Some((name, code)) = signal {
+        if code != 0 {
             pb.abandon();
-            return Err(Stopped::Signal { name, code, step: run.state.step }.into());
+            return Err(stopped(code, run.state.step).into());
         }
         if halt && !last {
             pb.abandon();
@@ -554,8 +607,10 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         }
     }
     pb.finish_and_clear();
+    if !lead {
+        return Ok(None);
+    }
 
-    let pc = param_counts(&cfg.model);
     let (steps_log, evals_log) = metrics::read(&dir.join("metrics.jsonl"))?;
     // Skipped (non-finite) steps do not count towards the final training loss.
     let applied: Vec<f64> = steps_log.iter().filter(|r| !r.skipped).map(|r| r.loss).collect();
@@ -564,6 +619,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     let final_train_loss = if applied.is_empty() { f64::NAN } else { applied.iter().rev().take(tail).sum::<f64>() / tail as f64 };
     let last_eval = evals_log.last().ok_or_else(|| anyhow!("no evaluation recorded"))?;
     let tok_per_s = if run.state.timed_s > 0.0 { run.state.timed_tokens as f64 / run.state.timed_s } else { f64::NAN };
+    let name = crate::device::device_name(dev).unwrap_or_else(|| cfg.train.device.clone());
     let summary = Summary {
         status: "finished".into(),
         run_dir: dir.display().to_string(),
@@ -579,11 +635,11 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         wall_s: wall0.elapsed().as_secs_f64(),
         tok_per_s,
         mfu: peak.map(|p| tok_per_s * step_flops.matmul_per_token() / p),
-        device: crate::device::device_name(&dev).unwrap_or_else(|| cfg.train.device.clone()),
-        hardware: hw_id,
+        device: if world > 1 { format!("{world}× {name}") } else { name },
+        hardware: setup.hw_id.clone(),
         dtype: cfg.train.dtype.clone(),
         skipped_nonfinite: run.state.skipped_nonfinite,
     };
     fsx::write_json_atomic(&dir.join("summary.json"), &summary)?;
-    Ok(summary)
+    Ok(Some(summary))
 }
