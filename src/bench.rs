@@ -38,6 +38,9 @@ pub struct BenchResult {
     pub threads: usize,
     /// Peak resident memory of the process (CPU), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// Peak CUDA memory allocated during the timed steps, MiB (like
+    /// `torch.cuda.max_memory_allocated`); none on CPU.
+    pub peak_gpu_mib: Option<f64>,
 }
 
 pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult> {
@@ -59,6 +62,9 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
     };
     let mut results: Vec<StepResult> = Vec::with_capacity(steps);
     for i in 0..warmup + steps {
+        if i == warmup {
+            crate::device::gpu_peak_bytes(&dev, true);
+        }
         let r = train_step(cfg, &crate::train::dist::Solo, &params, &mut opt, &dev, dtype, cfg.optim.lr, &mut next)?;
         if i >= warmup {
             results.push(r);
@@ -105,6 +111,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         kernels: format!("{:?}", cfg.train.kernels).to_lowercase(),
         threads: rayon::current_num_threads(),
         peak_rss_mib: peak_rss_mib(),
+        peak_gpu_mib: crate::device::gpu_peak_bytes(&dev, false).map(|b| b as f64 / (1 << 20) as f64),
     })
 }
 

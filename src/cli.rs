@@ -402,7 +402,7 @@ fn print_bench(a: &BenchArgs, r: &crate::bench::BenchResult) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(r)?);
     } else {
         println!(
-            "bench {} [{}]: {} params | {} × {} tokens | {} steps after {} warm-up | {:.1} ms/step (median {:.1}; fwd {:.1}, bwd {:.1}, opt {:.1}) | {:.0} tok/s | {:.3} TFLOP/s | mfu {} | {} threads | peak RSS {}",
+            "bench {} [{}]: {} params | {} × {} tokens | {} steps after {} warm-up | {:.1} ms/step (median {:.1}; fwd {:.1}, bwd {:.1}, opt {:.1}) | {:.0} tok/s | {:.3} TFLOP/s | mfu {} | {} threads | peak RSS {}{}",
             a.cfg.config.display(),
             r.kernels,
             r.params,
@@ -420,6 +420,7 @@ fn print_bench(a: &BenchArgs, r: &crate::bench::BenchResult) -> Result<()> {
             r.mfu.map(|m| format!("{:.1}%", m * 100.0)).unwrap_or_else(|| "–".into()),
             r.threads,
             r.peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or_else(|| "–".into()),
+            r.peak_gpu_mib.map(|m| format!(" | peak GPU {m:.0} MiB")).unwrap_or_default(),
         );
     }
     Ok(())
