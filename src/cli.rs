@@ -32,6 +32,8 @@ pub enum Command {
     Flops(FlopsArgs),
     /// Training throughput on synthetic batches.
     Bench(BenchArgs),
+    /// Correctness checks on a device: gradients vs finite differences, device vs CPU, bf16/f16 vs fp32.
+    Check(CheckArgs),
     /// Run a scaling sweep (IsoFLOP, token or tokens-per-parameter grid).
     Sweep(crate::sweep::cli::SweepArgs),
     /// Training cost, memory and scaling-law estimates; `estimate claims` checks the cost articles.
@@ -146,6 +148,15 @@ pub struct FlopsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub cfg: ConfigArgs,
@@ -175,6 +186,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => cmd_info(a),
         Command::Flops(a) => cmd_flops(a),
         Command::Bench(a) => cmd_bench(a),
+        Command::Check(a) => cmd_check(a),
         Command::Sweep(a) => crate::sweep::cli::cmd(a),
         Command::Estimate(a) => crate::estimate::cli::run(a),
         Command::Fit(a) => crate::scaling::cli::run(a),
@@ -395,6 +407,23 @@ fn cmd_bench(a: BenchArgs) -> Result<i32> {
         println!("fused / composed: {ratio:.2}× tok/s ({:.0} vs {:.0})", results[1].tok_per_s, results[0].tok_per_s);
     }
     Ok(0)
+}
+
+fn cmd_check(a: CheckArgs) -> Result<i32> {
+    let dev = crate::device::open_device(&a.device).map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+    let name = crate::device::device_name(&dev).unwrap_or_else(|| a.device.clone());
+    let rows = crate::check::run(&dev);
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"device": name, "failed": failed, "checks": rows}))?);
+    } else {
+        println!("checks on {name}:");
+        for r in &rows {
+            println!("  {} {:<58} {:>9.2e} (tolerance {:.0e})  {}", if r.pass { "ok  " } else { "FAIL" }, r.check, r.value, r.tolerance, r.detail);
+        }
+        println!("{} of {} checks passed", rows.len() - failed, rows.len());
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
 }
 
 fn print_bench(a: &BenchArgs, r: &crate::bench::BenchResult) -> Result<()> {

@@ -3,6 +3,7 @@
 //! flops / hardware → (estimate, scaling, report).
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -4,79 +4,19 @@
 //! parameter stops receiving a gradient and this test fails.
 
 use candle_core::{DType, Device, Tensor};
+use scalelab::check::gradcheck::{gradcheck, tiny};
+use scalelab::check::GRAD_TOL;
 use scalelab::config::ModelConfig;
 use scalelab::model::params::Params;
 use scalelab::model::{Gpt, Kernels};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
-use std::collections::HashMap;
 
-fn tiny(bias: bool) -> ModelConfig {
-    ModelConfig { n_layer: 2, n_head: 2, d_model: 8, seq_len: 6, vocab_size: 13, bias, ln_eps: 1e-5 }
-}
-
-fn batch(cfg: &ModelConfig, dev: &Device) -> (Tensor, Tensor) {
-    let n = 2 * cfg.seq_len;
-    let x: Vec<u32> = (0..n).map(|i| ((i * 5 + 3) % cfg.vocab_size) as u32).collect();
-    let y: Vec<u32> = (0..n).map(|i| ((i * 7 + 1) % cfg.vocab_size) as u32).collect();
-    (Tensor::from_vec(x, (2, cfg.seq_len), dev).unwrap(), Tensor::from_vec(y, (2, cfg.seq_len), dev).unwrap())
-}
-
-fn loss_of(cfg: &ModelConfig, k: Kernels, named: &HashMap<String, Tensor>, x: &Tensor, y: &Tensor) -> f64 {
-    let vb = candle_nn::VarBuilder::from_tensors(named.clone(), DType::F64, &Device::Cpu);
-    Gpt::with_kernels(cfg, vb, k).unwrap().loss(x, y).unwrap().to_scalar::<f64>().unwrap()
-}
-
+/// Every parameter's sampled entries within the stated tolerance (f64).
 fn check(cfg: &ModelConfig, k: Kernels) {
-    let dev = Device::Cpu;
-    let params = Params::init(cfg, 7, DType::F64, &dev).unwrap();
-    // Perturb the init (seeded) so LayerNorm gains/biases are off their trivial
-    // values and attention is not uniform: every gradient is then well above
-    // the finite-difference noise floor.
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let normal = Normal::new(0.0, 0.3).unwrap();
-    for v in &params.vars {
-        let n = v.as_tensor().elem_count();
-        let noise: Vec<f64> = (0..n).map(|_| normal.sample(&mut rng)).collect();
-        let noise = Tensor::from_vec(noise, v.as_tensor().shape(), &dev).unwrap();
-        v.set(&(v.as_tensor() + noise).unwrap()).unwrap();
+    let ps = gradcheck(cfg, k, &Device::Cpu).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(ps.len(), Params::init(cfg, 0, DType::F64, &Device::Cpu).unwrap().specs.len());
+    for p in &ps {
+        assert!(p.max_rel_err <= GRAD_TOL, "{}: analytic vs numeric gradient rel err {:.2e} (tolerance {GRAD_TOL:e})", p.name, p.max_rel_err);
     }
-    let (x, y) = batch(cfg, &dev);
-    let model = Gpt::with_kernels(cfg, params.var_builder(DType::F64, true).unwrap(), k).unwrap();
-    let grads = model.loss(&x, &y).unwrap().backward().unwrap();
-
-    let named: HashMap<String, Tensor> = params.named_tensors().into_iter().collect();
-    let eps = 1e-6;
-    let mut checked = 0;
-    for (spec, var) in params.specs.iter().zip(&params.vars) {
-        let g = grads
-            .get(var.as_tensor())
-            .unwrap_or_else(|| panic!("parameter {} received no gradient: an op without backward is on the training path", spec.name));
-        let g: Vec<f64> = g.flatten_all().unwrap().to_vec1().unwrap();
-        assert!(g.iter().any(|v| *v != 0.0), "gradient of {} is identically zero", spec.name);
-        let base: Vec<f64> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
-        // Sample entries spread over the tensor among those whose gradient is not
-        // negligible (≥ 1e-3 of the tensor's largest), where a relative error means something.
-        let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let live: Vec<usize> = (0..g.len()).filter(|&i| g[i].abs() >= 1e-3 * gmax).collect();
-        let picks: Vec<usize> = (0..6).map(|k| live[k * (live.len() - 1) / 5]).collect();
-        for &i in &picks {
-            let at = |delta: f64| {
-                let mut p = base.clone();
-                p[i] += delta;
-                let mut m = named.clone();
-                m.insert(spec.name.clone(), Tensor::from_vec(p, spec.shape.as_slice(), &dev).unwrap());
-                loss_of(cfg, k, &m, &x, &y)
-            };
-            let num = (at(eps) - at(-eps)) / (2.0 * eps);
-            let ana = g[i];
-            let rel = (ana - num).abs() / ana.abs().max(num.abs()).max(1e-6);
-            assert!(rel <= 1e-4, "{}[{i}]: analytic {ana:.10e} vs numeric {num:.10e} (rel err {rel:.2e})", spec.name);
-            checked += 1;
-        }
-    }
-    assert!(checked >= 6 * params.specs.len());
 }
 
 // The training path on CPU uses the fused kernels; the composed ops are the
@@ -94,6 +34,17 @@ fn every_parameter_matches_finite_differences_without_bias() {
 #[test]
 fn composed_ops_match_finite_differences() {
     check(&tiny(true), Kernels::Composed);
+    check(&tiny(false), Kernels::Composed);
+}
+
+/// `scalelab check`, the same checks as a command (what a GPU machine runs), passes on CPU.
+#[test]
+fn check_command_passes_on_cpu() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scalelab")).args(["check", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(v["failed"], 0);
+    assert_eq!(v["checks"].as_array().unwrap().len(), 6, "4 gradient checks + bf16 + f16 on CPU");
 }
 
 #[test]

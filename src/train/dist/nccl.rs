@@ -60,3 +60,12 @@ impl Collective for Rank {
         Ok(Tensor::from_storage(Storage::Cuda(out), n, BackpropOp::none(), false))
     }
 }
+
+/// A 1-rank group on `dev` all-reduces a ramp: the largest |out − in| (0 when
+/// NCCL loads, joins and moves the data). What one GPU can check of the path.
+pub fn self_test(dev: &Device) -> Result<f64> {
+    let rank = Rank::join(0, 1, dev, new_id()?)?;
+    let t = Tensor::arange(0f32, 4096f32, dev)?;
+    let out = rank.all_reduce_sum(&t)?;
+    Ok((out - &t)?.abs()?.max_all()?.to_scalar::<f32>()? as f64)
+}
