@@ -8,7 +8,10 @@
 # Environment: SCALELAB (binary, default target/release/scalelab, else `scalelab`
 # on PATH), PYTHON (with torch; default python3), WARMUP (default 3),
 # THREADS (torch.set_num_threads; default: all cores, as scalelab's rayon pool),
-# ATTN (manual | sdpa; default manual, the ops scalelab computes).
+# ATTN (manual | sdpa; default manual, the ops scalelab computes),
+# DEVICE (cpu | cuda[:N]; default cpu) and DTYPE (f32 | tf32 | bf16; default f32)
+# for both, TORCH_FLAGS (extra reference flags, e.g. "--compile --fused-adamw"),
+# SCALELAB_FLAGS (extra bench flags, e.g. "--set train.batch_size=16").
 # OMP_WAIT_POLICY defaults to PASSIVE: with libgomp's default spinning, torch on
 # a 2-core machine shared with another busy process runs several times slower
 # (docs/benchmarks.md has the measurement); scalelab's own thread pool is
@@ -22,6 +25,10 @@ CONFIG=$1
 STEPS=${2:-20}
 WARMUP=${WARMUP:-3}
 ATTN=${ATTN:-manual}
+DEVICE=${DEVICE:-cpu}
+DTYPE=${DTYPE:-f32}
+TORCH_FLAGS=${TORCH_FLAGS:-}
+SCALELAB_FLAGS=${SCALELAB_FLAGS:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 SCALELAB=${SCALELAB:-$ROOT/target/release/scalelab}
@@ -31,10 +38,14 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 THREADS=${THREADS:-$(nproc)}
 
 echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') | $(nproc) cores | load:$(uptime | sed 's/.*load average://')"
-echo "\$ scalelab bench --config $CONFIG --steps $STEPS --warmup $WARMUP --json"
-sl=$("$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --json)
-echo "\$ OMP_WAIT_POLICY=$OMP_WAIT_POLICY $PYTHON bench/torch_reference.py --config $CONFIG --steps $STEPS --warmup $WARMUP --threads $THREADS --attn $ATTN --json"
-tr=$("$PYTHON" "$HERE/torch_reference.py" --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --attn "$ATTN" --json)
+echo "\$ scalelab bench --config $CONFIG --steps $STEPS --warmup $WARMUP --device $DEVICE --dtype $DTYPE $SCALELAB_FLAGS --json"
+# shellcheck disable=SC2086  # the *_FLAGS are word lists
+sl=$("$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --device "$DEVICE" --dtype "$DTYPE" $SCALELAB_FLAGS --json)
+BS=$(SL="$sl" "$PYTHON" -c 'import json, os; s = json.loads(os.environ["SL"]); print(s["batch_size"], s["grad_accum"])')
+read -r B ACC <<<"$BS"
+echo "\$ OMP_WAIT_POLICY=$OMP_WAIT_POLICY $PYTHON bench/torch_reference.py --config $CONFIG --batch-size $B --grad-accum $ACC --steps $STEPS --warmup $WARMUP --threads $THREADS --attn $ATTN --device $DEVICE --dtype $DTYPE $TORCH_FLAGS --json"
+# shellcheck disable=SC2086
+tr=$("$PYTHON" "$HERE/torch_reference.py" --config "$CONFIG" --batch-size "$B" --grad-accum "$ACC" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --attn "$ATTN" --device "$DEVICE" --dtype "$DTYPE" $TORCH_FLAGS --json)
 echo "# load after: $(uptime | sed 's/.*load average://')"
 SL="$sl" TR="$tr" "$PYTHON" - <<'PY'
 import json, os
@@ -47,4 +58,9 @@ for name, r in ((f"scalelab ({s['kernels']} kernels)", s), (t["impl"], t)):
 print(f"{s['params']} params | {s['tokens_per_step']} tokens/step | {s['steps']} steps after {s['warmup_steps']} warm-up | threads scalelab {s['threads']}, torch {t['threads']}")
 print(f"ratio scalelab/torch: tok/s {s['tok_per_s'] / t['tok_per_s']:.2f}x | ms/step {s['ms_per_step'] / t['ms_per_step']:.2f} "
       f"(fwd {s['ms_forward'] / t['ms_forward']:.2f}, bwd {s['ms_backward'] / t['ms_backward']:.2f}, opt {s['ms_optimizer'] / t['ms_optimizer']:.2f})")
+if s.get("mfu") is not None:
+    # Same FLOP count for both: the reference's MFU scales with its tok/s.
+    print(f"MFU (exact matmul FLOPs): scalelab {s['mfu'] * 100:.1f}% | torch {s['mfu'] * t['tok_per_s'] / s['tok_per_s'] * 100:.1f}%")
+if s.get("peak_gpu_mib") is not None and t.get("peak_gpu_mib") is not None:
+    print(f"peak GPU memory allocated: scalelab {s['peak_gpu_mib']:.0f} MiB | torch {t['peak_gpu_mib']:.0f} MiB")
 PY

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch eager reference for `scalelab bench` (CPU, fp32).
+"""PyTorch reference for `scalelab bench`: eager on CPU in fp32, or on CUDA in
+fp32 / TF32 / bf16 autocast, optionally with torch.compile and fused AdamW.
 
 Builds the same GPT as scalelab (GPT-2 style: learned positions, pre-LN
 blocks, causal self-attention, 4x MLP with GELU tanh, biases, LM head tied to
@@ -26,6 +27,15 @@ defaults), or from flags, which also override the config.
 Attention is the explicit matmul -> causal mask -> softmax -> matmul that
 scalelab computes; `--attn sdpa` uses torch's fused
 scaled_dot_product_attention instead (what nanoGPT does).
+
+On CUDA (`--device cuda`) the device is synchronised before every clock read,
+`--dtype bf16` runs the forward under torch.autocast with fp32 master weights
+and optimizer state (scalelab's scheme), `--dtype tf32` allows TF32 matmuls,
+and peak_gpu_mib is torch.cuda.max_memory_allocated over the timed steps. The
+configuration the speed goal names (issue 6) is
+
+    python3 bench/torch_reference.py --config configs/presets/gpt2-124m.toml --batch-size 16 --grad-accum 1 \
+        --device cuda --dtype bf16 --attn sdpa --compile --fused-adamw --json
 """
 import argparse
 import json
@@ -126,7 +136,7 @@ def build(torch, cfg, attn):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="PyTorch eager reference for `scalelab bench` (CPU, fp32)")
+    ap = argparse.ArgumentParser(description="PyTorch reference for `scalelab bench`")
     ap.add_argument("--config", help="scalelab TOML config")
     for k in ("n_layer", "n_head", "d_model", "seq_len", "vocab_size", "batch_size", "grad_accum"):
         ap.add_argument("--" + k.replace("_", "-"), type=int)
@@ -134,6 +144,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps (default 3)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all cores, as rayon)")
     ap.add_argument("--attn", choices=("manual", "sdpa"), default="manual")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    ap.add_argument("--dtype", choices=("f32", "tf32", "bf16"), default="f32")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model")
+    ap.add_argument("--fused-adamw", action="store_true", help="torch.optim.AdamW(fused=True) (CUDA)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
@@ -154,11 +168,22 @@ def main():
     if a.steps < 1:
         ap.error("--steps must be at least 1")
 
+    import contextlib
+
     import torch
 
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
+    if a.dtype != "f32" and not cuda:
+        ap.error(f"--dtype {a.dtype} needs --device cuda")
     torch.set_num_threads(a.threads)
+    torch.backends.cuda.matmul.allow_tf32 = a.dtype == "tf32"
+    torch.backends.cudnn.allow_tf32 = a.dtype == "tf32"
     torch.manual_seed(train_cfg["seed"])
-    model = build(torch, model_cfg, a.attn)
+    model = build(torch, model_cfg, a.attn).to(dev)
+    run = torch.compile(model) if a.compile else model
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if a.dtype == "bf16" else contextlib.nullcontext
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     o = optim_cfg
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -166,7 +191,7 @@ def main():
         (decay if p.dim() == 2 and (o["decay_embeddings"] or not emb) else no_decay).append(p)
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"],
+        lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"], **({"fused": True} if a.fused_adamw else {}),
     )
     params = [p for p in model.parameters()]
     clip = o["grad_clip"] if o["grad_clip"] > 0 else float("inf")
@@ -176,27 +201,36 @@ def main():
     def step():
         fwd = bwd = 0.0
         for _ in range(accum):
-            x = torch.randint(0, V, (B, T), generator=gen)
-            y = torch.randint(0, V, (B, T), generator=gen)
+            x = torch.randint(0, V, (B, T), generator=gen).to(dev)
+            y = torch.randint(0, V, (B, T), generator=gen).to(dev)
+            sync()
             t0 = time.perf_counter()
-            loss = model(x, y)
+            with autocast():
+                loss = run(x, y)
             loss.item()
             t1 = time.perf_counter()
             (loss / accum).backward()
+            sync()
             fwd += t1 - t0
             bwd += time.perf_counter() - t1
         t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        sync()
         return fwd, bwd, time.perf_counter() - t2
 
-    results = [step() for _ in range(a.warmup + a.steps)][a.warmup:]
+    results = []
+    for i in range(a.warmup + a.steps):
+        if i == a.warmup and cuda:
+            torch.cuda.reset_peak_memory_stats(dev)
+        results.append(step())
+    results = results[a.warmup:]
     totals = sorted(sum(r) * 1e3 for r in results)
     ms = statistics.fmean(totals)
     tokens = B * accum * T
     r = {
-        "impl": f"torch {torch.__version__} eager ({a.attn} attention)",
+        "impl": f"torch {torch.__version__} {'compiled' if a.compile else 'eager'} ({a.attn} attention{', fused AdamW' if a.fused_adamw else ''}, {a.device} {a.dtype})",
         "params": sum(p.numel() for p in params),
         "batch_size": B,
         "grad_accum": accum,
@@ -213,6 +247,7 @@ def main():
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset: libgomp spins)"),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mib": torch.cuda.max_memory_allocated(dev) / 2**20 if cuda else None,
     }
     if a.json:
         print(json.dumps(r, indent=2))
