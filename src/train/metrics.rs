@@ -149,6 +149,10 @@ pub struct Summary {
     pub hardware: Option<String>,
     pub dtype: String,
     pub skipped_nonfinite: u64,
+    /// Peak CUDA memory allocated by this process's last stretch of training
+    /// (rank 0's device), MiB; none on CPU.
+    #[serde(default)]
+    pub peak_gpu_mib: Option<f64>,
 }
 
 /// Print a line above a progress bar, or plainly when the bar is hidden (output

@@ -639,6 +639,7 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
         hardware: setup.hw_id.clone(),
         dtype: cfg.train.dtype.clone(),
         skipped_nonfinite: run.state.skipped_nonfinite,
+        peak_gpu_mib: crate::device::gpu_peak_bytes(dev, false).map(|b| b as f64 / (1 << 20) as f64),
     };
     fsx::write_json_atomic(&dir.join("summary.json"), &summary)?;
     Ok(Some(summary))
