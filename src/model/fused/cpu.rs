@@ -56,3 +56,53 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+/// A strided matrix view for the GEMM calls: element (i, j) at `p + i·rs + j·cs`.
+#[derive(Clone, Copy)]
+pub struct View<T> {
+    pub p: *mut T,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+impl<T> View<T> {
+    /// Row-major `[.., cols]` storage with row stride `rs` starting at `p`.
+    pub fn rows(p: *const T, rs: usize) -> Self {
+        View { p: p as *mut T, rs: rs as isize, cs: 1 }
+    }
+
+    /// The transposed view (no copy).
+    pub fn t(self) -> Self {
+        View { p: self.p, rs: self.cs, cs: self.rs }
+    }
+
+    /// The view starting at element (i, j).
+    pub fn at(self, i: usize, j: usize) -> Self {
+        View { p: self.p.wrapping_offset(i as isize * self.rs + j as isize * self.cs), ..self }
+    }
+}
+
+/// `dst[m×n] = scale · a[m×k] · b[k×n]` (`+=` with `accumulate`) on `threads`
+/// rayon threads (1: on the caller, for kernels that parallelise over products).
+///
+/// # Safety
+/// The views must address valid memory for the given extents, and `dst` must
+/// not overlap `a`, `b` or any memory another thread touches meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm<T: Real + 'static>(m: usize, n: usize, k: usize, dst: View<T>, a: View<T>, b: View<T>, scale: T, accumulate: bool, threads: usize) {
+    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    gemm::gemm(m, n, k, dst.p, dst.cs, dst.rs, accumulate, a.p, a.cs, a.rs, b.p, b.cs, b.rs, T::one(), scale, false, false, false, par);
+}
+
+/// A raw pointer that rayon tasks may share: each task writes a disjoint region.
+#[derive(Clone, Copy)]
+pub struct SharedMut<T>(pub *mut T);
+unsafe impl<T> Send for SharedMut<T> {}
+unsafe impl<T> Sync for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    /// The pointer (a method, so closures capture the whole Sync wrapper).
+    pub fn get(&self) -> *mut T {
+        self.0
+    }
+}
