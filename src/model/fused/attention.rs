@@ -7,7 +7,7 @@
 //! the GEMMs read and write the packed layouts through strides, one (batch, head)
 //! per rayon task, and skip the blocks above the diagonal.
 
-use super::cpu::{dispatch, gemm, owned, slice, Real, SharedMut, View};
+use super::cpu::{dispatch, gemm, owned, slice, sum_by, Real, SharedMut, View};
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -22,12 +22,8 @@ fn blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
 /// `row ← softmax(c · row)` in place; `row` is the unmasked part (j ≤ i).
 fn softmax_row<T: Real>(row: &mut [T], scale: T) {
     let max = row.iter().fold(T::neg_infinity(), |m, &v| num_traits::Float::max(m, v));
-    let mut sum = T::zero();
-    for v in row.iter_mut() {
-        *v = ((*v - max) * scale).exp();
-        sum = sum + *v;
-    }
-    let inv = sum.recip();
+    row.iter_mut().for_each(|v| *v = ((*v - max) * scale).exp_fast());
+    let inv = sum_by(row, |v| v).recip();
     row.iter_mut().for_each(|v| *v = *v * inv);
 }
 

@@ -13,7 +13,11 @@ use rayon::prelude::*;
 fn forward<T: Real + 'static>(x: &[T], w: &[T], b: Option<&[T]>, din: usize, dout: usize) -> Vec<T> {
     let rows = x.len() / din;
     let mut y = match b {
-        Some(b) => b.iter().copied().cycle().take(rows * dout).collect(),
+        Some(b) => {
+            let mut y = Vec::with_capacity(rows * dout);
+            (0..rows).for_each(|_| y.extend_from_slice(b));
+            y
+        }
         None => vec![T::zero(); rows * dout],
     };
     // SAFETY: the views address exactly x [rows, din], w [din, dout] and y [rows, dout].
