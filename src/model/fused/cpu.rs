@@ -38,10 +38,14 @@ impl Real for f64 {
 fn exp_f32(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding and subtracting it rounds to an integer
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 5.000_000_1e-1;
-    (p * r * r + r + 1.0) * f32::from_bits(((n as i32 + 127) << 23) as u32)
+    // n as an integer from the low mantissa bits of `shifted` (a float-to-int
+    // cast would not vectorise: it saturates lane by lane), then 2ⁿ's bits.
+    let two_n = f32::from_bits((shifted.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127)) << 23);
+    (p * r * r + r + 1.0) * two_n
 }
 
 /// Σ f(x) over `xs` in 8 interleaved partial sums, so that the loop vectorises
