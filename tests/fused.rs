@@ -165,3 +165,36 @@ fn fused_kernels_are_deterministic() {
         assert_eq!(a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
     }
 }
+
+#[test]
+fn adamw_and_grad_norm_match_reference() {
+    use scalelab::config::{ModelConfig, OptimConfig};
+    use scalelab::model::params::Params;
+    use scalelab::model::Kernels;
+    use scalelab::train::optim::{grad_norm, AdamW};
+    let cfg = ModelConfig { n_layer: 1, n_head: 2, d_model: 8, seq_len: 5, vocab_size: 11, bias: true, ln_eps: 1e-5 };
+    let ocfg = OptimConfig { weight_decay: 0.1, ..OptimConfig::default() };
+    for dtype in [DType::F64, DType::F32] {
+        let run = |k: Kernels| {
+            let params = Params::init(&cfg, 3, dtype, &Device::Cpu).unwrap();
+            let mut opt = AdamW::new(&ocfg, &params).unwrap();
+            let mut norms = Vec::new();
+            for step in 0..3u64 {
+                let grads: Vec<Tensor> = params.vars.iter().enumerate().map(|(i, v)| randn(v.dims(), 0.1, dtype, 10 * step + i as u64)).collect();
+                norms.push(grad_norm(&grads, k).unwrap());
+                opt.step(&params, &grads, 1e-2, k).unwrap();
+            }
+            let state: Vec<Tensor> = params.vars.iter().map(|v| v.as_tensor().clone()).chain(opt.m.clone()).chain(opt.v.clone()).collect();
+            (norms, state)
+        };
+        let ((nf, sf), (nr, sr)) = (run(Kernels::Fused), run(Kernels::Composed));
+        for (a, b) in nf.iter().zip(&nr) {
+            // Both accumulate in f64: only the summation order differs.
+            assert!((a - b).abs() <= 1e-12 * b, "{dtype:?} grad norm {a} vs {b}");
+        }
+        for (i, (a, b)) in sf.iter().zip(&sr).enumerate() {
+            let d = rel_diff(a, b);
+            assert!(d <= tol(dtype), "{dtype:?} AdamW state tensor {i} differs by {d:e}");
+        }
+    }
+}

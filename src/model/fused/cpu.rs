@@ -7,27 +7,49 @@ use num_traits::Float;
 /// Scalar types the kernels are written for.
 pub trait Real: Float + WithDType + Send + Sync + std::iter::Sum {
     fn c(x: f64) -> Self;
+    /// The value as f64 (exact).
+    fn wide(self) -> f64;
     /// eˣ for softmax and sigmoid: libm in f64 (the precision the tests hold the
     /// kernels to), a branch-free polynomial in f32 that loops vectorise (libm's
     /// expf is one call per element: 6% of a gpt-10m step).
     fn exp_fast(self) -> Self;
+    /// The elements of a storage of this dtype, for in-place ops.
+    fn storage_mut(s: &mut CpuStorage) -> Option<&mut Vec<Self>>;
 }
 impl Real for f32 {
     fn c(x: f64) -> Self {
         x as f32
     }
+    fn wide(self) -> f64 {
+        self as f64
+    }
     #[inline(always)]
     fn exp_fast(self) -> Self {
         exp_f32(self)
+    }
+    fn storage_mut(s: &mut CpuStorage) -> Option<&mut Vec<Self>> {
+        match s {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
     }
 }
 impl Real for f64 {
     fn c(x: f64) -> Self {
         x
     }
+    fn wide(self) -> f64 {
+        self
+    }
     #[inline(always)]
     fn exp_fast(self) -> Self {
         self.exp()
+    }
+    fn storage_mut(s: &mut CpuStorage) -> Option<&mut Vec<Self>> {
+        match s {
+            CpuStorage::F64(v) => Some(v),
+            _ => None,
+        }
     }
 }
 
@@ -51,10 +73,10 @@ fn exp_f32(x: f32) -> f32 {
 /// Σ f(x) over `xs` in 8 interleaved partial sums, so that the loop vectorises
 /// (one running sum is a chain of dependent adds).
 #[inline(always)]
-pub fn sum_by<T: Real>(xs: &[T], f: impl Fn(T) -> T) -> T {
-    let mut acc = [T::zero(); 8];
+pub fn sum_by<T: Copy, A: Float>(xs: &[T], f: impl Fn(T) -> A) -> A {
+    let mut acc = [A::zero(); 8];
     let chunks = xs.chunks_exact(8);
-    let tail = chunks.remainder().iter().fold(T::zero(), |a, &x| a + f(x));
+    let tail = chunks.remainder().iter().fold(A::zero(), |a, &x| a + f(x));
     for c in chunks {
         for i in 0..8 {
             acc[i] = acc[i] + f(c[i]);
@@ -74,6 +96,15 @@ pub fn slice<'a, T: WithDType>(op: &str, s: &'a CpuStorage, l: &Layout) -> Resul
     let data = s.as_slice::<T>()?;
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&data[a..b]),
+        None => bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// [`slice`] for the storage an in-place op writes.
+pub fn slice_mut<'a, T: Real>(op: &str, s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [T]> {
+    let Some(data) = T::storage_mut(s) else { bail!("{op}: storage is not {:?}", T::DTYPE) };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&mut data[a..b]),
         None => bail!("{op}: input must be contiguous"),
     }
 }

@@ -7,6 +7,7 @@
 //! the composed ops of [`super::ops`], which are the reference the tests
 //! compare against (`tests/fused.rs`).
 
+pub mod adamw;
 pub mod attention;
 mod cpu;
 pub mod cross_entropy;
