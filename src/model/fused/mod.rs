@@ -1,7 +1,9 @@
-//! Fused CPU kernels that record their own backward: LayerNorm, bias add, GELU,
-//! causal self-attention and softmax cross-entropy. Each file holds one op's forward and
-//! backward side by side (llm.c style). They replace chains of 4–8 candle
-//! primitives (each a full pass over memory and a fresh allocation) by one pass.
+//! Fused CPU kernels that record their own backward: LayerNorm, linear layer
+//! (matmul + bias), GELU, causal self-attention and softmax cross-entropy; plus
+//! AdamW's update in place. Each file holds one op's forward and backward side
+//! by side (llm.c style). They replace chains of candle primitives (each a full
+//! pass over memory and a fresh allocation, and in the backward a zero-filled
+//! gradient buffer and an add) by one graph node.
 //!
 //! They run on CPU in f32/f64; elsewhere (CUDA, half precision) the model uses
 //! the composed ops of [`super::ops`], which are the reference the tests
