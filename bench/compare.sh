@@ -51,10 +51,11 @@ SL="$sl" TR="$tr" "$PYTHON" - <<'PY'
 import json, os
 s, t = json.loads(os.environ["SL"]), json.loads(os.environ["TR"])
 assert s["params"] == t["params"] and s["tokens_per_step"] == t["tokens_per_step"], "the two models differ"
-row = "{:<46} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}"
-print(row.format("", "ms/step", "median", "fwd", "bwd", "opt", "tok/s"))
+row = "{:<46} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9}"
+print(row.format("", "ms/step", "median", "fwd", "bwd", "opt", "tok/s", "peak MiB"))
 for name, r in ((f"scalelab ({s['kernels']} kernels)", s), (t["impl"], t)):
-    print(row.format(name[:46], *(f"{r[k]:.1f}" for k in ("ms_per_step", "ms_per_step_median", "ms_forward", "ms_backward", "ms_optimizer")), f"{r['tok_per_s']:.0f}"))
+    rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
+    print(row.format(name[:46], *(f"{r[k]:.1f}" for k in ("ms_per_step", "ms_per_step_median", "ms_forward", "ms_backward", "ms_optimizer")), f"{r['tok_per_s']:.0f}", rss))
 print(f"{s['params']} params | {s['tokens_per_step']} tokens/step | {s['steps']} steps after {s['warmup_steps']} warm-up | threads scalelab {s['threads']}, torch {t['threads']}")
 print(f"ratio scalelab/torch: tok/s {s['tok_per_s'] / t['tok_per_s']:.2f}x | ms/step {s['ms_per_step'] / t['ms_per_step']:.2f} "
       f"(fwd {s['ms_forward'] / t['ms_forward']:.2f}, bwd {s['ms_backward'] / t['ms_backward']:.2f}, opt {s['ms_optimizer'] / t['ms_optimizer']:.2f})")

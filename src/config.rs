@@ -210,8 +210,8 @@ impl Default for OptimConfig {
     }
 }
 
-/// Which implementation of the non-matmul ops (LayerNorm, GELU, attention
-/// softmax, cross-entropy) the model uses; the math is the same.
+/// Which implementation of LayerNorm, the linear layers, GELU, causal
+/// self-attention and cross-entropy the model uses; the math is the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kernels {

@@ -3,7 +3,7 @@
 //! (rows not a multiple of the task size, t = 1, large logits).
 
 use candle_core::{DType, Device, Tensor, Var};
-use scalelab::model::fused::{bias, cross_entropy, gelu, layer_norm, softmax};
+use scalelab::model::fused::{attention, cross_entropy, gelu, layer_norm, linear};
 use scalelab::model::ops;
 
 fn tol(dtype: DType) -> f64 {
@@ -80,12 +80,16 @@ fn layer_norm_without_bias_matches_reference() {
 }
 
 #[test]
-fn bias_add_matches_reference() {
+fn linear_matches_reference() {
     for dtype in [DType::F64, DType::F32] {
-        for (rows, d) in [(1, 3), (300, 96), (2049, 384)] {
-            let x = randn(&[rows, d], 2.0, dtype, 11);
-            let b = randn(&[d], 1.0, dtype, 12);
-            compare("bias_add", dtype, &[x, b], &|t| bias::bias_add(&t[0], &t[1]).unwrap(), &|t| t[0].broadcast_add(&t[1]).unwrap());
+        for (lead, din, dout) in [(vec![1], 3, 1), (vec![3, 100], 96, 40), (vec![2049], 64, 384)] {
+            let x = randn(&[lead.clone(), vec![din]].concat(), 2.0, dtype, 11);
+            let w = randn(&[din, dout], 0.5, dtype, 12);
+            let b = randn(&[dout], 1.0, dtype, 13);
+            compare("linear", dtype, &[x.clone(), w.clone(), b], &|t| linear::linear(&t[0], &t[1], Some(&t[2])).unwrap(), &|t| {
+                ops::linear(&t[0], &t[1], Some(&t[2])).unwrap()
+            });
+            compare("linear(no bias)", dtype, &[x, w], &|t| linear::linear(&t[0], &t[1], None).unwrap(), &|t| ops::linear(&t[0], &t[1], None).unwrap());
         }
     }
 }
@@ -102,15 +106,18 @@ fn gelu_matches_reference() {
 }
 
 #[test]
-fn causal_softmax_matches_reference() {
+fn causal_attention_matches_reference() {
+    // t = 1, t not a multiple of the 64-row causal block, and t spanning three blocks.
     for dtype in [DType::F64, DType::F32] {
-        for (b, h, t) in [(1, 1, 1), (2, 3, 7), (2, 2, 64)] {
-            let s = randn(&[b, h, t, t], 8.0, dtype, 8);
-            let scale = 0.35;
-            compare("causal_softmax", dtype, &[s], &|x| softmax::causal_softmax(&x[0], scale).unwrap(), &|x| {
-                let mask = ops::causal_mask(t, dtype, &Device::Cpu).unwrap();
-                ops::softmax_last(&(&x[0] * scale).unwrap().broadcast_add(&mask).unwrap()).unwrap()
-            });
+        for (b, t, h, hd) in [(1, 1, 1, 4), (2, 7, 3, 5), (2, 130, 2, 8)] {
+            let qkv = randn(&[b, t, 3 * h * hd], 2.0, dtype, 8);
+            compare(
+                "causal_attention",
+                dtype,
+                &[qkv],
+                &|x| attention::causal_attention(&x[0], h).unwrap(),
+                &|x| ops::causal_attention(&x[0], h).unwrap(),
+            );
         }
     }
 }
@@ -152,5 +159,38 @@ fn fused_kernels_are_deterministic() {
     let (_, g2) = run(&[x, w, b], &f);
     for (a, b) in g1.iter().zip(&g2) {
         assert_eq!(a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+    }
+}
+
+#[test]
+fn adamw_and_grad_norm_match_reference() {
+    use scalelab::config::{ModelConfig, OptimConfig};
+    use scalelab::model::params::Params;
+    use scalelab::model::Kernels;
+    use scalelab::train::optim::{grad_norm, AdamW};
+    let cfg = ModelConfig { n_layer: 1, n_head: 2, d_model: 8, seq_len: 5, vocab_size: 11, bias: true, ln_eps: 1e-5 };
+    let ocfg = OptimConfig { weight_decay: 0.1, ..OptimConfig::default() };
+    for dtype in [DType::F64, DType::F32] {
+        let run = |k: Kernels| {
+            let params = Params::init(&cfg, 3, dtype, &Device::Cpu).unwrap();
+            let mut opt = AdamW::new(&ocfg, &params).unwrap();
+            let mut norms = Vec::new();
+            for step in 0..3u64 {
+                let grads: Vec<Tensor> = params.vars.iter().enumerate().map(|(i, v)| randn(v.dims(), 0.1, dtype, 10 * step + i as u64)).collect();
+                norms.push(grad_norm(&grads, k).unwrap());
+                opt.step(&params, &grads, 1e-2, k).unwrap();
+            }
+            let state: Vec<Tensor> = params.vars.iter().map(|v| v.as_tensor().clone()).chain(opt.m.clone()).chain(opt.v.clone()).collect();
+            (norms, state)
+        };
+        let ((nf, sf), (nr, sr)) = (run(Kernels::Fused), run(Kernels::Composed));
+        for (a, b) in nf.iter().zip(&nr) {
+            // Both accumulate in f64: only the summation order differs.
+            assert!((a - b).abs() <= 1e-12 * b, "{dtype:?} grad norm {a} vs {b}");
+        }
+        for (i, (a, b)) in sf.iter().zip(&sr).enumerate() {
+            let d = rel_diff(a, b);
+            assert!(d <= tol(dtype), "{dtype:?} AdamW state tensor {i} differs by {d:e}");
+        }
     }
 }

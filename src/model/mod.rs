@@ -10,7 +10,7 @@ pub use crate::config::ModelConfig as Config;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 pub use fused::Kernels;
-use ops::{linear, matmul};
+use ops::matmul;
 
 struct LayerNorm {
     w: Tensor,
@@ -43,7 +43,7 @@ impl Linear {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        linear(x, &self.w, self.b.as_ref(), self.k)
+        self.k.linear(x, &self.w, self.b.as_ref())
     }
 }
 
@@ -67,13 +67,7 @@ impl Attention {
 
     /// x: [b, t, d] → [b, t, d].
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, t, d) = x.dims3()?;
-        let (h, hd) = (self.n_head, d / self.n_head);
-        let qkv = self.c_attn.forward(x)?;
-        let heads = |i: usize| qkv.narrow(2, i * d, d)?.reshape((b, t, h, hd))?.transpose(1, 2)?.contiguous();
-        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
-        let att = self.k.causal_softmax(&matmul(&q, &k.t()?)?, 1.0 / (hd as f64).sqrt())?;
-        let y = matmul(&att, &v)?.transpose(1, 2)?.reshape((b, t, d))?;
+        let y = self.k.causal_attention(&self.c_attn.forward(x)?, self.n_head)?;
         self.c_proj.forward(&y)
     }
 }
@@ -167,9 +161,16 @@ impl Gpt {
 
     /// Logits [b, t, vocab] (the LM head is the transposed token embedding).
     pub fn forward(&self, idx: &Tensor) -> Result<Tensor> {
+        let (b, t) = idx.dims2()?;
+        self.logits_rows(idx)?.reshape((b, t, self.cfg.vocab_size))
+    }
+
+    /// Logits [b·t, vocab], one row per position: the loss takes them as they
+    /// are (each reshape would cost the backward a pass over the largest tensor).
+    fn logits_rows(&self, idx: &Tensor) -> Result<Tensor> {
         let h = self.hidden(idx)?;
         let (b, t, d) = h.dims3()?;
-        matmul(&h.reshape((b * t, d))?, &self.wte.t()?)?.reshape((b, t, self.cfg.vocab_size))
+        matmul(&h.reshape((b * t, d))?, &self.wte.t()?)
     }
 
     /// Logits [b, vocab] of the last position only (generation).
@@ -181,10 +182,9 @@ impl Gpt {
 
     /// Mean next-token cross-entropy (nats) of `idx` against `targets`, both [b, t].
     pub fn loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        let logits = self.forward(idx)?;
+        let logits = self.logits_rows(idx)?;
         // Log-sum-exp statistics in f32 even when the matmuls ran in bf16/f16.
         let logits = if logits.dtype().size_in_bytes() < 4 { logits.to_dtype(candle_core::DType::F32)? } else { logits };
-        let (b, t, v) = logits.dims3()?;
-        self.k.cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
+        self.k.cross_entropy(&logits, &targets.flatten_all()?)
     }
 }

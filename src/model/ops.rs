@@ -38,24 +38,29 @@ pub fn record_matmuls<T>(f: impl FnOnce() -> T) -> (T, Vec<MatmulShape>) {
 
 /// `a·b` over the last two dims (leading dims are batch dims).
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    MATMUL_LOG.with(|l| {
-        if let Some(log) = l.borrow_mut().as_mut() {
-            let (ad, bd) = (a.dims(), b.dims());
-            let r = ad.len();
-            log.push(MatmulShape { batch: ad[..r - 2].iter().product(), m: ad[r - 2], k: ad[r - 1], n: bd[bd.len() - 1] });
-        }
-    });
+    let (ad, bd) = (a.dims(), b.dims());
+    let r = ad.len();
+    log_matmul(MatmulShape { batch: ad[..r - 2].iter().product(), m: ad[r - 2], k: ad[r - 1], n: bd[bd.len() - 1] });
     a.matmul(b)
 }
 
+/// Record a matmul executed elsewhere (inside a fused kernel) when recording.
+pub fn log_matmul(shape: MatmulShape) {
+    MATMUL_LOG.with(|l| {
+        if let Some(log) = l.borrow_mut().as_mut() {
+            log.push(shape);
+        }
+    });
+}
+
 /// `x·w + b` with `w` stored `[in, out]` (GPT-2's Conv1D layout); `x` is `[..., in]`.
-pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, k: super::Kernels) -> Result<Tensor> {
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let (din, dout) = w.dims2()?;
     let rows = x.elem_count() / din;
     let y = matmul(&x.reshape((rows, din))?, w)?;
     let y = match b {
-        Some(b) => k.bias_add(&y, b)?,
+        Some(b) => y.broadcast_add(b)?,
         None => y,
     };
     let mut out = dims;
@@ -69,6 +74,19 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, k: super::Kernels) -> 
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
     let inner = ((x + (x.powf(3.0)? * 0.044715)?)? * (2.0 / std::f64::consts::PI).sqrt())?;
     (x * 0.5)? * (inner.tanh()? + 1.0)?
+}
+
+/// Causal multi-head self-attention of `qkv [b, t, 3d]` (q | k | v) → `[b, t, d]`:
+/// split heads, softmax(QKᵀ/√hd + mask)·V, merge heads.
+pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
+    let (b, t, d3) = qkv.dims3()?;
+    let (d, h) = (d3 / 3, n_head);
+    let hd = d / h;
+    let heads = |i: usize| qkv.narrow(2, i * d, d)?.reshape((b, t, h, hd))?.transpose(1, 2)?.contiguous();
+    let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+    let scores = (matmul(&q, &k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+    let att = softmax_last(&scores.broadcast_add(&causal_mask(t, qkv.dtype(), qkv.device())?)?)?;
+    matmul(&att, &v)?.transpose(1, 2)?.reshape((b, t, d))
 }
 
 /// LayerNorm over the last dim: (x − mean)/sqrt(var + eps)·w + b.

@@ -247,11 +247,11 @@ pub fn train_step(
     }
     let mut loss = loss_sum / accum as f64;
     dist::average(comm, &mut grads, &mut loss)?;
-    let grad_norm = optim::grad_norm(&grads)?;
+    let grad_norm = optim::grad_norm(&grads, cfg.train.kernels)?;
     let applied = loss.is_finite() && grad_norm.is_finite();
     if applied {
         optim::clip(&mut grads, grad_norm, cfg.optim.grad_clip)?;
-        opt.step(params, &grads, lr)?;
+        opt.step(params, &grads, lr, cfg.train.kernels)?;
     }
     dev.synchronize()?;
     Ok(StepResult { loss, grad_norm, applied, fwd_s, bwd_s, opt_s: t2.elapsed().as_secs_f64() })

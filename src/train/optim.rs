@@ -3,7 +3,9 @@
 //! every checkpoint.
 
 use crate::config::OptimConfig;
+use crate::model::fused::adamw;
 use crate::model::params::Params;
+use crate::model::Kernels;
 use anyhow::Result;
 use candle_core::{DType, Tensor};
 
@@ -35,19 +37,25 @@ impl AdamW {
         self.t = t;
     }
 
-    /// One update with learning rate `lr` from gradients `grads` (same order as `params`).
-    pub fn step(&mut self, params: &Params, grads: &[Tensor], lr: f64) -> Result<()> {
+    /// One update with learning rate `lr` from gradients `grads` (same order as
+    /// `params`); with fused kernels on CPU in place, else from tensor ops.
+    pub fn step(&mut self, params: &Params, grads: &[Tensor], lr: f64, k: Kernels) -> Result<()> {
         self.t += 1;
         let o = &self.cfg;
         let bc1 = 1.0 - o.beta1.powi(self.t as i32);
         let bc2 = 1.0 - o.beta2.powi(self.t as i32);
         for (i, (var, g)) in params.vars.iter().zip(grads).enumerate() {
             let g = g.to_dtype(var.dtype())?;
+            let wd = if self.decay[i] { o.weight_decay } else { 0.0 };
+            let p = var.as_tensor();
+            if k.fused_for(p) {
+                let s = adamw::Step { beta1: o.beta1, beta2: o.beta2, eps: o.eps, lr, weight_decay: wd, bc1, bc2 };
+                adamw::adamw_step(p, &g, &self.m[i], &self.v[i], s)?;
+                continue;
+            }
             let m = ((&self.m[i] * o.beta1)? + (&g * (1.0 - o.beta1))?)?;
             let v = ((&self.v[i] * o.beta2)? + (g.sqr()? * (1.0 - o.beta2))?)?;
             let denom = ((v.sqrt()? / bc2.sqrt())? + o.eps)?;
-            let wd = if self.decay[i] { o.weight_decay } else { 0.0 };
-            let p = var.as_tensor();
             let p_new = ((p * (1.0 - lr * wd))? - (m.div(&denom)? * (lr / bc1))?)?;
             var.set(&p_new)?;
             self.m[i] = m;
@@ -57,11 +65,11 @@ impl AdamW {
     }
 }
 
-/// Global L2 norm of all gradients (accumulated in f64 on the host).
-pub fn grad_norm(grads: &[Tensor]) -> Result<f64> {
+/// Global L2 norm of all gradients (accumulated in f64).
+pub fn grad_norm(grads: &[Tensor], k: Kernels) -> Result<f64> {
     let mut s = 0.0f64;
     for g in grads {
-        s += g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()?;
+        s += if k.fused_for(g) { adamw::sum_squares(g)? } else { g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()? };
     }
     Ok(s.sqrt())
 }

@@ -3,13 +3,13 @@
 //! loss (lse = loss + z[target]): one exp per logit, and nothing but the
 //! per-row losses is stored.
 
-use super::cpu::{dispatch, owned, rows_per_task, slice, Real};
+use super::cpu::{dispatch, owned, rows_per_task, slice, sum_by, Real};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 fn lse<T: Real>(row: &[T]) -> T {
     let max = row.iter().fold(T::neg_infinity(), |m, &v| num_traits::Float::max(m, v));
-    max + row.iter().map(|&v| (v - max).exp()).sum::<T>().ln()
+    max + sum_by(row, |v| (v - max).exp_fast()).ln()
 }
 
 fn target(op: &str, targets: &[u32], r: usize, v: usize) -> Result<usize> {
@@ -38,7 +38,7 @@ fn backward<T: Real>(z: &[T], targets: &[u32], gl: &[T], v: usize) -> Vec<T> {
             let (g, loss) = (gl[2 * r], gl[2 * r + 1]);
             let l = loss + zr[targets[r] as usize];
             for (d, &x) in dr.iter_mut().zip(zr) {
-                *d = g * (x - l).exp();
+                *d = g * (x - l).exp_fast();
             }
             let t = targets[r] as usize;
             dr[t] = dr[t] - g;

@@ -24,7 +24,7 @@ fn forward<T: Real>(x: &[T]) -> Vec<T> {
 #[inline]
 fn sigmoid_2u<T: Real>(x: T) -> T {
     let u = T::c(K) * (x + T::c(C) * x * x * x);
-    (T::one() + (-(u + u)).exp()).recip()
+    (T::one() + (-(u + u)).exp_fast()).recip()
 }
 
 /// dx = dy·(s + 2x·s(1 − s)·k(1 + 3c·x²)), s = σ(2u) — the same as

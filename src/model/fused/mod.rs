@@ -1,18 +1,21 @@
-//! Fused CPU kernels that record their own backward: LayerNorm, GELU, causal
-//! softmax and softmax cross-entropy. Each file holds one op's forward and
-//! backward side by side (llm.c style). They replace chains of 4–8 candle
-//! primitives (each a full pass over memory and a fresh allocation) by one pass.
+//! Fused CPU kernels that record their own backward: LayerNorm, linear layer
+//! (matmul + bias), GELU, causal self-attention and softmax cross-entropy; plus
+//! AdamW's update in place. Each file holds one op's forward and backward side
+//! by side (llm.c style). They replace chains of candle primitives (each a full
+//! pass over memory and a fresh allocation, and in the backward a zero-filled
+//! gradient buffer and an add) by one graph node.
 //!
 //! They run on CPU in f32/f64; elsewhere (CUDA, half precision) the model uses
 //! the composed ops of [`super::ops`], which are the reference the tests
 //! compare against (`tests/fused.rs`).
 
-pub mod bias;
+pub mod adamw;
+pub mod attention;
 mod cpu;
 pub mod cross_entropy;
 pub mod gelu;
 pub mod layer_norm;
-pub mod softmax;
+pub mod linear;
 
 use candle_core::{DType, Tensor};
 
@@ -35,12 +38,14 @@ impl Kernels {
         }
     }
 
-    /// `x [.., d] + b [d]`.
-    pub fn bias_add(self, x: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    /// `x [.., in] · w [in, out] (+ b [out])`.
+    pub fn linear(self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result<Tensor> {
         if self.fused_for(x) {
-            bias::bias_add(x, b)
+            let (din, dout) = w.dims2()?;
+            super::ops::log_matmul(super::ops::MatmulShape { batch: 1, m: x.elem_count() / din, k: din, n: dout });
+            linear::linear(x, w, b)
         } else {
-            x.broadcast_add(b)
+            super::ops::linear(x, w, b)
         }
     }
 
@@ -53,14 +58,17 @@ impl Kernels {
         }
     }
 
-    /// Causal softmax of `scale · scores [b, h, t, t]`.
-    pub fn causal_softmax(self, scores: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
-        if self.fused_for(scores) {
-            softmax::causal_softmax(scores, scale)
+    /// Causal multi-head self-attention of the packed projection `qkv [b, t, 3d]` → `[b, t, d]`.
+    pub fn causal_attention(self, qkv: &Tensor, n_head: usize) -> candle_core::Result<Tensor> {
+        if self.fused_for(qkv) {
+            let (b, t, d3) = qkv.dims3()?;
+            let hd = d3 / 3 / n_head;
+            // The fused op runs its GEMMs itself: count them like `ops::matmul` does.
+            super::ops::log_matmul(super::ops::MatmulShape { batch: b * n_head, m: t, k: hd, n: t });
+            super::ops::log_matmul(super::ops::MatmulShape { batch: b * n_head, m: t, k: t, n: hd });
+            attention::causal_attention(qkv, n_head)
         } else {
-            let t = scores.dim(candle_core::D::Minus1)?;
-            let mask = super::ops::causal_mask(t, scores.dtype(), scores.device())?;
-            super::ops::softmax_last(&(scores * scale)?.broadcast_add(&mask)?)
+            super::ops::causal_attention(qkv, n_head)
         }
     }
 
