@@ -108,7 +108,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         hardware,
         device: device_name(&dev).unwrap_or_else(|| cfg.train.device.clone()),
         dtype: cfg.train.dtype.clone(),
-        kernels: format!("{:?}", cfg.train.kernels).to_lowercase(),
+        kernels: format!("{:?}", cfg.train.kernels.effective(&dev, dtype.compute())).to_lowercase(),
         threads: rayon::current_num_threads(),
         peak_rss_mib: peak_rss_mib(),
         peak_gpu_mib: crate::device::gpu_peak_bytes(&dev, false).map(|b| b as f64 / (1 << 20) as f64),

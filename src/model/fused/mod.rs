@@ -24,7 +24,16 @@ pub use crate::config::Kernels;
 impl Kernels {
     /// Whether the fused kernel applies to `t`.
     pub fn fused_for(self, t: &Tensor) -> bool {
-        self == Kernels::Fused && t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
+        self.effective(t.device(), t.dtype()) == Kernels::Fused
+    }
+
+    /// The kernels that actually run on `dev` in `dtype`: the fused ones are CPU f32/f64 only.
+    pub fn effective(self, dev: &candle_core::Device, dtype: DType) -> Kernels {
+        if self == Kernels::Fused && dev.is_cpu() && matches!(dtype, DType::F32 | DType::F64) {
+            Kernels::Fused
+        } else {
+            Kernels::Composed
+        }
     }
 }
 
