@@ -371,7 +371,9 @@ impl RunConfig {
         }
         crate::device::DTypeSpec::parse(&t.dtype).map_err(|e| anyhow!("train.dtype: {e}"))?;
         crate::device::parse_device_spec(&t.device).map_err(|e| anyhow!("train.device: {e}"))?;
-        crate::train::dist::check(t.ranks, t.batch_size, &t.device)?;
+        // Whether this build can run the ranks on the device is train's question:
+        // a config naming 8 GPUs must still load for `sample` or `estimate`.
+        crate::train::dist::check_shape(t.ranks, t.batch_size)?;
         let o = &self.optim;
         let finite_pos = |v: f64, f: &str, allow_zero: bool| -> Result<()> {
             if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {

@@ -153,3 +153,26 @@ fn shards_tile_the_global_batch() {
         assert_eq!(x, batch().x, "{w} ranks");
     }
 }
+
+/// A failing or panicking rank: the group is woken, and the error returned is
+/// the cause (not the peers' "another rank failed").
+#[test]
+fn launch_reports_the_failing_rank() {
+    for panics in [false, true] {
+        let e = dist::launch(vec![Device::Cpu; 3], move |comm, dev| -> anyhow::Result<Option<()>> {
+            if comm.rank() == 1 {
+                if panics {
+                    panic!("rank one exploded");
+                }
+                anyhow::bail!("rank one failed on purpose");
+            }
+            comm.all_reduce_sum(&Tensor::new(&[1f32], dev)?)?;
+            Ok(Some(()))
+        })
+        .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("rank 1 of 3"), "{msg}");
+        assert!(msg.contains(if panics { "panicked: rank one exploded" } else { "failed on purpose" }), "{msg}");
+        assert!(e.downcast_ref::<dist::PeerFailed>().is_none(), "{msg}");
+    }
+}

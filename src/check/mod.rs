@@ -43,6 +43,8 @@ fn row(check: String, tolerance: f64, r: Result<(f64, String)>) -> Row {
 /// Every check that applies to `dev`; a failing check is a row, not an error.
 pub fn run(dev: &Device) -> Vec<Row> {
     let mut rows = Vec::new();
+    // Exact f32 matmuls (no TF32) for the gradient and parity checks.
+    crate::device::configure_precision(dev, DTypeSpec::F32);
     // The fused kernels are CPU-only; CUDA trains with the composed ops.
     let kernels: &[Kernels] = if dev.is_cpu() { &[Kernels::Fused, Kernels::Composed] } else { &[Kernels::Composed] };
     for &k in kernels {
@@ -60,7 +62,11 @@ pub fn run(dev: &Device) -> Vec<Row> {
                 rows.push(row("loss on device = loss on CPU (f32)".into(), PARITY_LOSS_TOL, Ok((p.loss_rel, format!("{:.8} vs {:.8}", p.loss_device, p.loss_cpu)))));
                 rows.push(row("gradients on device = on CPU (f32)".into(), PARITY_GRAD_TOL, Ok((p.grad_rel, format!("worst {}", p.worst_param)))));
             }
-            Err(e) => rows.push(row("device = CPU (f32)".into(), PARITY_LOSS_TOL, Err(e))),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                rows.push(row("loss on device = loss on CPU (f32)".into(), PARITY_LOSS_TOL, Err(anyhow::anyhow!("{msg}"))));
+                rows.push(row("gradients on device = on CPU (f32)".into(), PARITY_GRAD_TOL, Err(e)));
+            }
         }
     }
     let mut dtypes = vec![DTypeSpec::Bf16, DTypeSpec::F16];

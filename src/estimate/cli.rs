@@ -269,9 +269,11 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     let grad_bytes = ((params + 1) * dtype.master().size_in_bytes() as u64) as f64;
     let step = parallel::Step { flops: sf.matmul_step as f64, tokens: cfg.tokens_per_step(), grad_bytes };
     let rows = parallel::predict(&step, peak * m.mfu, link, &a.ranks.iter().map(|&r| r as usize).collect::<Vec<_>>());
+    // Rank counts `train` would refuse for this config (train.batch_size not divisible).
+    let refused: Vec<usize> = rows.iter().map(|r| r.ranks).filter(|&w| crate::train::dist::check_shape(w, cfg.train.batch_size).is_err()).collect();
     if a.json {
         return print_json(&serde_json::json!({"config": a.config, "hardware": hw_id, "precision": precision, "mfu": m.mfu, "mfu_source": m.source,
-            "interconnect_gbs": link, "params": params, "step": step, "rows": rows})).map(|_| 0);
+            "interconnect_gbs": link, "params": params, "step": step, "rows": rows, "refused_by_train": refused})).map(|_| 0);
     }
     println!("Data parallel: {} | {} params | {} tokens/step | {:.3e} FLOPs/step", a.config.display(), report::si(params as f64), step.tokens, step.flops);
     println!(
@@ -284,9 +286,19 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     println!("{:>6} {:>12} {:>14} {:>10} {:>12} {:>8} {:>11}", "ranks", "compute ms", "all-reduce ms", "step ms", "tok/s", "speedup", "efficiency");
     for r in &rows {
         println!(
-            "{:>6} {:>12.2} {:>14.2} {:>10.2} {:>12.0} {:>7.2}× {:>10.1}%",
-            r.ranks, r.compute_ms, r.allreduce_ms, r.step_ms, r.tok_per_s, r.speedup, r.efficiency * 100.0
+            "{:>6} {:>12.2} {:>14.2} {:>10.2} {:>12.0} {:>7.2}× {:>10.1}%{}",
+            r.ranks,
+            r.compute_ms,
+            r.allreduce_ms,
+            r.step_ms,
+            r.tok_per_s,
+            r.speedup,
+            r.efficiency * 100.0,
+            if refused.contains(&r.ranks) { " *" } else { "" }
         );
+    }
+    if !refused.is_empty() {
+        println!("* train.batch_size = {} is not divisible by these rank counts: `train --ranks` refuses them", cfg.train.batch_size);
     }
     println!("(all-reduce at full link bandwidth without latency: a lower bound; per-GPU MFU held at its 1-GPU value)");
     Ok(0)

@@ -142,7 +142,8 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
                             s.tok_per_s
                         ));
                     }
-                    Err(e) if e.downcast_ref::<Stopped>().is_some() => {
+                    // A stop, or GPUs left blocked by a failed multi-GPU run: no next run.
+                    Err(e) if e.downcast_ref::<Stopped>().is_some() || e.downcast_ref::<crate::train::dist::RanksLeftBehind>().is_some() => {
                         pb.abandon();
                         sweep.write_tables()?;
                         return Err(e);

@@ -83,14 +83,20 @@ impl Signals {
         Ok(Signals { int, term })
     }
 
-    fn pending(&self) -> Option<(&'static str, i32)> {
+    /// The exit code of a pending signal (128 + its number).
+    fn pending(&self) -> Option<i32> {
         if self.int.load(Ordering::SeqCst) {
-            Some(("SIGINT", 130))
+            Some(130)
         } else if self.term.load(Ordering::SeqCst) {
-            Some(("SIGTERM", 143))
+            Some(143)
         } else {
             None
         }
+    }
+
+    /// How a run stopped by the signal with exit `code` ends.
+    fn stopped(code: i32, step: usize) -> Stopped {
+        Stopped::Signal { name: if code == 130 { "SIGINT" } else { "SIGTERM" }, code, step }
     }
 }
 
@@ -458,6 +464,8 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             return Ok(s);
         }
     }
+    // Installed here, once, not by W rank threads at the same time.
+    Signals::get()?;
     let runs = std::sync::Mutex::new(runs);
     let setup = Arc::new(Setup { cfg: cfg.clone(), opts: opts.clone(), dtype, ds, dir, runs, hw_id, peak, _lock: lock });
     dist::launch(devs, move |comm, dev| train_rank(&setup, comm, dev))
@@ -482,15 +490,21 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
     let flops_step = step_flops.matmul_step as f64;
     // MFU of the whole group: every rank's device counts.
     let peak = setup.peak.map(|p| p * world as f64);
-    let evals = eval_batches(&ds.val, cfg.train.eval_batches, micro, t)?;
+    // Rank 0 evaluates each batch in W shards: no more activations than a training step.
+    let evals: Vec<Batch> = eval_batches(&ds.val, cfg.train.eval_batches, micro, t)?
+        .iter()
+        .flat_map(|b| (0..world).map(move |r| dist::slice_rows(b, r, world)))
+        .collect();
     let bpt = ds.meta.bytes_per_token();
     let signals = Signals::get()?;
     // Rank 0 decides when to stop; every rank learns it in the same step.
-    let stop_code = || -> Result<i32> { dist::agree(comm, signals.pending().map_or(0, |(_, c)| c), dev) };
-    let stopped = |code: i32, step: usize| Stopped::Signal { name: if code == 130 { "SIGINT" } else { "SIGTERM" }, code, step };
+    let stop_code = || -> Result<i32> { dist::agree(comm, signals.pending().unwrap_or(0), dev) };
     let code = stop_code()?;
     if code != 0 {
-        return Err(stopped(code, run.state.step).into());
+        return Err(Signals::stopped(code, run.state.step).into());
+    }
+    if lead {
+        crate::device::gpu_peak_bytes(dev, true);
     }
 
     let pb = if opts.quiet || !lead { ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()) } else { ProgressBar::new(total as u64) };
@@ -597,13 +611,11 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
             log.sync()?;
             run.checkpoint()?;
         }
-        if code != 0 {
+        if code != 0 || (halt && !last) {
+            // No rank leaves before rank 0's checkpoint is written.
+            dist::agree(comm, 0, dev)?;
             pb.abandon();
-            return Err(stopped(code, run.state.step).into());
-        }
-        if halt && !last {
-            pb.abandon();
-            return Err(Stopped::Halted(run.state.step).into());
+            return Err(if code != 0 { Signals::stopped(code, run.state.step) } else { Stopped::Halted(run.state.step) }.into());
         }
     }
     pb.finish_and_clear();

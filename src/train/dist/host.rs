@@ -57,7 +57,7 @@ impl Group {
         let g = self.cv.wait_while(g, |r| !r.aborted && cond(r)).unwrap_or_else(|p| p.into_inner());
         // A round that completed before the abort is still delivered.
         if cond(&g) {
-            bail!("another rank failed; this rank stops");
+            return Err(super::PeerFailed.into());
         }
         Ok(g)
     }

@@ -8,8 +8,10 @@
 //! Every rank draws the same global batch from the same seeded sampler and
 //! keeps rows `[r·b/W, (r+1)·b/W)` of it (its data shard), so the sampler
 //! state in a checkpoint is valid for any number of ranks and a run can be
-//! resumed on a different W. Rank 0 alone evaluates, logs, prints and writes
-//! checkpoints; the stop decision (signal, halt) is rank 0's, broadcast each step.
+//! resumed on a different W. Rank 0 alone evaluates (in shards of b/W rows, so
+//! no rank holds more activations than in training), logs, prints and writes
+//! checkpoints. A signal is seen by rank 0 and broadcast each step; `--halt-after`
+//! and non-finite stops are decided identically by every rank from the same values.
 //!
 //! Ranks are threads of one process: on CUDA one per GPU, talking through
 //! NCCL (`--features nccl`, [`nccl`]); on CPU simulated ranks share host
@@ -22,7 +24,7 @@ pub mod nccl;
 use crate::data::batches::Batch;
 use crate::device::{open_device, parse_device_spec, DeviceSpec};
 use anyhow::{anyhow, bail, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 /// What a rank needs from the group.
 pub trait Collective {
@@ -53,32 +55,34 @@ pub fn shard(b: Batch, rank: usize, world: usize) -> Batch {
     if world == 1 {
         return b;
     }
+    slice_rows(&b, rank, world)
+}
+
+/// Rows `[r·b/W, (r+1)·b/W)` of `b`, copied.
+pub fn slice_rows(b: &Batch, rank: usize, world: usize) -> Batch {
     let rows = b.batch / world;
     let span = rank * rows * b.seq_len..(rank + 1) * rows * b.seq_len;
     Batch { x: b.x[span.clone()].to_vec(), y: b.y[span].to_vec(), batch: rows, seq_len: b.seq_len }
 }
 
 /// Replace each rank's gradients and mean loss by their averages over ranks:
-/// one all-reduce of one flat buffer (the loss rides along as its last element).
+/// one all-reduce of all gradients as one flat buffer, one of the loss (kept
+/// in f64, as with one rank).
 pub fn average(comm: &dyn Collective, grads: &mut [Tensor], loss: &mut f64) -> Result<()> {
     let w = comm.world();
     if w == 1 {
         return Ok(());
     }
-    let dtype = grads[0].dtype();
     let dev = grads[0].device().clone();
-    let mut parts: Vec<Tensor> = grads.iter().map(|g| g.flatten_all()).collect::<candle_core::Result<_>>()?;
-    parts.push(Tensor::new(&[*loss], &dev)?.to_dtype(dtype)?);
-    let flat = Tensor::cat(&parts, 0)?;
-    let sum = comm.all_reduce_sum(&flat)?;
-    let mean = (sum / w as f64)?;
+    let parts: Vec<Tensor> = grads.iter().map(|g| g.flatten_all()).collect::<candle_core::Result<_>>()?;
+    let mean = (comm.all_reduce_sum(&Tensor::cat(&parts, 0)?)? / w as f64)?;
     let mut at = 0;
     for g in grads.iter_mut() {
         let n = g.elem_count();
         *g = mean.narrow(0, at, n)?.reshape(g.shape())?;
         at += n;
     }
-    *loss = mean.narrow(0, at, 1)?.to_dtype(DType::F64)?.to_vec1::<f64>()?[0];
+    *loss = comm.all_reduce_sum(&Tensor::new(&[*loss], &dev)?)?.to_vec1::<f64>()?[0] / w as f64;
     Ok(())
 }
 
@@ -92,14 +96,20 @@ pub fn agree(comm: &dyn Collective, code: i32, dev: &Device) -> Result<i32> {
     Ok(sum.to_vec1::<f32>()?[0] as i32)
 }
 
-/// `train.ranks` against the batch and the device: the error names the field.
-pub fn check(ranks: usize, batch_size: usize, device: &str) -> Result<()> {
+/// `train.ranks` against the batch: the error names the fields.
+pub fn check_shape(ranks: usize, batch_size: usize) -> Result<()> {
     if ranks == 0 {
         bail!("train.ranks must be >= 1");
     }
     if batch_size % ranks != 0 {
         bail!("train.batch_size ({batch_size}) must be divisible by train.ranks ({ranks}): each rank takes an equal share of every batch");
     }
+    Ok(())
+}
+
+/// [`check_shape`], and whether this build can run `ranks` on `device`.
+pub fn check(ranks: usize, batch_size: usize, device: &str) -> Result<()> {
+    check_shape(ranks, batch_size)?;
     if ranks > 1 && !matches!(parse_device_spec(device)?, DeviceSpec::Cpu) && !cfg!(feature = "nccl") {
         bail!("train.ranks = {ranks} on device `{device}` needs NCCL: rebuild with --features nccl (on CPU, ranks are simulated in one process)");
     }
@@ -121,12 +131,26 @@ pub fn open_devices(spec: &str, world: usize) -> Result<Vec<Device>> {
     (0..world).map(|r| open_device(&name(r)?).map_err(|e| anyhow!("train.ranks = {world}: rank {r}: {e}"))).collect()
 }
 
-/// Run `f(comm, device)` on `world` ranks and return rank 0's result. One
-/// rank runs on the calling thread with [`Solo`]; more run as threads. When a
-/// rank fails, the group is aborted so no simulated rank waits for it forever,
-/// and rank 0's error is returned (else the first one). An NCCL rank blocked
-/// on a dead peer cannot be woken: after a grace period it is left behind and
-/// the caller exits with the error.
+/// A rank that stopped because a peer failed (not the cause).
+#[derive(Debug, thiserror::Error)]
+#[error("another rank failed; this rank stops")]
+pub struct PeerFailed;
+
+/// NCCL ranks still blocked in a collective after a peer failed: their GPUs
+/// are not usable again in this process (a sweep stops on this).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} rank(s) still blocked on their GPUs after a peer failed; the process must exit before they can be used again")]
+pub struct RanksLeftBehind(pub usize);
+
+/// How long to wait for the other ranks once one has failed. Simulated ranks
+/// are woken at once; NCCL ranks finish their step or stay blocked.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Run `f(comm, device)` on one rank per device and return rank 0's result.
+/// One rank runs on the calling thread with [`Solo`]; more run as threads. A
+/// rank that fails (or panics) aborts the group so no simulated rank waits
+/// for it forever; the error returned is the cause (rank 0's when it has one),
+/// not a [`PeerFailed`] of the ranks it stopped.
 pub fn launch<T: Send + 'static>(
     devices: Vec<Device>,
     f: impl Fn(&dyn Collective, &Device) -> Result<Option<T>> + Send + Sync + 'static,
@@ -147,18 +171,19 @@ pub fn launch<T: Send + 'static>(
         #[cfg(feature = "nccl")]
         let id = id;
         std::thread::Builder::new().name(format!("rank{rank}")).spawn(move || {
-            let r = if on_cuda {
+            let run = || -> Result<Option<T>> {
+                if !on_cuda {
+                    return f(&group.member(rank), &dev);
+                }
                 #[cfg(feature = "nccl")]
-                {
-                    nccl::Rank::join(rank, world, &dev, id.expect("NCCL id made for CUDA ranks")).and_then(|c| f(&c, &dev))
-                }
+                return nccl::Rank::join(rank, world, &dev, id.expect("NCCL id made for CUDA ranks")).and_then(|c| f(&c, &dev));
                 #[cfg(not(feature = "nccl"))]
-                {
-                    Err(anyhow!("rank {rank}: data parallelism on CUDA needs --features nccl"))
-                }
-            } else {
-                f(&group.member(rank), &dev)
+                bail!("data parallelism on CUDA needs --features nccl")
             };
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|p| {
+                let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+                Err(anyhow!("panicked: {}", msg.unwrap_or_default()))
+            });
             if r.is_err() {
                 group.abort();
             }
@@ -167,23 +192,21 @@ pub fn launch<T: Send + 'static>(
     }
     drop(tx);
     let mut results: Vec<Option<Result<Option<T>>>> = (0..world).map(|_| None).collect();
-    let mut first_err = None;
-    let grace = std::time::Duration::from_secs(10);
-    loop {
-        let next = if first_err.is_some() { rx.recv_timeout(grace).ok() } else { rx.recv().ok() };
-        let Some((rank, r)) = next else { break };
-        if r.is_err() && first_err.is_none() {
-            first_err = Some(rank);
-        }
+    let mut failed = false;
+    while let Some((rank, r)) = if failed { rx.recv_timeout(GRACE).ok() } else { rx.recv().ok() } {
+        failed |= r.is_err();
         results[rank] = Some(r);
     }
-    let pick = match (&results[0], first_err) {
-        (Some(Err(_)), _) | (_, None) => 0,
-        (_, Some(r)) => r,
-    };
-    match results[pick].take() {
-        Some(Err(e)) => Err(e.context(format!("rank {pick} of {world}"))),
-        Some(ok) => root(ok),
-        None => bail!("rank 0 of {world} ended without a result"),
+    let missing = results.iter().filter(|r| r.is_none()).count();
+    // The cause: rank 0's error unless it only stopped for a peer, else the first real one.
+    let is_cause = |r: &Option<Result<Option<T>>>| matches!(r, Some(Err(e)) if e.downcast_ref::<PeerFailed>().is_none());
+    let pick = (0..world).find(|&k| is_cause(&results[k])).or_else(|| (0..world).find(|&k| matches!(results[k], Some(Err(_)))));
+    match pick.and_then(|k| results[k].take().map(|r| (k, r))) {
+        Some((k, Err(e))) if missing > 0 => Err(e.context(format!("rank {k} of {world}")).context(RanksLeftBehind(missing))),
+        Some((k, Err(e))) => Err(e.context(format!("rank {k} of {world}"))),
+        _ => match results[0].take() {
+            Some(ok) => root(ok),
+            None => bail!("rank 0 of {world} ended without a result"),
+        },
     }
 }

@@ -6,7 +6,7 @@
 use super::Collective;
 use anyhow::{anyhow, bail, Result};
 use candle_core::backend::BackendStorage;
-use candle_core::cuda_backend::cudarc::driver::{DeviceRepr, ValidAsZeroBits};
+use candle_core::cuda_backend::cudarc::driver::DeviceRepr;
 use candle_core::cuda_backend::cudarc::nccl::{Comm, Id, NcclType, ReduceOp};
 use candle_core::cuda_backend::{CudaDType, CudaStorage};
 use candle_core::op::BackpropOp;
@@ -27,13 +27,18 @@ impl Rank {
         let Device::Cuda(dev) = device else {
             bail!("rank {rank}: NCCL ranks need CUDA devices");
         };
-        let comm = Comm::from_rank(dev.cuda_stream(), rank, world, id).map_err(|e| anyhow!("NCCL: rank {rank} of {world} cannot join: {e:?}"))?;
+        let stream = dev.cuda_stream();
+        // ncclCommInitRank takes the thread's current context as the rank's GPU:
+        // a fresh rank thread has none (it would default to GPU 0).
+        stream.context().bind_to_thread().map_err(|e| anyhow!("rank {rank}: cannot bind its CUDA context: {e:?}"))?;
+        let comm = Comm::from_rank(stream, rank, world, id).map_err(|e| anyhow!("NCCL: rank {rank} of {world} cannot join: {e:?}"))?;
         Ok(Rank { comm, dev: dev.clone() })
     }
 
-    fn reduce<T: CudaDType + NcclType + DeviceRepr + ValidAsZeroBits>(&self, s: &CudaStorage, offset: usize, n: usize) -> Result<CudaStorage> {
+    fn reduce<T: CudaDType + NcclType + DeviceRepr>(&self, s: &CudaStorage, offset: usize, n: usize) -> Result<CudaStorage> {
         let src = s.as_cuda_slice::<T>()?.slice(offset..offset + n);
-        let mut dst = self.dev.alloc_zeros::<T>(n)?;
+        // SAFETY: the all-reduce writes all n elements before anything reads them.
+        let mut dst = unsafe { self.dev.alloc::<T>(n)? };
         self.comm.all_reduce(&src, &mut dst, &ReduceOp::Sum).map_err(|e| anyhow!("NCCL all-reduce of {n} values: {e:?}"))?;
         Ok(CudaStorage::wrap_cuda_slice(dst, self.dev.clone()))
     }
