@@ -65,7 +65,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         if i == warmup {
             crate::device::gpu_peak_bytes(&dev, true);
         }
-        let r = train_step(cfg, &crate::train::dist::Solo, &params, &mut opt, &dev, dtype, cfg.optim.lr, &mut next)?;
+        let r = train_step(cfg, &crate::train::dist::Solo, &params, &mut opt, dtype, cfg.optim.lr, &mut next)?;
         if i >= warmup {
             results.push(r);
         }

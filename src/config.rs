@@ -68,7 +68,7 @@ impl ModelConfig {
         pos(self.d_model, "d_model")?;
         pos(self.seq_len, "seq_len")?;
         pos(self.vocab_size, "vocab_size")?;
-        if self.d_model % self.n_head != 0 {
+        if !self.d_model.is_multiple_of(self.n_head) {
             bail!("model.n_head ({}) must divide model.d_model ({})", self.n_head, self.d_model);
         }
         // Bounds that keep a typo (an extra zero or two) from allocating terabytes.
@@ -106,7 +106,7 @@ impl RawModel {
                 if depth == 0 || aspect == 0 || head_dim == 0 {
                     bail!("model.depth, model.aspect_ratio and model.head_dim must be > 0");
                 }
-                if (aspect * depth) % head_dim != 0 {
+                if !(aspect * depth).is_multiple_of(head_dim) {
                     bail!(
                         "model.head_dim ({head_dim}) must divide d_model = aspect_ratio·depth = {}",
                         aspect * depth

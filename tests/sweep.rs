@@ -81,7 +81,7 @@ fn sweep_trains_every_run_and_skips_finished_ones() {
         assert!(r[loss].parse::<f64>().unwrap() < 6.0);
     }
     let curves = std::fs::read_to_string(out.join("curves.csv")).unwrap();
-    assert!(curves.lines().count() >= 1 + 6 * 2, "{curves}");
+    assert!(curves.lines().count() > 6 * 2, "{curves}");
 
     let stamp = |n: &str| std::fs::metadata(out.join("runs").join(n).join("summary.json")).unwrap().modified().unwrap();
     let before = stamp("d1-c2e8");

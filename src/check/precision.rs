@@ -66,7 +66,7 @@ pub fn losses(dtype: DTypeSpec, dev: &Device) -> Result<(Vec<f64>, Params)> {
     let mut data = batches(&cfg, STEPS).into_iter();
     let mut out = Vec::new();
     for step in 1..=STEPS {
-        let r = train_step(&cfg, &Solo, &params, &mut opt, dev, dtype, cfg.optim.lr, || Ok(data.next().expect("STEPS batches")))?;
+        let r = train_step(&cfg, &Solo, &params, &mut opt, dtype, cfg.optim.lr, || Ok(data.next().expect("STEPS batches")))?;
         if !r.applied {
             bail!("{dtype:?}: non-finite loss or gradient at step {step}");
         }

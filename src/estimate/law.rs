@@ -66,7 +66,7 @@ impl Law {
     /// A law with every constant finite and positive (E may be zero).
     pub fn new(id: &str, source: &str, e: f64, a: f64, b: f64, alpha: f64, beta: f64) -> Result<Law> {
         let ok = |v: f64| v.is_finite() && v > 0.0;
-        if !(e.is_finite() && e >= 0.0) || ![a, b, alpha, beta].into_iter().all(ok) {
+        if !(e.is_finite() && e >= 0.0 && [a, b, alpha, beta].into_iter().all(ok)) {
             bail!("scaling law {id}: E must be >= 0 and A, B, alpha, beta > 0 (got E {e}, A {a}, B {b}, alpha {alpha}, beta {beta})");
         }
         Ok(Law { id: id.into(), source: source.into(), e, a, b, alpha, beta })

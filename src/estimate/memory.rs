@@ -5,9 +5,9 @@ use super::workload::{Shape, Workload};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-/// Rajbhandari et al. 2020 (ZeRO, Sec. 3.1): mixed-precision Adam keeps 2 (fp16/bf16 weights)
-/// + 2 (gradients) + 12 (fp32 master weights, momentum, variance) = 16 bytes per parameter.
-/// Pure fp32 Adam is also 16: 4 weights + 4 gradients + 8 moments.
+/// Rajbhandari et al. 2020 (ZeRO, Sec. 3.1): mixed-precision Adam keeps 2 (fp16/bf16
+/// weights) + 2 (gradients) + 12 (fp32 master weights, momentum, variance) = 16 bytes
+/// per parameter. Pure fp32 Adam is also 16: 4 weights + 4 gradients + 8 moments.
 pub const ADAM_MIXED_BYTES_PER_PARAM: f64 = 16.0;
 
 /// The consumer-GPU threshold the estimator reports against: 12 GB, the memory of the

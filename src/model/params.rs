@@ -128,6 +128,11 @@ pub struct Params {
 }
 
 impl Params {
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        self.vars[0].device()
+    }
+
     pub fn init(cfg: &ModelConfig, seed: u64, dtype: DType, dev: &Device) -> Result<Self> {
         let vars = init_params(cfg, seed, dtype, dev)?
             .into_iter()

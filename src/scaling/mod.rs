@@ -254,7 +254,7 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
     if points.len() < 3 {
         bail!("need at least 3 usable points, got {}", points.len());
     }
-    if let Some(p) = points.iter().find(|p| !(p.params > 0.0 && p.tokens > 0.0 && p.flops > 0.0 && p.loss > 0.0) || !(p.params * p.tokens * p.flops * p.loss).is_finite()) {
+    if let Some(p) = points.iter().find(|p| !(p.params > 0.0 && p.tokens > 0.0 && p.flops > 0.0 && p.loss > 0.0 && (p.params * p.tokens * p.flops * p.loss).is_finite())) {
         bail!("run `{}`: params, tokens, flops and loss must be finite and > 0", p.run);
     }
     let k = opts.holdout;

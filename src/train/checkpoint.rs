@@ -186,7 +186,7 @@ pub fn list(ckpt_root: &Path) -> Vec<(usize, PathBuf)> {
             Some((step, e.path()))
         })
         .collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|b| std::cmp::Reverse(b.0));
     v
 }
 

@@ -212,11 +212,11 @@ pub fn train_step(
     comm: &dyn dist::Collective,
     params: &Params,
     opt: &mut optim::AdamW,
-    dev: &Device,
     dtype: DTypeSpec,
     lr: f64,
     mut next_batch: impl FnMut() -> Result<Batch>,
 ) -> Result<StepResult> {
+    let dev = params.device();
     let accum = cfg.train.grad_accum;
     let (mut fwd_s, mut bwd_s) = (0.0, 0.0);
     let mut loss_sum = 0.0;
@@ -562,7 +562,7 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
         let t0 = Instant::now();
         let sampler = &mut run.sampler;
         crate::fault::arm_nonfinite(step + 1);
-        let r = train_step(cfg, comm, &run.params, &mut run.opt, &run.dev, dtype, lr, || sampler.next_batch(&ds.train, micro, t))?;
+        let r = train_step(cfg, comm, &run.params, &mut run.opt, dtype, lr, || sampler.next_batch(&ds.train, micro, t))?;
         let (loss, norm, finite) = (r.loss, r.grad_norm, r.applied);
         if !finite {
             if cfg.train.on_nonfinite == NonFinite::Stop {

@@ -24,7 +24,7 @@ fn softmax_row<T: Real>(row: &mut [T], scale: T) {
     let max = row.iter().fold(T::neg_infinity(), |m, &v| num_traits::Float::max(m, v));
     row.iter_mut().for_each(|v| *v = ((*v - max) * scale).exp_fast());
     let inv = sum_by(row, |v| v).recip();
-    row.iter_mut().for_each(|v| *v = *v * inv);
+    row.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// `g ← c·p⊙(g − Σ p⊙g)` in place: the score gradient from the probability gradient.

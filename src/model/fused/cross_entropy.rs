@@ -41,7 +41,7 @@ fn backward<T: Real>(z: &[T], targets: &[u32], gl: &[T], v: usize) -> Vec<T> {
                 *d = g * (x - l).exp_fast();
             }
             let t = targets[r] as usize;
-            dr[t] = dr[t] - g;
+            dr[t] -= g;
         }
     });
     dz

@@ -47,13 +47,13 @@ fn backward<T: Real>(x: &[T], w: &[T], dy: &[T], eps: T) -> Vec<T> {
                 for i in 0..d {
                     let norm = (xr[i] - mean) * rstd;
                     let dnorm = w[i] * dyr[i];
-                    dnorm_mean = dnorm_mean + dnorm;
-                    dnorm_norm_mean = dnorm_norm_mean + dnorm * norm;
-                    acc[i] = acc[i] + norm * dyr[i];
-                    acc[d + i] = acc[d + i] + dyr[i];
+                    dnorm_mean += dnorm;
+                    dnorm_norm_mean += dnorm * norm;
+                    acc[i] += norm * dyr[i];
+                    acc[d + i] += dyr[i];
                 }
-                dnorm_mean = dnorm_mean * inv_d;
-                dnorm_norm_mean = dnorm_norm_mean * inv_d;
+                dnorm_mean *= inv_d;
+                dnorm_norm_mean *= inv_d;
                 for i in 0..d {
                     let norm = (xr[i] - mean) * rstd;
                     dxr[i] = (w[i] * dyr[i] - dnorm_mean - norm * dnorm_norm_mean) * rstd;
@@ -65,7 +65,7 @@ fn backward<T: Real>(x: &[T], w: &[T], dy: &[T], eps: T) -> Vec<T> {
     // Sum the partials in a fixed order: deterministic whatever the scheduling.
     for p in &partial {
         for (o, v) in dwb.iter_mut().zip(p) {
-            *o = *o + *v;
+            *o += *v;
         }
     }
     out

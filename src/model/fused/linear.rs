@@ -34,7 +34,7 @@ fn column_sums<T: Real>(dy: &[T], d: usize) -> Vec<T> {
             let mut acc = vec![T::zero(); d];
             for row in c.chunks(d) {
                 for (a, &v) in acc.iter_mut().zip(row) {
-                    *a = *a + v;
+                    *a += v;
                 }
             }
             acc
@@ -43,7 +43,7 @@ fn column_sums<T: Real>(dy: &[T], d: usize) -> Vec<T> {
     let mut out = vec![T::zero(); d];
     for p in &partial {
         for (o, v) in out.iter_mut().zip(p) {
-            *o = *o + *v;
+            *o += *v;
         }
     }
     out

@@ -101,7 +101,7 @@ pub fn check_shape(ranks: usize, batch_size: usize) -> Result<()> {
     if ranks == 0 {
         bail!("train.ranks must be >= 1");
     }
-    if batch_size % ranks != 0 {
+    if !batch_size.is_multiple_of(ranks) {
         bail!("train.batch_size ({batch_size}) must be divisible by train.ranks ({ranks}): each rank takes an equal share of every batch");
     }
     Ok(())
