@@ -5,14 +5,11 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
+use common::train_opts as opts;
 use scalelab::train::dist::{self, host, Collective};
-use scalelab::train::{self, checkpoint, TrainOptions};
+use scalelab::train::{self, checkpoint};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-fn opts(out: PathBuf, resume: bool, halt_after: Option<usize>) -> TrainOptions {
-    TrainOptions { out, resume, halt_after, quiet: true }
-}
+use std::path::Path;
 
 fn weights(run: &Path, step: usize) -> HashMap<String, Tensor> {
     let p = run.join(format!("checkpoints/step_{step:08}")).join(checkpoint::MODEL_FILE);
@@ -81,11 +78,7 @@ fn data_parallel_resume() {
     let e = train::train(&two, &opts(b.clone(), false, Some(6))).unwrap_err();
     assert!(e.downcast_ref::<train::Stopped>().is_some(), "{e:#}");
     train::train(&two, &opts(b.clone(), true, None)).unwrap();
-    for file in [checkpoint::MODEL_FILE, checkpoint::OPTIM_FILE] {
-        let fa = std::fs::read(a.join("checkpoints/step_00000012").join(file)).unwrap();
-        let fb = std::fs::read(b.join("checkpoints/step_00000012").join(file)).unwrap();
-        assert!(fa == fb, "{file}: 2 ranks resumed differ from 2 ranks uninterrupted");
-    }
+    common::assert_same_checkpoint(&a, &b, 12, "2 ranks resumed differ from 2 ranks uninterrupted");
     assert_eq!(losses(&a).iter().map(|l| l.to_bits()).collect::<Vec<_>>(), losses(&b).iter().map(|l| l.to_bits()).collect::<Vec<_>>());
     // Halted on 2 ranks, resumed on 4 (and on 1): the same run up to rounding.
     for w in [4, 1] {

@@ -10,7 +10,7 @@ mod common;
 use candle_core::{DType, Device, Tensor};
 use scalelab::interop::hf;
 use scalelab::model::params::{init_params, param_specs};
-use scalelab::train::{self, checkpoint, TrainOptions};
+use scalelab::train::{self, checkpoint};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ fn trained_run(fx: &common::Fixture, name: &str, overrides: &[&str]) -> PathBuf 
     let mut ov = vec!["train.max_steps=8"];
     ov.extend_from_slice(overrides);
     let out = fx.path(name);
-    train::train(&fx.config(&ov), &TrainOptions { out: out.clone(), resume: false, halt_after: None, quiet: true }).unwrap();
+    train::train(&fx.config(&ov), &common::train_opts(out.clone(), false, None)).unwrap();
     out
 }
 
@@ -133,7 +133,7 @@ fn export_import_round_trip_is_exact() {
     fine_cfg.data.tokenizer = rc.data.tokenizer.clone();
     fine_cfg.data.dir = Some(fx.path("data-imported"));
     fine_cfg.train = fine.train.clone();
-    let sum = train::train(&fine_cfg, &TrainOptions { out: imp.clone(), resume: true, halt_after: None, quiet: true }).unwrap();
+    let sum = train::train(&fine_cfg, &common::train_opts(imp.clone(), true, None)).unwrap();
     assert_eq!(sum.steps, 2);
 
     // --step picks an older checkpoint; a missing one is named with those present.

@@ -3,12 +3,9 @@
 
 mod common;
 
-use scalelab::train::{self, checkpoint, TrainOptions};
+use common::train_opts as opts;
+use scalelab::train::{self, checkpoint};
 use std::fs;
-
-fn opts(out: std::path::PathBuf, resume: bool, halt_after: Option<usize>) -> TrainOptions {
-    TrainOptions { out, resume, halt_after, quiet: true }
-}
 
 #[test]
 fn resumed_run_is_bit_identical() {
@@ -23,11 +20,7 @@ fn resumed_run_is_bit_identical() {
     let sb = train::train(&cfg, &opts(b.clone(), true, None)).unwrap();
     assert_eq!(sa.steps, 12);
     assert_eq!(sb.steps, 12);
-    for file in [checkpoint::MODEL_FILE, checkpoint::OPTIM_FILE] {
-        let fa = fs::read(a.join("checkpoints/step_00000012").join(file)).unwrap();
-        let fb = fs::read(b.join("checkpoints/step_00000012").join(file)).unwrap();
-        assert!(fa == fb, "{file} differs between the uninterrupted and the resumed run");
-    }
+    common::assert_same_checkpoint(&a, &b, 12, "the uninterrupted and the resumed run differ");
     assert_eq!(sa.val_loss.to_bits(), sb.val_loss.to_bits());
     // Throughput is summed over both processes; resuming a finished run changes nothing.
     assert!(sb.tok_per_s.is_finite() && sb.tok_per_s > 0.0, "{}", sb.tok_per_s);

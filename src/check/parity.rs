@@ -5,7 +5,7 @@ use super::gradcheck::batch;
 use crate::config::ModelConfig;
 use crate::model::params::Params;
 use crate::model::{Gpt, Kernels};
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -23,8 +23,7 @@ fn loss_and_grads(cfg: &ModelConfig, params: &Params, dev: &Device) -> Result<(f
     let (x, y) = batch(cfg, dev)?;
     let model = Gpt::with_kernels(cfg, params.var_builder(DType::F32, true)?, Kernels::Composed)?;
     let loss = model.loss(&x, &y)?;
-    let grads = loss.backward()?;
-    let g = params.vars.iter().zip(&params.specs).map(|(v, s)| grads.get(v.as_tensor()).cloned().ok_or_else(|| anyhow!("{}: no gradient", s.name))).collect::<Result<_>>()?;
+    let g = params.grads(&loss.backward()?)?;
     Ok((loss.to_dtype(DType::F64)?.to_scalar::<f64>()?, g))
 }
 

@@ -128,6 +128,21 @@ pub struct Params {
 }
 
 impl Params {
+    /// Every parameter's gradient from a backward pass, in order, detached (a
+    /// leaf's gradient still references the forward graph: kept as is, it would
+    /// keep every step's activations alive). Names the parameter that got none.
+    pub fn grads(&self, store: &candle_core::backprop::GradStore) -> Result<Vec<Tensor>> {
+        self.vars
+            .iter()
+            .zip(&self.specs)
+            .map(|(v, s)| {
+                store.get(v.as_tensor()).map(Tensor::detach).ok_or_else(|| {
+                    anyhow::anyhow!("parameter {} received no gradient: an op without backward is on the training path", s.name)
+                })
+            })
+            .collect()
+    }
+
     /// The device the weights live on.
     pub fn device(&self) -> &Device {
         self.vars[0].device()

@@ -230,15 +230,7 @@ pub fn train_step(
         loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let t1 = Instant::now();
         fwd_s += (t1 - t0).as_secs_f64();
-        let store = (loss / accum as f64)?.backward()?;
-        let g: Vec<Tensor> = params
-            .vars
-            .iter()
-            .zip(&params.specs)
-            // Leaf gradients still reference the forward graph: detach them, or the
-            // optimizer moments would keep every step's activations alive.
-            .map(|(v, s)| store.get(v.as_tensor()).map(Tensor::detach).ok_or_else(|| anyhow!("parameter {} received no gradient", s.name)))
-            .collect::<Result<_>>()?;
+        let g = params.grads(&(loss / accum as f64)?.backward()?)?;
         grads = Some(match grads {
             None => g,
             Some(acc) => acc.iter().zip(&g).map(|(a, b)| a + b).collect::<candle_core::Result<_>>()?,
@@ -300,16 +292,18 @@ impl Run {
         Ok(path)
     }
 
-    /// A new run: seeded weights, zero moments, the sampler at its start.
-    fn fresh(cfg: &RunConfig, dev: &Device, dtype: DTypeSpec, tokenizer_sha: &str) -> Result<Run> {
+    /// A new run into `run_dir`: seeded weights, zero moments, the sampler at its start.
+    fn fresh(cfg: &RunConfig, run_dir: &Path, dev: &Device, dtype: DTypeSpec, tokenizer_sha: &str) -> Result<Run> {
         let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), dev)?;
         let opt = optim::AdamW::new(&cfg.optim, &params)?;
         let sampler = Sampler::new(cfg.train.seed.wrapping_add(1));
         let state = TrainState::fresh(cfg, sampler.state(), tokenizer_sha.to_string());
-        Ok(Run { cfg: cfg.clone(), dir: PathBuf::new(), dev: dev.clone(), dtype, params, opt, sampler, state })
+        Ok(Run { cfg: cfg.clone(), dir: run_dir.to_path_buf(), dev: dev.clone(), dtype, params, opt, sampler, state })
     }
 
-    fn restore(cfg: &RunConfig, dir: &Path, state: TrainState, dev: &Device, dtype: DTypeSpec) -> Result<Run> {
+    /// The run in `run_dir` from its checkpoint `dir`, continuing under `cfg`
+    /// (the optimizer and the state take the config given now).
+    fn restore(cfg: &RunConfig, run_dir: &Path, dir: &Path, mut state: TrainState, dev: &Device, dtype: DTypeSpec) -> Result<Run> {
         let what = dir.display().to_string();
         let mut weights = checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), dev)?;
         let params = Params::from_named(&cfg.model, std::mem::take(&mut weights), dtype.master(), dev, &what)?;
@@ -327,7 +321,8 @@ impl Run {
         }
         opt.load_state(m, v, state.adam_t);
         let sampler = Sampler::from_state(&state.sampler).map_err(|e| anyhow!("checkpoint {what}: {e}"))?;
-        Ok(Run { cfg: cfg.clone(), dir: PathBuf::new(), dev: dev.clone(), dtype, params, opt, sampler, state })
+        state.config = cfg.clone();
+        Ok(Run { cfg: cfg.clone(), dir: run_dir.to_path_buf(), dev: dev.clone(), dtype, params, opt, sampler, state })
     }
 }
 
@@ -441,14 +436,10 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         .iter()
         .map(|dev| {
             crate::device::configure_precision(dev, dtype);
-            let mut run = match &resumed {
-                Some((cdir, st)) => Run::restore(cfg, cdir, st.clone(), dev, dtype)?,
-                None => Run::fresh(cfg, dev, dtype, &ds.meta.tokenizer_sha256)?,
-            };
-            run.dir = dir.clone();
-            run.state.config = cfg.clone();
-            run.opt.cfg = cfg.optim.clone();
-            Ok(Some(run))
+            Ok(Some(match &resumed {
+                Some((cdir, st)) => Run::restore(cfg, &dir, cdir, st.clone(), dev, dtype)?,
+                None => Run::fresh(cfg, &dir, dev, dtype, &ds.meta.tokenizer_sha256)?,
+            }))
         })
         .collect::<Result<Vec<_>>>()?;
     fsx::write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;

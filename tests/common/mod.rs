@@ -104,3 +104,17 @@ pub fn log_case_env(strip: &[&Path], env: &str, args: &[&str], code: Option<i32>
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     f.write_all(format!("{rec}\n").as_bytes()).unwrap();
 }
+
+/// Options for a quiet `train::train` into `out`.
+pub fn train_opts(out: PathBuf, resume: bool, halt_after: Option<usize>) -> scalelab::train::TrainOptions {
+    scalelab::train::TrainOptions { out, resume, halt_after, quiet: true }
+}
+
+/// The weights and optimizer state of two runs' checkpoints at `step` are byte-identical.
+pub fn assert_same_checkpoint(a: &Path, b: &Path, step: usize, what: &str) {
+    use scalelab::train::checkpoint::{MODEL_FILE, OPTIM_FILE};
+    let at = |run: &Path, file: &str| std::fs::read(run.join(format!("checkpoints/step_{step:08}")).join(file)).unwrap();
+    for file in [MODEL_FILE, OPTIM_FILE] {
+        assert!(at(a, file) == at(b, file), "{file} at step {step}: {what}");
+    }
+}
