@@ -53,26 +53,46 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
     crate::device::configure_precision(&dev, dtype);
     let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
     let mut opt = AdamW::new(&cfg.optim, &params)?;
-    let (b, t, v) = (cfg.train.batch_size, cfg.model.seq_len, cfg.model.vocab_size as u32);
+    let (b, t, v) = (
+        cfg.train.batch_size,
+        cfg.model.seq_len,
+        cfg.model.vocab_size as u32,
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.train.seed);
     let mut next = || -> Result<Batch> {
         let x: Vec<u32> = (0..b * t).map(|_| rng.random_range(0..v)).collect();
         let y: Vec<u32> = (0..b * t).map(|_| rng.random_range(0..v)).collect();
-        Ok(Batch { x, y, batch: b, seq_len: t })
+        Ok(Batch {
+            x,
+            y,
+            batch: b,
+            seq_len: t,
+        })
     };
     let mut results: Vec<StepResult> = Vec::with_capacity(steps);
     for i in 0..warmup + steps {
         if i == warmup {
             crate::device::gpu_peak_bytes(&dev, true);
         }
-        let r = train_step(cfg, &crate::train::dist::Solo, &params, &mut opt, dtype, cfg.optim.lr, &mut next)?;
+        let r = train_step(
+            cfg,
+            &crate::train::dist::Solo,
+            &params,
+            &mut opt,
+            dtype,
+            cfg.optim.lr,
+            &mut next,
+        )?;
         if i >= warmup {
             results.push(r);
         }
     }
     let n = results.len() as f64;
     let mean = |f: fn(&StepResult) -> f64| results.iter().map(f).sum::<f64>() / n * 1e3;
-    let mut totals: Vec<f64> = results.iter().map(|r| (r.fwd_s + r.bwd_s + r.opt_s) * 1e3).collect();
+    let mut totals: Vec<f64> = results
+        .iter()
+        .map(|r| (r.fwd_s + r.bwd_s + r.opt_s) * 1e3)
+        .collect();
     totals.sort_by(f64::total_cmp);
     let ms = totals.iter().sum::<f64>() / n;
     let sf = StepFlops::new(&cfg.model, t, (b * cfg.train.grad_accum) as u64);
@@ -87,7 +107,10 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         None if dev.is_cpu() => None,
         None => device_name(&dev).and_then(|n| catalog.detect(&n).map(|(id, _)| id.to_string())),
     };
-    let mfu = hardware.as_ref().and_then(|id| catalog.entries[id].peak_flops(dtype.peak_field())).map(|p| achieved / p);
+    let mfu = hardware
+        .as_ref()
+        .and_then(|id| catalog.entries[id].peak_flops(dtype.peak_field()))
+        .map(|p| achieved / p);
     Ok(BenchResult {
         params: param_counts(&cfg.model).total,
         batch_size: b,
@@ -111,7 +134,8 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         kernels: format!("{:?}", cfg.train.kernels.effective(&dev, dtype.compute())).to_lowercase(),
         threads: rayon::current_num_threads(),
         peak_rss_mib: peak_rss_mib(),
-        peak_gpu_mib: crate::device::gpu_peak_bytes(&dev, false).map(|b| b as f64 / (1 << 20) as f64),
+        peak_gpu_mib: crate::device::gpu_peak_bytes(&dev, false)
+            .map(|b| b as f64 / (1 << 20) as f64),
     })
 }
 

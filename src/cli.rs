@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
-#[command(name = "scalelab", version, about = "Train small GPTs, count their FLOPs, fit scaling laws, estimate the cost of big ones")]
+#[command(
+    name = "scalelab",
+    version,
+    about = "Train small GPTs, count their FLOPs, fit scaling laws, estimate the cost of big ones"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -198,7 +202,12 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Apply `--device` / `--dtype` / `--ranks`; a resulting error names the flags given.
-fn with_device(mut cfg: RunConfig, device: &Option<String>, dtype: &Option<String>, ranks: Option<u64>) -> Result<RunConfig> {
+fn with_device(
+    mut cfg: RunConfig,
+    device: &Option<String>,
+    dtype: &Option<String>,
+    ranks: Option<u64>,
+) -> Result<RunConfig> {
     if let Some(d) = device {
         cfg.train.device = d.clone();
     }
@@ -208,9 +217,18 @@ fn with_device(mut cfg: RunConfig, device: &Option<String>, dtype: &Option<Strin
     if let Some(r) = ranks {
         cfg.train.ranks = r as usize;
     }
-    let given: Vec<&str> = [(device.is_some(), "--device"), (dtype.is_some(), "--dtype"), (ranks.is_some(), "--ranks")].into_iter().filter(|g| g.0).map(|g| g.1).collect();
+    let given: Vec<&str> = [
+        (device.is_some(), "--device"),
+        (dtype.is_some(), "--dtype"),
+        (ranks.is_some(), "--ranks"),
+    ]
+    .into_iter()
+    .filter(|g| g.0)
+    .map(|g| g.1)
+    .collect();
     if !given.is_empty() {
-        cfg.validate().map_err(|e| anyhow::anyhow!("{e} (from {})", given.join("/")))?;
+        cfg.validate()
+            .map_err(|e| anyhow::anyhow!("{e} (from {})", given.join("/")))?;
     }
     Ok(cfg)
 }
@@ -218,9 +236,18 @@ fn with_device(mut cfg: RunConfig, device: &Option<String>, dtype: &Option<Strin
 /// `checkpoints/<stem>`, or the first free `checkpoints/<stem>-N` (the newest
 /// existing one when resuming).
 fn default_run_dir(config: &Path, resume: bool) -> PathBuf {
-    let stem = config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let stem = config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
     let base = PathBuf::from("checkpoints");
-    let cand = |i: usize| if i == 1 { base.join(&stem) } else { base.join(format!("{stem}-{i}")) };
+    let cand = |i: usize| {
+        if i == 1 {
+            base.join(&stem)
+        } else {
+            base.join(format!("{stem}-{i}"))
+        }
+    };
     let taken = |p: &Path| p.join("metrics.jsonl").exists() || p.join("checkpoints").exists();
     let mut i = 1;
     while taken(&cand(i)) {
@@ -235,8 +262,16 @@ fn default_run_dir(config: &Path, resume: bool) -> PathBuf {
 
 fn cmd_train(a: TrainArgs) -> Result<i32> {
     let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype, a.ranks)?;
-    let out = a.out.clone().unwrap_or_else(|| default_run_dir(&a.cfg.config, a.resume));
-    let opts = TrainOptions { out: out.clone(), resume: a.resume, halt_after: a.halt_after.map(|s| s as usize), quiet: a.quiet };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_run_dir(&a.cfg.config, a.resume));
+    let opts = TrainOptions {
+        out: out.clone(),
+        resume: a.resume,
+        halt_after: a.halt_after.map(|s| s as usize),
+        quiet: a.quiet,
+    };
     let summary = match train::train(&cfg, &opts) {
         Ok(s) => s,
         Err(e) => {
@@ -258,14 +293,28 @@ fn cmd_train(a: TrainArgs) -> Result<i32> {
         summary.tok_per_s,
         summary.mfu.map(|m| format!(" | mfu {:.1}%", m * 100.0)).unwrap_or_default()
     );
-    println!("run folder: {} (metrics.jsonl, summary.json, checkpoints/)", out.display());
+    println!(
+        "run folder: {} (metrics.jsonl, summary.json, checkpoints/)",
+        out.display()
+    );
     if cfg.train.sample_tokens > 0 {
-        let opts = crate::sample::SampleOptions { tokens: cfg.train.sample_tokens, temperature: 0.8, top_k: Some(50), seed: cfg.train.seed };
+        let opts = crate::sample::SampleOptions {
+            tokens: cfg.train.sample_tokens,
+            temperature: 0.8,
+            top_k: Some(50),
+            seed: cfg.train.seed,
+        };
         let dev = crate::device::open_device(&cfg.train.device)?;
         let (rcfg, params, tk) = crate::sample::load_run(&out, &dev)?;
-        let model = crate::model::Gpt::new(&rcfg.model, params.var_builder(candle_core::DType::F32, false)?)?;
+        let model = crate::model::Gpt::new(
+            &rcfg.model,
+            params.var_builder(candle_core::DType::F32, false)?,
+        )?;
         let text = crate::sample::generate(&model, &tk, &cfg.train.sample_prompt, &opts, &dev)?;
-        println!("--- sample ({} tokens, temperature 0.8, top-k 50) ---\n{text}\n---", cfg.train.sample_tokens);
+        println!(
+            "--- sample ({} tokens, temperature 0.8, top-k 50) ---\n{text}\n---",
+            cfg.train.sample_tokens
+        );
     }
     Ok(0)
 }
@@ -292,12 +341,23 @@ fn cmd_prepare(a: PrepareArgs) -> Result<i32> {
 }
 
 fn cmd_sample(a: SampleArgs) -> Result<i32> {
-    let opts = crate::sample::SampleOptions { tokens: a.tokens, temperature: a.temperature, top_k: a.top_k, seed: a.seed };
+    let opts = crate::sample::SampleOptions {
+        tokens: a.tokens,
+        temperature: a.temperature,
+        top_k: a.top_k,
+        seed: a.seed,
+    };
     opts.validate()?;
     let dev = crate::device::open_device(&a.device)?;
     let (cfg, params, tk) = crate::sample::load_run(&a.run, &dev)?;
-    let model = crate::model::Gpt::new(&cfg.model, params.var_builder(candle_core::DType::F32, false)?)?;
-    println!("{}", crate::sample::generate(&model, &tk, &a.prompt, &opts, &dev)?);
+    let model = crate::model::Gpt::new(
+        &cfg.model,
+        params.var_builder(candle_core::DType::F32, false)?,
+    )?;
+    println!(
+        "{}",
+        crate::sample::generate(&model, &tk, &a.prompt, &opts, &dev)?
+    );
     Ok(0)
 }
 
@@ -305,16 +365,32 @@ fn cmd_info(a: ConfigArgs) -> Result<i32> {
     let cfg = a.load()?;
     let m = &cfg.model;
     let pc = param_counts(m);
-    let sf = StepFlops::new(m, m.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64);
-    println!("model: n_layer {} | n_head {} | d_model {} | seq_len {} | vocab {} | bias {}", m.n_layer, m.n_head, m.d_model, m.seq_len, m.vocab_size, m.bias);
-    println!("parameters: total {} | non-embedding {} | Kaplan 12·L·d² {}", pc.total, pc.non_embedding, pc.kaplan_12ld2);
+    let sf = StepFlops::new(
+        m,
+        m.seq_len,
+        (cfg.train.batch_size * cfg.train.grad_accum) as u64,
+    );
+    println!(
+        "model: n_layer {} | n_head {} | d_model {} | seq_len {} | vocab {} | bias {}",
+        m.n_layer, m.n_head, m.d_model, m.seq_len, m.vocab_size, m.bias
+    );
+    println!(
+        "parameters: total {} | non-embedding {} | Kaplan 12·L·d² {}",
+        pc.total, pc.non_embedding, pc.kaplan_12ld2
+    );
     println!(
         "training FLOPs per token: exact {:.4e} (matmul fwd+bwd) | 6N {:.4e} | 6N_total {:.4e}",
         sf.matmul_per_token(),
         6.0 * pc.non_embedding as f64,
         6.0 * pc.total as f64
     );
-    println!("per step: {} tokens | {:.4e} matmul FLOPs | {} steps → {:.4e} FLOPs", cfg.tokens_per_step(), sf.matmul_step as f64, train::total_steps(&cfg), sf.matmul_step as f64 * train::total_steps(&cfg) as f64);
+    println!(
+        "per step: {} tokens | {:.4e} matmul FLOPs | {} steps → {:.4e} FLOPs",
+        cfg.tokens_per_step(),
+        sf.matmul_step as f64,
+        train::total_steps(&cfg),
+        sf.matmul_step as f64 * train::total_steps(&cfg) as f64
+    );
     Ok(0)
 }
 
@@ -324,7 +400,11 @@ fn cmd_flops(a: FlopsArgs) -> Result<i32> {
     let t = m.seq_len;
     let sf = StepFlops::new(m, t, (cfg.train.batch_size * cfg.train.grad_accum) as u64);
     let conv = conventions(m, t);
-    let verify = if a.verify { Some(crate::flops::instrumented_forward(m, 1)?) } else { None };
+    let verify = if a.verify {
+        Some(crate::flops::instrumented_forward(m, 1)?)
+    } else {
+        None
+    };
     if a.json {
         let v = serde_json::json!({
             "model": m,
@@ -343,21 +423,58 @@ fn cmd_flops(a: FlopsArgs) -> Result<i32> {
     }
     let tt = t as f64;
     println!("Exact FLOPs for n_layer {} d_model {} n_head {} vocab {} at T = {t} (per token; ×3 = forward + backward)", m.n_layer, m.d_model, m.n_head, m.vocab_size);
-    println!("{:<26} {:>14} {:>14} {:>8}", "matmul component", "forward", "fwd+bwd", "share");
+    println!(
+        "{:<26} {:>14} {:>14} {:>8}",
+        "matmul component", "forward", "fwd+bwd", "share"
+    );
     let total = sf.forward_matmul.total() as f64;
     for (name, f) in sf.forward_matmul.components() {
-        println!("{:<26} {:>14.4e} {:>14.4e} {:>7.1}%", name, f as f64 / tt, 3.0 * f as f64 / tt, 100.0 * f as f64 / total);
+        println!(
+            "{:<26} {:>14.4e} {:>14.4e} {:>7.1}%",
+            name,
+            f as f64 / tt,
+            3.0 * f as f64 / tt,
+            100.0 * f as f64 / total
+        );
     }
-    println!("{:<26} {:>14.4e} {:>14.4e} {:>7.1}%", "matmul total", total / tt, 3.0 * total / tt, 100.0);
+    println!(
+        "{:<26} {:>14.4e} {:>14.4e} {:>7.1}%",
+        "matmul total",
+        total / tt,
+        3.0 * total / tt,
+        100.0
+    );
     let o = &sf.forward_other;
     println!("non-matmul (estimates, not in MFU):");
-    for (name, f) in [("softmax", o.softmax), ("layernorm", o.layernorm), ("gelu", o.gelu), ("residual/bias adds", o.elementwise), ("cross-entropy", o.cross_entropy)] {
-        println!("{:<26} {:>14.4e} {:>14.4e}", name, f as f64 / tt, 3.0 * f as f64 / tt);
+    for (name, f) in [
+        ("softmax", o.softmax),
+        ("layernorm", o.layernorm),
+        ("gelu", o.gelu),
+        ("residual/bias adds", o.elementwise),
+        ("cross-entropy", o.cross_entropy),
+    ] {
+        println!(
+            "{:<26} {:>14.4e} {:>14.4e}",
+            name,
+            f as f64 / tt,
+            3.0 * f as f64 / tt
+        );
     }
-    println!("{:<26} {:>14.4e} per parameter per step ({:.4e} per step)", "AdamW", crate::flops::ADAMW_FLOPS_PER_PARAM as f64, sf.adamw_step as f64);
-    println!("\nPublished conventions (training FLOPs per token) vs exact {:.4e}:", sf.matmul_per_token());
+    println!(
+        "{:<26} {:>14.4e} per parameter per step ({:.4e} per step)",
+        "AdamW",
+        crate::flops::ADAMW_FLOPS_PER_PARAM as f64,
+        sf.adamw_step as f64
+    );
+    println!(
+        "\nPublished conventions (training FLOPs per token) vs exact {:.4e}:",
+        sf.matmul_per_token()
+    );
     for c in &conv {
-        println!("{:<26} {:>14.4e}  ratio {:>6.3}  {}", c.name, c.per_token, c.ratio, c.formula);
+        println!(
+            "{:<26} {:>14.4e}  ratio {:>6.3}  {}",
+            c.name, c.per_token, c.ratio, c.formula
+        );
     }
     if let Some(v) = verify {
         println!(
@@ -387,39 +504,78 @@ fn cmd_bench(a: BenchArgs) -> Result<i32> {
     let mut results = Vec::new();
     for k in ["composed", "fused"] {
         let mut cmd = std::process::Command::new(&exe);
-        cmd.args(["bench", "--json", "--steps", &a.steps.to_string(), "--warmup", &a.warmup.to_string(), "--config"]).arg(&a.cfg.config);
+        cmd.args([
+            "bench",
+            "--json",
+            "--steps",
+            &a.steps.to_string(),
+            "--warmup",
+            &a.warmup.to_string(),
+            "--config",
+        ])
+        .arg(&a.cfg.config);
         for s in &a.cfg.set {
             cmd.args(["--set", s]);
         }
-        cmd.args(["--set", &format!("train.kernels={k}"), "--set", &format!("train.device={}", cfg.train.device), "--set", &format!("train.dtype={}", cfg.train.dtype)]);
+        cmd.args([
+            "--set",
+            &format!("train.kernels={k}"),
+            "--set",
+            &format!("train.device={}", cfg.train.device),
+            "--set",
+            &format!("train.dtype={}", cfg.train.dtype),
+        ]);
         let out = cmd.output()?;
         if !out.status.success() {
-            bail!("bench with {k} kernels failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "bench with {k} kernels failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
-        let r: crate::bench::BenchResult = serde_json::from_slice(&out.stdout).map_err(|e| anyhow::anyhow!("bench with {k} kernels: unreadable output ({e})"))?;
+        let r: crate::bench::BenchResult = serde_json::from_slice(&out.stdout)
+            .map_err(|e| anyhow::anyhow!("bench with {k} kernels: unreadable output ({e})"))?;
         print_bench(&a, &r)?;
         results.push(r);
     }
     let ratio = results[1].tok_per_s / results[0].tok_per_s;
     if a.json {
-        println!("{}", serde_json::json!({ "fused_over_composed_tok_per_s": ratio }));
+        println!(
+            "{}",
+            serde_json::json!({ "fused_over_composed_tok_per_s": ratio })
+        );
     } else {
-        println!("fused / composed: {ratio:.2}× tok/s ({:.0} vs {:.0})", results[1].tok_per_s, results[0].tok_per_s);
+        println!(
+            "fused / composed: {ratio:.2}× tok/s ({:.0} vs {:.0})",
+            results[1].tok_per_s, results[0].tok_per_s
+        );
     }
     Ok(0)
 }
 
 fn cmd_check(a: CheckArgs) -> Result<i32> {
-    let dev = crate::device::open_device(&a.device).map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+    let dev =
+        crate::device::open_device(&a.device).map_err(|e| anyhow::anyhow!("--device: {e}"))?;
     let name = crate::device::device_name(&dev).unwrap_or_else(|| a.device.clone());
     let rows = crate::check::run(&dev);
     let failed = rows.iter().filter(|r| !r.pass).count();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"device": name, "failed": failed, "checks": rows}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"device": name, "failed": failed, "checks": rows})
+            )?
+        );
     } else {
         println!("checks on {name}:");
         for r in &rows {
-            println!("  {} {:<58} {:>9.2e} (tolerance {:.0e})  {}", if r.pass { "ok  " } else { "FAIL" }, r.check, r.value, r.tolerance, r.detail);
+            println!(
+                "  {} {:<58} {:>9.2e} (tolerance {:.0e})  {}",
+                if r.pass { "ok  " } else { "FAIL" },
+                r.check,
+                r.value,
+                r.tolerance,
+                r.detail
+            );
         }
         println!("{} of {} checks passed", rows.len() - failed, rows.len());
     }

@@ -39,7 +39,13 @@ struct RawModel {
 
 impl ModelConfig {
     /// The size dial: depth L → n_layer = L, d_model = aspect·L, n_head = d_model / head_dim.
-    pub fn from_depth(depth: usize, aspect: usize, head_dim: usize, seq_len: usize, vocab_size: usize) -> Self {
+    pub fn from_depth(
+        depth: usize,
+        aspect: usize,
+        head_dim: usize,
+        seq_len: usize,
+        vocab_size: usize,
+    ) -> Self {
         let d_model = aspect * depth;
         ModelConfig {
             n_layer: depth,
@@ -69,7 +75,11 @@ impl ModelConfig {
         pos(self.seq_len, "seq_len")?;
         pos(self.vocab_size, "vocab_size")?;
         if !self.d_model.is_multiple_of(self.n_head) {
-            bail!("model.n_head ({}) must divide model.d_model ({})", self.n_head, self.d_model);
+            bail!(
+                "model.n_head ({}) must divide model.d_model ({})",
+                self.n_head,
+                self.d_model
+            );
         }
         // Bounds that keep a typo (an extra zero or two) from allocating terabytes.
         let limits = [
@@ -92,11 +102,19 @@ impl ModelConfig {
 
 impl RawModel {
     fn resolve(self) -> Result<ModelConfig> {
-        let seq_len = self.seq_len.ok_or_else(|| anyhow!("model.seq_len is required"))?;
-        let vocab_size = self.vocab_size.ok_or_else(|| anyhow!("model.vocab_size is required"))?;
+        let seq_len = self
+            .seq_len
+            .ok_or_else(|| anyhow!("model.seq_len is required"))?;
+        let vocab_size = self
+            .vocab_size
+            .ok_or_else(|| anyhow!("model.vocab_size is required"))?;
         let mut m = match self.depth {
             Some(depth) => {
-                for (f, v) in [("n_layer", self.n_layer), ("n_head", self.n_head), ("d_model", self.d_model)] {
+                for (f, v) in [
+                    ("n_layer", self.n_layer),
+                    ("n_head", self.n_head),
+                    ("d_model", self.d_model),
+                ] {
                     if v.is_some() {
                         bail!("model.{f} contradicts model.depth: give the size dial or explicit dials, not both");
                     }
@@ -118,7 +136,9 @@ impl RawModel {
                 if self.aspect_ratio.is_some() || self.head_dim.is_some() {
                     bail!("model.aspect_ratio/head_dim only apply with model.depth");
                 }
-                let need = |v: Option<usize>, f: &str| v.ok_or_else(|| anyhow!("model.{f} is required (or give model.depth)"));
+                let need = |v: Option<usize>, f: &str| {
+                    v.ok_or_else(|| anyhow!("model.{f} is required (or give model.depth)"))
+                };
                 ModelConfig {
                     n_layer: need(self.n_layer, "n_layer")?,
                     n_head: need(self.n_head, "n_head")?,
@@ -319,19 +339,27 @@ impl RunConfig {
     /// Load a TOML file and apply `key=value` overrides (`train.max_steps=100`,
     /// or a bare key when it names exactly one field).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("config {}: cannot read", path.display()))?;
-        Self::from_toml_str(&text, overrides).map_err(|e| anyhow!("config {}: {e:#}", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("config {}: cannot read", path.display()))?;
+        Self::from_toml_str(&text, overrides)
+            .map_err(|e| anyhow!("config {}: {e:#}", path.display()))
     }
 
     pub fn from_toml_str(text: &str, overrides: &[String]) -> Result<Self> {
-        let mut value: toml::Table = toml::from_str(text).map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+        let mut value: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
         for ov in overrides {
             apply_override(&mut value, ov)?;
         }
         let raw: RawRun = toml::Value::Table(value)
             .try_into()
             .map_err(|e: toml::de::Error| anyhow!("{}", one_line(&e.to_string())))?;
-        let cfg = RunConfig { model: raw.model.resolve()?, data: raw.data, train: raw.train, optim: raw.optim };
+        let cfg = RunConfig {
+            model: raw.model.resolve()?,
+            data: raw.data,
+            train: raw.train,
+            optim: raw.optim,
+        };
         cfg.validate()?;
         Ok(cfg)
     }
@@ -377,7 +405,14 @@ impl RunConfig {
         let o = &self.optim;
         let finite_pos = |v: f64, f: &str, allow_zero: bool| -> Result<()> {
             if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
-                bail!("optim.{f} must be a {} number, got {v}", if allow_zero { "non-negative" } else { "positive" });
+                bail!(
+                    "optim.{f} must be a {} number, got {v}",
+                    if allow_zero {
+                        "non-negative"
+                    } else {
+                        "positive"
+                    }
+                );
             }
             Ok(())
         };
@@ -387,7 +422,11 @@ impl RunConfig {
         finite_pos(o.eps, "eps", false)?;
         finite_pos(o.grad_clip, "grad_clip", true)?;
         if o.min_lr > o.lr {
-            bail!("optim.min_lr ({}) must not exceed optim.lr ({})", o.min_lr, o.lr);
+            bail!(
+                "optim.min_lr ({}) must not exceed optim.lr ({})",
+                o.min_lr,
+                o.lr
+            );
         }
         if o.lr > 10.0 {
             bail!("optim.lr = {} is absurd", o.lr);
@@ -420,7 +459,9 @@ impl RunConfig {
 /// Set `key=value` in the table. `value` is parsed as a TOML value (number,
 /// bool, string, array) and falls back to a bare string.
 fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
-    let (key, val) = ov.split_once('=').ok_or_else(|| anyhow!("--set {ov}: expected key=value"))?;
+    let (key, val) = ov
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--set {ov}: expected key=value"))?;
     let key = key.trim();
     let val = val.trim();
     let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {val}")) {
@@ -429,10 +470,23 @@ fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
     };
     let (section, field) = match key.split_once('.') {
         Some((s, f)) => (s.to_string(), f.to_string()),
-        None => (section_of(key).ok_or_else(|| anyhow!("--set {key}: unknown key; use section.key (sections: {})", SECTIONS.join(", ")))?.to_string(), key.to_string()),
+        None => (
+            section_of(key)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "--set {key}: unknown key; use section.key (sections: {})",
+                        SECTIONS.join(", ")
+                    )
+                })?
+                .to_string(),
+            key.to_string(),
+        ),
     };
     if !SECTIONS.contains(&section.as_str()) {
-        bail!("--set {key}: unknown section `{section}` (sections: {})", SECTIONS.join(", "));
+        bail!(
+            "--set {key}: unknown section `{section}` (sections: {})",
+            SECTIONS.join(", ")
+        );
     }
     let table = root
         .entry(section.clone())
@@ -445,7 +499,9 @@ fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
             for k in ["n_layer", "n_head", "d_model"] {
                 table.remove(k);
             }
-        } else if ["n_layer", "n_head", "d_model"].contains(&field.as_str()) && table.contains_key("depth") {
+        } else if ["n_layer", "n_head", "d_model"].contains(&field.as_str())
+            && table.contains_key("depth")
+        {
             bail!("--set model.{field}: the config uses model.depth; override model.depth instead");
         }
     }
@@ -455,29 +511,79 @@ fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
 
 /// The section a bare key belongs to, when it is unambiguous.
 fn section_of(key: &str) -> Option<&'static str> {
-    const MODEL: &[&str] = &["depth", "aspect_ratio", "head_dim", "n_layer", "n_head", "d_model", "seq_len", "vocab_size", "bias", "ln_eps"];
+    const MODEL: &[&str] = &[
+        "depth",
+        "aspect_ratio",
+        "head_dim",
+        "n_layer",
+        "n_head",
+        "d_model",
+        "seq_len",
+        "vocab_size",
+        "bias",
+        "ln_eps",
+    ];
     const DATA: &[&str] = &["corpus", "tokenizer", "vocab", "dir"];
     const TRAIN: &[&str] = &[
-        "batch_size", "grad_accum", "max_steps", "max_tokens", "max_flops", "seed", "eval_every", "eval_batches", "log_every",
-        "checkpoint_every", "keep_last", "device", "dtype", "hardware", "on_nonfinite", "kernels", "sample_tokens", "sample_prompt",
+        "batch_size",
+        "grad_accum",
+        "max_steps",
+        "max_tokens",
+        "max_flops",
+        "seed",
+        "eval_every",
+        "eval_batches",
+        "log_every",
+        "checkpoint_every",
+        "keep_last",
+        "device",
+        "dtype",
+        "hardware",
+        "on_nonfinite",
+        "kernels",
+        "sample_tokens",
+        "sample_prompt",
     ];
     const OPTIM: &[&str] = &[
-        "lr", "min_lr", "warmup_steps", "schedule", "decay_frac", "weight_decay", "decay_embeddings", "beta1", "beta2", "eps", "grad_clip",
+        "lr",
+        "min_lr",
+        "warmup_steps",
+        "schedule",
+        "decay_frac",
+        "weight_decay",
+        "decay_embeddings",
+        "beta1",
+        "beta2",
+        "eps",
+        "grad_clip",
     ];
-    [("model", MODEL), ("data", DATA), ("train", TRAIN), ("optim", OPTIM)]
-        .into_iter()
-        .find(|(_, keys)| keys.contains(&key))
-        .map(|(s, _)| s)
+    [
+        ("model", MODEL),
+        ("data", DATA),
+        ("train", TRAIN),
+        ("optim", OPTIM),
+    ]
+    .into_iter()
+    .find(|(_, keys)| keys.contains(&key))
+    .map(|(s, _)| s)
 }
 
 /// Text of a user-replaceable data file (hardware catalog, model presets): the
 /// file named by `env_var`, else `local` in the working directory, else the
 /// built-in copy. Returns the text and where it came from (for error messages).
-pub fn overridable_text(env_var: &str, local: &str, builtin: &'static str, what: &str) -> Result<(std::borrow::Cow<'static, str>, String)> {
-    let path = std::env::var(env_var).ok().or_else(|| Path::new(local).is_file().then(|| local.to_string()));
+pub fn overridable_text(
+    env_var: &str,
+    local: &str,
+    builtin: &'static str,
+    what: &str,
+) -> Result<(std::borrow::Cow<'static, str>, String)> {
+    let path = std::env::var(env_var)
+        .ok()
+        .or_else(|| Path::new(local).is_file().then(|| local.to_string()));
     match path {
         Some(p) => {
-            let text = std::fs::read_to_string(&p).with_context(|| format!("{what} {p}: cannot read"))?;
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("{what} {p}: cannot read"))?;
             Ok((text.into(), p))
         }
         None => Ok((builtin.into(), "(built-in)".into())),
@@ -508,20 +614,38 @@ max_steps = 10
 
     #[test]
     fn overrides_and_depth_dial() {
-        let c = RunConfig::from_toml_str(BASE, &["train.batch_size=4".into(), "lr=0.01".into()]).unwrap();
+        let c = RunConfig::from_toml_str(BASE, &["train.batch_size=4".into(), "lr=0.01".into()])
+            .unwrap();
         assert_eq!(c.train.batch_size, 4);
         assert_eq!(c.optim.lr, 0.01);
-        let c = RunConfig::from_toml_str(BASE, &["model.depth=3".into(), "model.aspect_ratio=32".into(), "head_dim=32".into()]).unwrap();
-        assert_eq!((c.model.n_layer, c.model.d_model, c.model.n_head), (3, 96, 3));
+        let c = RunConfig::from_toml_str(
+            BASE,
+            &[
+                "model.depth=3".into(),
+                "model.aspect_ratio=32".into(),
+                "head_dim=32".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.model.n_layer, c.model.d_model, c.model.n_head),
+            (3, 96, 3)
+        );
     }
 
     #[test]
     fn errors_name_the_field() {
-        let e = RunConfig::from_toml_str(BASE, &["model.n_head=3".into()]).unwrap_err().to_string();
+        let e = RunConfig::from_toml_str(BASE, &["model.n_head=3".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("n_head") && e.contains("d_model"), "{e}");
-        let e = RunConfig::from_toml_str(&BASE.replace("max_steps", "max_stepz"), &[]).unwrap_err().to_string();
+        let e = RunConfig::from_toml_str(&BASE.replace("max_steps", "max_stepz"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_stepz"), "{e}");
-        let e = RunConfig::from_toml_str(BASE, &["bogus=1".into()]).unwrap_err().to_string();
+        let e = RunConfig::from_toml_str(BASE, &["bogus=1".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
 }

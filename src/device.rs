@@ -97,7 +97,10 @@ impl DTypeSpec {
     /// Reduced-precision modes only exist on CUDA.
     pub fn check_device(self, dev: &Device) -> Result<()> {
         if dev.is_cpu() && !matches!(self, Self::F32 | Self::F64) {
-            bail!("train.dtype = {:?} needs a CUDA device; on CPU use f32", self);
+            bail!(
+                "train.dtype = {:?} needs a CUDA device; on CPU use f32",
+                self
+            );
         }
         Ok(())
     }
@@ -145,12 +148,21 @@ pub fn gpu_peak_bytes(dev: &Device, reset: bool) -> Option<u64> {
             }
             if reset {
                 let mut zero: u64 = 0;
-                if !ok(sys::cuMemPoolSetAttribute(pool, attr, (&mut zero as *mut u64).cast())) {
+                if !ok(sys::cuMemPoolSetAttribute(
+                    pool,
+                    attr,
+                    (&mut zero as *mut u64).cast(),
+                )) {
                     return None;
                 }
             }
             let mut high: u64 = 0;
-            return ok(sys::cuMemPoolGetAttribute(pool, attr, (&mut high as *mut u64).cast())).then_some(high);
+            return ok(sys::cuMemPoolGetAttribute(
+                pool,
+                attr,
+                (&mut high as *mut u64).cast(),
+            ))
+            .then_some(high);
         }
     }
     let _ = (dev, reset);

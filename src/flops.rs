@@ -23,7 +23,12 @@ pub struct MatmulFlops {
 
 impl MatmulFlops {
     pub fn new(cfg: &ModelConfig, t: usize) -> Self {
-        let (l, d, v, t) = (cfg.n_layer as u64, cfg.d_model as u64, cfg.vocab_size as u64, t as u64);
+        let (l, d, v, t) = (
+            cfg.n_layer as u64,
+            cfg.d_model as u64,
+            cfg.vocab_size as u64,
+            t as u64,
+        );
         MatmulFlops {
             qkv: l * 2 * t * d * 3 * d,
             attn_scores: l * 2 * t * t * d,
@@ -69,7 +74,13 @@ pub struct OtherFlops {
 
 impl OtherFlops {
     pub fn new(cfg: &ModelConfig, t: usize) -> Self {
-        let (l, d, h, v, t) = (cfg.n_layer as u64, cfg.d_model as u64, cfg.n_head as u64, cfg.vocab_size as u64, t as u64);
+        let (l, d, h, v, t) = (
+            cfg.n_layer as u64,
+            cfg.d_model as u64,
+            cfg.n_head as u64,
+            cfg.vocab_size as u64,
+            t as u64,
+        );
         let bias = if cfg.bias { 9 * d } else { 0 };
         OtherFlops {
             softmax: l * 7 * h * t * t,
@@ -145,7 +156,13 @@ pub struct Convention {
 /// Training FLOPs per token under each convention (context length `t`).
 pub fn conventions(cfg: &ModelConfig, t: usize) -> Vec<Convention> {
     let pc = param_counts(cfg);
-    let (l, d, h, v, t) = (cfg.n_layer as f64, cfg.d_model as f64, cfg.n_head as f64, cfg.vocab_size as f64, t as f64);
+    let (l, d, h, v, t) = (
+        cfg.n_layer as f64,
+        cfg.d_model as f64,
+        cfg.n_head as f64,
+        cfg.vocab_size as f64,
+        t as f64,
+    );
     let q = d / h;
     let n_nonemb = pc.non_embedding as f64;
     let n_total = pc.total as f64;
@@ -153,10 +170,26 @@ pub fn conventions(cfg: &ModelConfig, t: usize) -> Vec<Convention> {
     let linear_weights = 12.0 * l * d * d + v * d;
     let exact = StepFlops::new(cfg, t as usize, 1).matmul_per_token();
     let rows: Vec<(&'static str, &'static str, f64)> = vec![
-        ("Kaplan 6N", "6·N (N = non-embedding parameters)", 6.0 * n_nonemb),
-        ("llm.c", "6·N + 6·L·T·d (N = all parameters; causal-halved attention)", 6.0 * n_total + 6.0 * l * t * d),
-        ("PaLM / nanoGPT", "6·N + 12·L·H·Q·T (N = all but position embeddings)", 6.0 * (n_total - wpe) + 12.0 * l * h * q * t),
-        ("nanochat", "6·(Linear weights incl. LM head) + 12·L·H·Q·T", 6.0 * linear_weights + 12.0 * l * h * q * t),
+        (
+            "Kaplan 6N",
+            "6·N (N = non-embedding parameters)",
+            6.0 * n_nonemb,
+        ),
+        (
+            "llm.c",
+            "6·N + 6·L·T·d (N = all parameters; causal-halved attention)",
+            6.0 * n_total + 6.0 * l * t * d,
+        ),
+        (
+            "PaLM / nanoGPT",
+            "6·N + 12·L·H·Q·T (N = all but position embeddings)",
+            6.0 * (n_total - wpe) + 12.0 * l * h * q * t,
+        ),
+        (
+            "nanochat",
+            "6·(Linear weights incl. LM head) + 12·L·H·Q·T",
+            6.0 * linear_weights + 12.0 * l * h * q * t,
+        ),
         (
             "Megatron (no recompute)",
             "72·B·s·L·h²·(1 + s/6h + V/12hL) per step",
@@ -167,9 +200,20 @@ pub fn conventions(cfg: &ModelConfig, t: usize) -> Vec<Convention> {
             "96·B·s·L·h²·(1 + s/6h + V/16hL) per step",
             96.0 * l * d * d * (1.0 + t / (6.0 * d) + v / (16.0 * d * l)),
         ),
-        ("DeepSeek M", "72·L·d² + 12·L·d·T (no vocabulary term)", 72.0 * l * d * d + 12.0 * l * d * t),
+        (
+            "DeepSeek M",
+            "72·L·d² + 12·L·d·T (no vocabulary term)",
+            72.0 * l * d * d + 12.0 * l * d * t,
+        ),
     ];
-    rows.into_iter().map(|(name, formula, per_token)| Convention { name, formula, per_token, ratio: per_token / exact }).collect()
+    rows.into_iter()
+        .map(|(name, formula, per_token)| Convention {
+            name,
+            formula,
+            per_token,
+            ratio: per_token / exact,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -180,8 +224,15 @@ mod tests {
     fn megatron_without_recompute_equals_exact_count() {
         let cfg = ModelConfig::from_depth(4, 64, 64, 128, 1000);
         let exact = StepFlops::new(&cfg, 128, 1).matmul_per_token();
-        let meg = conventions(&cfg, 128).into_iter().find(|c| c.name == "Megatron (no recompute)").unwrap();
-        assert!((meg.per_token / exact - 1.0).abs() < 1e-12, "{} vs {exact}", meg.per_token);
+        let meg = conventions(&cfg, 128)
+            .into_iter()
+            .find(|c| c.name == "Megatron (no recompute)")
+            .unwrap();
+        assert!(
+            (meg.per_token / exact - 1.0).abs() < 1e-12,
+            "{} vs {exact}",
+            meg.per_token
+        );
     }
 }
 
@@ -201,7 +252,9 @@ pub fn instrumented_forward(cfg: &ModelConfig, batch: usize) -> anyhow::Result<I
     let dev = Device::Cpu;
     let params = Params::init(cfg, 0, DType::F32, &dev)?;
     let model = Gpt::new(cfg, params.var_builder(DType::F32, false)?)?;
-    let ids: Vec<u32> = (0..batch * cfg.seq_len).map(|i| (i * 7919 % cfg.vocab_size) as u32).collect();
+    let ids: Vec<u32> = (0..batch * cfg.seq_len)
+        .map(|i| (i * 7919 % cfg.vocab_size) as u32)
+        .collect();
     let x = Tensor::from_vec(ids, (batch, cfg.seq_len), &dev)?;
     let (out, log) = record_matmuls(|| model.forward(&x));
     out?;

@@ -46,7 +46,13 @@ impl Hardware {
             "fp4" => self.fp4_tflops,
             _ => None,
         }?;
-        let cores = if self.per_core { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { 1 };
+        let cores = if self.per_core {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            1
+        };
         Some(tf * 1e12 * cores as f64)
     }
 }
@@ -59,27 +65,47 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn parse(text: &str, source: &str) -> Result<Self> {
-        let entries: BTreeMap<String, Hardware> =
-            toml::from_str(text).map_err(|e| anyhow!("hardware catalog {source}: {}", crate::config::one_line(&e.to_string())))?;
+        let entries: BTreeMap<String, Hardware> = toml::from_str(text).map_err(|e| {
+            anyhow!(
+                "hardware catalog {source}: {}",
+                crate::config::one_line(&e.to_string())
+            )
+        })?;
         for (id, h) in &entries {
-            for (f, v) in [("fp32_tflops", h.fp32_tflops), ("bf16_tflops", h.bf16_tflops), ("tdp_w", h.tdp_w), ("memory_gb", h.memory_gb)] {
+            for (f, v) in [
+                ("fp32_tflops", h.fp32_tflops),
+                ("bf16_tflops", h.bf16_tflops),
+                ("tdp_w", h.tdp_w),
+                ("memory_gb", h.memory_gb),
+            ] {
                 if v.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
                     bail!("hardware catalog {source}: {id}.{f} must be a positive number");
                 }
             }
         }
-        Ok(Catalog { entries, source: source.to_string() })
+        Ok(Catalog {
+            entries,
+            source: source.to_string(),
+        })
     }
 
     /// `SCALELAB_HARDWARE`, else ./configs/hardware.toml, else the built-in copy.
     pub fn load() -> Result<Self> {
-        let (text, source) = crate::config::overridable_text("SCALELAB_HARDWARE", "configs/hardware.toml", BUILTIN, "hardware catalog")?;
+        let (text, source) = crate::config::overridable_text(
+            "SCALELAB_HARDWARE",
+            "configs/hardware.toml",
+            BUILTIN,
+            "hardware catalog",
+        )?;
         Self::parse(&text, &source)
     }
 
     pub fn get(&self, id: &str) -> Result<&Hardware> {
         self.entries.get(id).ok_or_else(|| {
-            anyhow!("unknown hardware `{id}` (known: {}; add entries to configs/hardware.toml)", self.entries.keys().cloned().collect::<Vec<_>>().join(", "))
+            anyhow!(
+                "unknown hardware `{id}` (known: {}; add entries to configs/hardware.toml)",
+                self.entries.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
         })
     }
 
@@ -88,7 +114,14 @@ impl Catalog {
         let name = device_name.to_lowercase();
         self.entries
             .iter()
-            .filter_map(|(id, h)| h.matches.iter().filter(|m| name.contains(m.as_str())).map(|m| m.len()).max().map(|l| (l, id, h)))
+            .filter_map(|(id, h)| {
+                h.matches
+                    .iter()
+                    .filter(|m| name.contains(m.as_str()))
+                    .map(|m| m.len())
+                    .max()
+                    .map(|l| (l, id, h))
+            })
             .max_by_key(|(l, _, _)| *l)
             .map(|(_, id, h)| (id.as_str(), h))
     }

@@ -26,7 +26,11 @@ fn main() {
         Err(e) => {
             // Usage errors in one line too; `--help` has the details.
             let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
             eprintln!("error: {first} (see --help)");
             std::process::exit(2);
         }

@@ -24,7 +24,10 @@ pub struct SampleOptions {
 impl SampleOptions {
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            bail!("--temperature must be a non-negative number, got {}", self.temperature);
+            bail!(
+                "--temperature must be a non-negative number, got {}",
+                self.temperature
+            );
         }
         if self.top_k == Some(0) {
             bail!("--top-k must be at least 1");
@@ -34,7 +37,13 @@ impl SampleOptions {
 }
 
 /// Continue `prompt` by `opts.tokens` tokens (context cropped to seq_len).
-pub fn generate(model: &Gpt, tk: &Tokenizer, prompt: &str, opts: &SampleOptions, dev: &Device) -> Result<String> {
+pub fn generate(
+    model: &Gpt,
+    tk: &Tokenizer,
+    prompt: &str,
+    opts: &SampleOptions,
+    dev: &Device,
+) -> Result<String> {
     opts.validate()?;
     let mut ids = tokenizer::encode(tk, prompt)?;
     if ids.is_empty() {
@@ -47,7 +56,11 @@ pub fn generate(model: &Gpt, tk: &Tokenizer, prompt: &str, opts: &SampleOptions,
     for _ in 0..opts.tokens {
         let ctx = &ids[ids.len().saturating_sub(model.config().seq_len)..];
         let x = Tensor::from_slice(ctx, (1, ctx.len()), dev)?;
-        let logits: Vec<f64> = model.last_logits(&x)?.squeeze(0)?.to_dtype(DType::F64)?.to_vec1()?;
+        let logits: Vec<f64> = model
+            .last_logits(&x)?
+            .squeeze(0)?
+            .to_dtype(DType::F64)?
+            .to_vec1()?;
         // Padding entries beyond the tokenizer's vocabulary are never sampled.
         let logits = &logits[..real_vocab];
         let next = pick(logits, opts, &mut rng);
@@ -57,7 +70,14 @@ pub fn generate(model: &Gpt, tk: &Tokenizer, prompt: &str, opts: &SampleOptions,
 }
 
 fn pick(logits: &[f64], opts: &SampleOptions, rng: &mut ChaCha8Rng) -> usize {
-    let argmax = || logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
+    let argmax = || {
+        logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap_or(0)
+    };
     if opts.temperature == 0.0 {
         return argmax();
     }
@@ -66,8 +86,14 @@ fn pick(logits: &[f64], opts: &SampleOptions, rng: &mut ChaCha8Rng) -> usize {
         idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
         idx.truncate(k);
     }
-    let max = idx.iter().map(|&i| logits[i]).fold(f64::NEG_INFINITY, f64::max);
-    let w: Vec<f64> = idx.iter().map(|&i| ((logits[i] - max) / opts.temperature).exp()).collect();
+    let max = idx
+        .iter()
+        .map(|&i| logits[i])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = idx
+        .iter()
+        .map(|&i| ((logits[i] - max) / opts.temperature).exp())
+        .collect();
     let total: f64 = w.iter().sum();
     let mut u = rng.random::<f64>() * total;
     for (j, wj) in w.iter().enumerate() {
@@ -89,6 +115,12 @@ pub fn load_run(run: &Path, dev: &Device) -> Result<(RunConfig, Params, Tokenize
     let (dir, _) = checkpoint::latest_good(&run.join("checkpoints"), |m| eprintln!("warning: {m}"))
         .ok_or_else(|| anyhow!("run {}: no usable checkpoint", run.display()))?;
     let weights = checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), dev)?;
-    let params = Params::from_named(&cfg.model, weights, DType::F32, dev, &dir.display().to_string())?;
+    let params = Params::from_named(
+        &cfg.model,
+        weights,
+        DType::F32,
+        dev,
+        &dir.display().to_string(),
+    )?;
     Ok((cfg, params, tk))
 }

@@ -12,17 +12,41 @@ const BIN: &str = env!("CARGO_BIN_EXE_scalelab");
 
 /// Run scalelab in `cwd`; assert a clean one-line failure mentioning every `expect`.
 fn fails(cwd: &Path, args: &[&str], expect: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).current_dir(cwd).env("HF_HUB_OFFLINE", "1").env("HF_HOME", cwd.join("hf")).output().unwrap();
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", cwd.join("hf"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     // 1 for errors, 2 for command-line usage errors.
-    assert!(matches!(out.status.code(), Some(1 | 2)), "scalelab {args:?} should exit 1 or 2, got {:?}; stderr: {stderr}", out.status.code());
-    assert!(!stderr.contains("panicked"), "scalelab {args:?} panicked: {stderr}");
+    assert!(
+        matches!(out.status.code(), Some(1 | 2)),
+        "scalelab {args:?} should exit 1 or 2, got {:?}; stderr: {stderr}",
+        out.status.code()
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "scalelab {args:?} panicked: {stderr}"
+    );
     // Warnings (e.g. a skipped corrupt checkpoint) may precede the one error line.
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("warning: ")).collect();
-    assert_eq!(lines.len(), 1, "scalelab {args:?}: expected one error line, got: {stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("warning: "))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "scalelab {args:?}: expected one error line, got: {stderr}"
+    );
     assert!(lines[0].starts_with("error: "), "{stderr}");
     for e in expect {
-        assert!(lines[0].contains(e), "scalelab {args:?}: error should mention `{e}`: {}", lines[0]);
+        assert!(
+            lines[0].contains(e),
+            "scalelab {args:?}: error should mention `{e}`: {}",
+            lines[0]
+        );
     }
     common::log_case(&[cwd], args, out.status.code(), lines[0]);
     lines[0].to_string()
@@ -45,7 +69,14 @@ fn variant(fx: &common::Fixture, name: &str, from: &str, to: &str) -> String {
 }
 
 fn train_args(cfg: &str, out: &Path) -> Vec<String> {
-    vec!["train".into(), "--config".into(), cfg.into(), "--out".into(), out.display().to_string(), "--quiet".into()]
+    vec![
+        "train".into(),
+        "--config".into(),
+        cfg.into(),
+        "--out".into(),
+        out.display().to_string(),
+        "--quiet".into(),
+    ]
 }
 
 fn run_fails(fx: &common::Fixture, args: Vec<String>, expect: &[&str]) {
@@ -66,7 +97,11 @@ fn config_malformed_toml() {
 fn config_unknown_key() {
     let (fx, _) = setup();
     let c = variant(&fx, "bad.toml", "n_layer = 2", "n_layer = 2\nn_layers = 3");
-    run_fails(&fx, train_args(&c, &fx.path("o")), &["bad.toml", "n_layers"]);
+    run_fails(
+        &fx,
+        train_args(&c, &fx.path("o")),
+        &["bad.toml", "n_layers"],
+    );
 }
 
 #[test]
@@ -146,7 +181,11 @@ fn config_beta_out_of_range() {
 fn config_no_stop_condition() {
     let (fx, _) = setup();
     let c = variant(&fx, "bad.toml", "max_steps = 12", "");
-    run_fails(&fx, train_args(&c, &fx.path("o")), &["max_steps", "max_tokens", "max_flops"]);
+    run_fails(
+        &fx,
+        train_args(&c, &fx.path("o")),
+        &["max_steps", "max_tokens", "max_flops"],
+    );
 }
 
 #[test]
@@ -177,8 +216,16 @@ fn config_vocab_smaller_than_tokenizer() {
     // Prepare with the default 384-token BPE, then ask for a 300-entry model.
     let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
     a.extend(["--set".into(), "train.max_steps=1".into()]);
-    let ok = Command::new(BIN).args(&a).current_dir(fx.dir.path()).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(BIN)
+        .args(&a)
+        .current_dir(fx.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let mut a = train_args(&cfg.display().to_string(), &fx.path("o2"));
     a.extend(["--set".into(), "model.vocab_size=300".into()]);
     run_fails(&fx, a, &["model.vocab_size", "tokenizer"]);
@@ -232,7 +279,10 @@ fn cli_ranks_do_not_divide_batch() {
     let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
     a.extend(["--ranks".into(), "3".into()]);
     run_fails(&fx, a, &["train.batch_size", "train.ranks", "--ranks"]);
-    assert!(!fx.path("o").exists(), "a refused run must not create its folder");
+    assert!(
+        !fx.path("o").exists(),
+        "a refused run must not create its folder"
+    );
 }
 
 #[test]
@@ -246,50 +296,90 @@ fn cli_ranks_zero() {
 #[test]
 fn config_ranks_on_cuda_without_nccl() {
     let (fx, _) = setup();
-    let cfg = variant(&fx, "r.toml", "batch_size = 4", "batch_size = 4\nranks = 2\ndevice = \"cuda\"");
-    run_fails(&fx, train_args(&cfg, &fx.path("o")), &["train.ranks", "nccl"]);
+    let cfg = variant(
+        &fx,
+        "r.toml",
+        "batch_size = 4",
+        "batch_size = 4\nranks = 2\ndevice = \"cuda\"",
+    );
+    run_fails(
+        &fx,
+        train_args(&cfg, &fx.path("o")),
+        &["train.ranks", "nccl"],
+    );
 }
 
 #[test]
 fn cli_sample_negative_temperature() {
     let (fx, _) = setup();
-    fails(fx.dir.path(), &["sample", "--run", "x", "--temperature", "-1"], &["--temperature"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", "x", "--temperature", "-1"],
+        &["--temperature"],
+    );
 }
 
 #[test]
 fn cli_sample_top_k_zero() {
     let (fx, _) = setup();
-    fails(fx.dir.path(), &["sample", "--run", "x", "--top-k", "0"], &["--top-k"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", "x", "--top-k", "0"],
+        &["--top-k"],
+    );
 }
 
 #[test]
 fn cli_bench_zero_steps() {
     let (fx, cfg) = setup();
-    fails(fx.dir.path(), &["bench", "--config", cfg.to_str().unwrap(), "--steps", "0"], &["--steps"]);
+    fails(
+        fx.dir.path(),
+        &["bench", "--config", cfg.to_str().unwrap(), "--steps", "0"],
+        &["--steps"],
+    );
 }
 
 #[test]
 fn cli_unknown_flag() {
     let (fx, _) = setup();
-    fails(fx.dir.path(), &["train", "--config", "x.toml", "--epochs", "3"], &["--epochs"]);
+    fails(
+        fx.dir.path(),
+        &["train", "--config", "x.toml", "--epochs", "3"],
+        &["--epochs"],
+    );
 }
 
 #[test]
 fn cli_non_numeric_value() {
     let (fx, _) = setup();
-    fails(fx.dir.path(), &["sample", "--run", "x", "--tokens", "many"], &["many", "--tokens"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", "x", "--tokens", "many"],
+        &["many", "--tokens"],
+    );
 }
 
 #[test]
 fn cli_sample_missing_run() {
     let (fx, _) = setup();
-    fails(fx.dir.path(), &["sample", "--run", "no_such_run"], &["no_such_run"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", "no_such_run"],
+        &["no_such_run"],
+    );
 }
 
 // ---- corpora ----
 
 fn prepare(fx: &common::Fixture, corpus: &Path, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = vec!["data".into(), "prepare".into(), "--corpus".into(), corpus.display().to_string(), "--out".into(), fx.path("ds").display().to_string()];
+    let mut a: Vec<String> = vec![
+        "data".into(),
+        "prepare".into(),
+        "--corpus".into(),
+        corpus.display().to_string(),
+        "--out".into(),
+        fx.path("ds").display().to_string(),
+    ];
     a.extend(extra.iter().map(|s| s.to_string()));
     a
 }
@@ -313,7 +403,11 @@ fn corpus_empty() {
 fn corpus_binary() {
     let (fx, _) = setup();
     let p = fx.path("bin.dat");
-    fs::write(&p, (0..50_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()).unwrap();
+    fs::write(
+        &p,
+        (0..50_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
     run_fails(&fx, prepare(&fx, &p, &[]), &["bin.dat", "binary"]);
 }
 
@@ -332,7 +426,11 @@ fn corpus_too_small_for_a_validation_split() {
     let (fx, _) = setup();
     let p = fx.path("small.txt");
     fs::write(&p, "just a few words\n".repeat(10)).unwrap();
-    run_fails(&fx, prepare(&fx, &p, &["--vocab", "300"]), &["small.txt", "too small"]);
+    run_fails(
+        &fx,
+        prepare(&fx, &p, &["--vocab", "300"]),
+        &["small.txt", "too small"],
+    );
 }
 
 #[test]
@@ -348,10 +446,22 @@ fn corpus_xz_truncated() {
 fn dataset_not_overwritten() {
     let (fx, _) = setup();
     let c = fx.path("corpus.txt");
-    let ok = Command::new(BIN).args(prepare(&fx, &c, &["--vocab", "300"])).current_dir(fx.dir.path()).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(BIN)
+        .args(prepare(&fx, &c, &["--vocab", "300"]))
+        .current_dir(fx.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let before = fs::read(fx.path("ds/train.bin")).unwrap();
-    run_fails(&fx, prepare(&fx, &c, &["--vocab", "400"]), &["already holds"]);
+    run_fails(
+        &fx,
+        prepare(&fx, &c, &["--vocab", "400"]),
+        &["already holds"],
+    );
     assert_eq!(before, fs::read(fx.path("ds/train.bin")).unwrap());
 }
 
@@ -360,53 +470,101 @@ fn dataset_not_overwritten() {
 #[test]
 fn tokenizer_missing_file() {
     let (fx, _) = setup();
-    run_fails(&fx, prepare(&fx, &fx.path("corpus.txt"), &["--tokenizer", "missing.json"]), &["missing.json"]);
+    run_fails(
+        &fx,
+        prepare(
+            &fx,
+            &fx.path("corpus.txt"),
+            &["--tokenizer", "missing.json"],
+        ),
+        &["missing.json"],
+    );
 }
 
 #[test]
 fn tokenizer_malformed_json() {
     let (fx, _) = setup();
     fs::write(fx.path("tok.json"), "{\"model\": ").unwrap();
-    run_fails(&fx, prepare(&fx, &fx.path("corpus.txt"), &["--tokenizer", "tok.json"]), &["tok.json", "malformed"]);
+    run_fails(
+        &fx,
+        prepare(&fx, &fx.path("corpus.txt"), &["--tokenizer", "tok.json"]),
+        &["tok.json", "malformed"],
+    );
 }
 
 #[test]
 fn tokenizer_hf_not_cached_offline() {
     let (fx, _) = setup();
-    run_fails(&fx, prepare(&fx, &fx.path("corpus.txt"), &["--tokenizer", "hf:someone/some-model"]), &["hf:someone/some-model", "HF_HUB_OFFLINE"]);
+    run_fails(
+        &fx,
+        prepare(
+            &fx,
+            &fx.path("corpus.txt"),
+            &["--tokenizer", "hf:someone/some-model"],
+        ),
+        &["hf:someone/some-model", "HF_HUB_OFFLINE"],
+    );
 }
 
 #[test]
 fn tokenizer_bad_bpe_size() {
     let (fx, _) = setup();
-    run_fails(&fx, prepare(&fx, &fx.path("corpus.txt"), &["--tokenizer", "bpe:lots"]), &["bpe:lots"]);
+    run_fails(
+        &fx,
+        prepare(&fx, &fx.path("corpus.txt"), &["--tokenizer", "bpe:lots"]),
+        &["bpe:lots"],
+    );
 }
 
 #[test]
 fn tokenizer_vocab_too_small() {
     let (fx, _) = setup();
-    run_fails(&fx, prepare(&fx, &fx.path("corpus.txt"), &["--vocab", "100"]), &["vocab", "257"]);
+    run_fails(
+        &fx,
+        prepare(&fx, &fx.path("corpus.txt"), &["--vocab", "100"]),
+        &["vocab", "257"],
+    );
 }
 
 // ---- checkpoints ----
 
 /// Train 4 steps into `run`, then rewrite its model.safetensors through `edit`
 /// (keeping state.json's hash consistent so the damage is semantic).
-fn damaged_run(fx: &common::Fixture, edit: impl Fn(&mut Vec<(String, candle_core::Tensor)>)) -> PathBuf {
+fn damaged_run(
+    fx: &common::Fixture,
+    edit: impl Fn(&mut Vec<(String, candle_core::Tensor)>),
+) -> PathBuf {
     use scalelab::train::checkpoint;
     let cfg = fx.config(&["train.max_steps=4"]);
     let run = fx.path("run");
-    scalelab::train::train(&cfg, &scalelab::train::TrainOptions { out: run.clone(), quiet: true, ..Default::default() }).unwrap();
+    scalelab::train::train(
+        &cfg,
+        &scalelab::train::TrainOptions {
+            out: run.clone(),
+            quiet: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let dir = run.join("checkpoints/step_00000004");
     let mut tensors: Vec<(String, candle_core::Tensor)> =
-        checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), &candle_core::Device::Cpu).unwrap().into_iter().collect();
+        checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), &candle_core::Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     edit(&mut tensors);
     let bytes = checkpoint::safetensors_bytes(&tensors).unwrap();
     fs::write(dir.join(checkpoint::MODEL_FILE), &bytes).unwrap();
-    let mut st: serde_json::Value = serde_json::from_str(&fs::read_to_string(dir.join(checkpoint::STATE_FILE)).unwrap()).unwrap();
+    let mut st: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join(checkpoint::STATE_FILE)).unwrap())
+            .unwrap();
     st["files"][checkpoint::MODEL_FILE] = scalelab::fsx::sha256_hex(&bytes).into();
-    fs::write(dir.join(checkpoint::STATE_FILE), serde_json::to_string(&st).unwrap()).unwrap();
+    fs::write(
+        dir.join(checkpoint::STATE_FILE),
+        serde_json::to_string(&st).unwrap(),
+    )
+    .unwrap();
     run
 }
 
@@ -414,7 +572,11 @@ fn damaged_run(fx: &common::Fixture, edit: impl Fn(&mut Vec<(String, candle_core
 fn checkpoint_missing_tensor() {
     let (fx, _) = setup();
     let run = damaged_run(&fx, |t| t.retain(|(n, _)| n != "h.0.ln_1.weight"));
-    fails(fx.dir.path(), &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"], &["step_00000004", "h.0.ln_1.weight"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"],
+        &["step_00000004", "h.0.ln_1.weight"],
+    );
 }
 
 #[test]
@@ -423,11 +585,20 @@ fn checkpoint_wrong_shape() {
     let run = damaged_run(&fx, |t| {
         for (n, x) in t.iter_mut() {
             if n == "ln_f.weight" {
-                *x = candle_core::Tensor::zeros(7, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+                *x = candle_core::Tensor::zeros(
+                    7,
+                    candle_core::DType::F32,
+                    &candle_core::Device::Cpu,
+                )
+                .unwrap();
             }
         }
     });
-    fails(fx.dir.path(), &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"], &["ln_f.weight", "shape"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"],
+        &["ln_f.weight", "shape"],
+    );
 }
 
 #[test]
@@ -436,22 +607,37 @@ fn checkpoint_wrong_dtype() {
     let run = damaged_run(&fx, |t| {
         for (n, x) in t.iter_mut() {
             if n == "ln_f.bias" {
-                *x = candle_core::Tensor::zeros(32, candle_core::DType::U32, &candle_core::Device::Cpu).unwrap();
+                *x = candle_core::Tensor::zeros(
+                    32,
+                    candle_core::DType::U32,
+                    &candle_core::Device::Cpu,
+                )
+                .unwrap();
             }
         }
     });
-    fails(fx.dir.path(), &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"], &["ln_f.bias", "dtype"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"],
+        &["ln_f.bias", "dtype"],
+    );
 }
 
 #[test]
 fn checkpoint_truncated_everywhere() {
     let (fx, _) = setup();
     let run = damaged_run(&fx, |_| {});
-    let f = run.join("checkpoints/step_00000004").join(scalelab::train::checkpoint::MODEL_FILE);
+    let f = run
+        .join("checkpoints/step_00000004")
+        .join(scalelab::train::checkpoint::MODEL_FILE);
     let b = fs::read(&f).unwrap();
     fs::write(&f, &b[..b.len() / 2]).unwrap();
     // The only checkpoint is torn: a clear error, not a load of garbage.
-    fails(fx.dir.path(), &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"], &["no usable checkpoint"]);
+    fails(
+        fx.dir.path(),
+        &["sample", "--run", run.to_str().unwrap(), "--tokens", "3"],
+        &["no usable checkpoint"],
+    );
 }
 
 #[test]
@@ -460,15 +646,28 @@ fn checkpoint_wrong_shape_on_resume() {
     let run = damaged_run(&fx, |t| {
         for (n, x) in t.iter_mut() {
             if n == "wpe.weight" {
-                *x = candle_core::Tensor::zeros((7, 32), candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+                *x = candle_core::Tensor::zeros(
+                    (7, 32),
+                    candle_core::DType::F32,
+                    &candle_core::Device::Cpu,
+                )
+                .unwrap();
             }
         }
     });
     let before = fs::read(run.join("metrics.jsonl")).unwrap();
     let mut a = train_args(&cfg.display().to_string(), &run);
-    a.extend(["--resume".into(), "--set".into(), "train.max_steps=4".into()]);
+    a.extend([
+        "--resume".into(),
+        "--set".into(),
+        "train.max_steps=4".into(),
+    ]);
     run_fails(&fx, a, &["step_00000004", "wpe.weight", "shape"]);
-    assert_eq!(before, fs::read(run.join("metrics.jsonl")).unwrap(), "a refused resume must not touch the metrics");
+    assert_eq!(
+        before,
+        fs::read(run.join("metrics.jsonl")).unwrap(),
+        "a refused resume must not touch the metrics"
+    );
 }
 
 // ---- configs, more ----
@@ -500,8 +699,17 @@ fn config_unknown_nonfinite_policy() {
 #[test]
 fn config_tokenizer_file_missing() {
     let (fx, _) = setup();
-    let c = variant(&fx, "bad.toml", "[data]", "[data]\ntokenizer = \"nope.json\"");
-    run_fails(&fx, train_args(&c, &fx.path("o")), &["tokenizer", "nope.json"]);
+    let c = variant(
+        &fx,
+        "bad.toml",
+        "[data]",
+        "[data]\ntokenizer = \"nope.json\"",
+    );
+    run_fails(
+        &fx,
+        train_args(&c, &fx.path("o")),
+        &["tokenizer", "nope.json"],
+    );
 }
 
 // ---- corpora, more ----
@@ -510,16 +718,26 @@ fn config_tokenizer_file_missing() {
 fn corpus_smaller_than_one_window() {
     let (fx, _) = setup();
     // Large enough to split, but its validation part is shorter than one 512-token window.
-    fs::write(fx.path("small.txt"), vec!["a few words here, and some more"; 400].join("\n\n")).unwrap();
+    fs::write(
+        fx.path("small.txt"),
+        vec!["a few words here, and some more"; 400].join("\n\n"),
+    )
+    .unwrap();
     let c = variant(&fx, "bad.toml", "corpus.txt", "small.txt");
     let c = {
-        let t = fs::read_to_string(&c).unwrap().replace("/data\"", "/data_small\"");
+        let t = fs::read_to_string(&c)
+            .unwrap()
+            .replace("/data\"", "/data_small\"");
         fs::write(&c, t).unwrap();
         c
     };
     let mut a = train_args(&c, &fx.path("o"));
     a.extend(["--set".into(), "model.seq_len=512".into()]);
-    run_fails(&fx, a, &["model.seq_len", "longer than the data", "data_small"]);
+    run_fails(
+        &fx,
+        a,
+        &["model.seq_len", "longer than the data", "data_small"],
+    );
     assert!(!fx.path("o").exists(), "no run folder may be created");
 }
 
@@ -530,8 +748,16 @@ fn run_folder_already_holds_a_run() {
     let (fx, cfg) = setup();
     let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
     a.extend(["--set".into(), "train.max_steps=2".into()]);
-    let ok = Command::new(BIN).args(&a).current_dir(fx.dir.path()).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(BIN)
+        .args(&a)
+        .current_dir(fx.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let before = fs::read(fx.path("o/metrics.jsonl")).unwrap();
     run_fails(&fx, a, &["run folder", "already holds a run", "--resume"]);
     assert_eq!(before, fs::read(fx.path("o/metrics.jsonl")).unwrap());
@@ -542,8 +768,16 @@ fn run_folder_resume_with_another_model() {
     let (fx, cfg) = setup();
     let mut a = train_args(&cfg.display().to_string(), &fx.path("o"));
     a.extend(["--set".into(), "train.max_steps=4".into()]);
-    let ok = Command::new(BIN).args(&a).current_dir(fx.dir.path()).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(BIN)
+        .args(&a)
+        .current_dir(fx.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let before = fs::read(fx.path("o/metrics.jsonl")).unwrap();
     a.extend(["--resume".into(), "--set".into(), "model.n_layer=3".into()]);
     run_fails(&fx, a, &["step_00000004", "different model config"]);
@@ -554,45 +788,81 @@ fn run_folder_resume_with_another_model() {
 fn run_folder_unwritable() {
     let (fx, cfg) = setup();
     fs::write(fx.path("o"), "a file where the run folder must go").unwrap();
-    run_fails(&fx, train_args(&cfg.display().to_string(), &fx.path("o")), &["run folder", "cannot create"]);
-    assert_eq!(fs::read_to_string(fx.path("o")).unwrap(), "a file where the run folder must go");
+    run_fails(
+        &fx,
+        train_args(&cfg.display().to_string(), &fx.path("o")),
+        &["run folder", "cannot create"],
+    );
+    assert_eq!(
+        fs::read_to_string(fx.path("o")).unwrap(),
+        "a file where the run folder must go"
+    );
 }
 
 // ---- sweep specs ----
 
 /// Write `spec.toml` (base = the fixture config) with `sizes` and `design` tables; run `scalelab sweep` on it.
 fn sweep_fails(fx: &common::Fixture, body: &str, expect: &[&str]) {
-    let text = format!("base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n{body}\n", fx.config_path.display());
+    let text = format!(
+        "base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n{body}\n",
+        fx.config_path.display()
+    );
     fs::write(fx.path("spec.toml"), text).unwrap();
     let out = fx.path("sw");
     let mut e = vec!["spec.toml"];
     e.extend(expect);
-    fails(fx.dir.path(), &["sweep", "spec.toml", "--out", out.to_str().unwrap(), "--quiet"], &e);
+    fails(
+        fx.dir.path(),
+        &[
+            "sweep",
+            "spec.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        &e,
+    );
     assert!(!out.exists(), "a refused sweep must not create its folder");
 }
 
 #[test]
 fn sweep_contradictory_designs() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens = [1e5]", &["contradictory"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens = [1e5]",
+        &["contradictory"],
+    );
 }
 
 #[test]
 fn sweep_no_design() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]", &["design", "isoflop"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]",
+        &["design", "isoflop"],
+    );
 }
 
 #[test]
 fn sweep_empty_budgets() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = []", &["design.isoflop", "empty"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]\nisoflop = []",
+        &["design.isoflop", "empty"],
+    );
 }
 
 #[test]
 fn sweep_negative_budget() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\ntokens = [1e5, -1e5]", &["design.tokens", "positive"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]\ntokens = [1e5, -1e5]",
+        &["design.tokens", "positive"],
+    );
 }
 
 #[test]
@@ -604,31 +874,51 @@ fn sweep_no_sizes() {
 #[test]
 fn sweep_zero_depth() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [0, 1]\n[design]\nisoflop = [2e8]", &["sizes.depth", "> 0"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [0, 1]\n[design]\nisoflop = [2e8]",
+        &["sizes.depth", "> 0"],
+    );
 }
 
 #[test]
 fn sweep_inverted_tokens_per_param_range() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens_per_param_range = [40, 10]", &["tokens_per_param_range"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens_per_param_range = [40, 10]",
+        &["tokens_per_param_range"],
+    );
 }
 
 #[test]
 fn sweep_tokens_per_param_range_leaves_no_runs() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens_per_param_range = [1e6, 2e6]", &["tokens_per_param_range", "no runs"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\ntokens_per_param_range = [1e6, 2e6]",
+        &["tokens_per_param_range", "no runs"],
+    );
 }
 
 #[test]
 fn sweep_budget_below_one_step() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflop = [1e3]", &["design.isoflop", "smaller than one training step"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]\nisoflop = [1e3]",
+        &["design.isoflop", "smaller than one training step"],
+    );
 }
 
 #[test]
 fn sweep_unknown_key() {
     let (fx, _) = setup();
-    sweep_fails(&fx, "[sizes]\ndepth = [1]\n[design]\nisoflops = [2e8]", &["isoflops"]);
+    sweep_fails(
+        &fx,
+        "[sizes]\ndepth = [1]\n[design]\nisoflops = [2e8]",
+        &["isoflops"],
+    );
 }
 
 #[test]
@@ -640,20 +930,42 @@ fn sweep_malformed_toml() {
 #[test]
 fn sweep_base_config_missing() {
     let (fx, _) = setup();
-    fs::write(fx.path("spec.toml"), "base = \"nope.toml\"\n[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\n").unwrap();
-    fails(fx.dir.path(), &["sweep", "spec.toml", "--out", "sw", "--quiet"], &["nope.toml"]);
+    fs::write(
+        fx.path("spec.toml"),
+        "base = \"nope.toml\"\n[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\n",
+    )
+    .unwrap();
+    fails(
+        fx.dir.path(),
+        &["sweep", "spec.toml", "--out", "sw", "--quiet"],
+        &["nope.toml"],
+    );
     assert!(!fx.path("sw").exists());
 }
 
 #[test]
 fn sweep_folder_made_by_another_spec() {
     let (fx, _) = setup();
-    let spec = |budget: &str| format!("base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n[sizes]\ndepth = [1]\n[design]\nisoflop = [{budget}]\n", fx.config_path.display());
+    let spec = |budget: &str| {
+        format!("base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n[sizes]\ndepth = [1]\n[design]\nisoflop = [{budget}]\n", fx.config_path.display())
+    };
     fs::write(fx.path("a.toml"), spec("2e8")).unwrap();
-    let ok = Command::new(BIN).args(["sweep", "a.toml", "--out", "sw", "--jobs"]).current_dir(fx.dir.path()).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(BIN)
+        .args(["sweep", "a.toml", "--out", "sw", "--jobs"])
+        .current_dir(fx.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let before = fs::read(fx.path("sw/spec.toml")).unwrap();
     fs::write(fx.path("b.toml"), spec("4e8")).unwrap();
-    fails(fx.dir.path(), &["sweep", "b.toml", "--out", "sw", "--quiet"], &["sweep folder sw", "different spec"]);
+    fails(
+        fx.dir.path(),
+        &["sweep", "b.toml", "--out", "sw", "--quiet"],
+        &["sweep folder sw", "different spec"],
+    );
     assert_eq!(before, fs::read(fx.path("sw/spec.toml")).unwrap());
 }

@@ -13,12 +13,31 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_scalelab");
 
-const CHINCHILLA: Law3 = Law3 { e: 1.69, a: 406.4, b: 410.7, alpha: 0.34, beta: 0.28 };
-const OTHER: Law3 = Law3 { e: 2.1, a: 1200.0, b: 3000.0, alpha: 0.45, beta: 0.38 };
+const CHINCHILLA: Law3 = Law3 {
+    e: 1.69,
+    a: 406.4,
+    b: 410.7,
+    alpha: 0.34,
+    beta: 0.28,
+};
+const OTHER: Law3 = Law3 {
+    e: 2.1,
+    a: 1200.0,
+    b: 3000.0,
+    alpha: 0.45,
+    beta: 0.38,
+};
 
 /// IsoFLOP-like design: `budgets` × `sizes` runs, sizes log-spaced over ±`half`
 /// decades around the law's optimum, loss × (1 + noise·z), z ~ N(0, 1).
-fn isoflop_points(law: &Law3, budgets: &[f64], sizes: usize, half: f64, noise: f64, seed: u64) -> Vec<Point> {
+fn isoflop_points(
+    law: &Law3,
+    budgets: &[f64],
+    sizes: usize,
+    half: f64,
+    noise: f64,
+    seed: u64,
+) -> Vec<Point> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let z = Normal::new(0.0, 1.0).unwrap();
     let mut v = Vec::new();
@@ -43,8 +62,16 @@ fn grid_points(law: &Law3, noise: f64, seed: u64) -> Vec<Point> {
     let mut v = Vec::new();
     for i in 0..6 {
         for j in 0..7 {
-            let (n, d) = (10f64.powf(3.0 + 7.0 * i as f64 / 5.0), 10f64.powf(4.0 + 8.0 * j as f64 / 6.0));
-            v.push(Point::new(format!("n{i}-d{j}"), n, d, law.loss(n, d) * (1.0 + noise * z.sample(&mut rng))));
+            let (n, d) = (
+                10f64.powf(3.0 + 7.0 * i as f64 / 5.0),
+                10f64.powf(4.0 + 8.0 * j as f64 / 6.0),
+            );
+            v.push(Point::new(
+                format!("n{i}-d{j}"),
+                n,
+                d,
+                law.loss(n, d) * (1.0 + noise * z.sample(&mut rng)),
+            ));
         }
     }
     v
@@ -55,7 +82,11 @@ const BUDGETS: [f64; 5] = [1e15, 1e16, 1e17, 1e18, 1e19];
 const WIDE: [f64; 8] = [1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20];
 
 fn opts(bootstrap: usize) -> FitOptions {
-    FitOptions { bootstrap, seed: 7, ..FitOptions::default() }
+    FitOptions {
+        bootstrap,
+        seed: 7,
+        ..FitOptions::default()
+    }
 }
 
 fn close(got: f64, want: f64, rel: f64) -> bool {
@@ -66,7 +97,13 @@ fn close(got: f64, want: f64, rel: f64) -> bool {
 /// optimiser's objective is no worse than the planted law's; with bootstrap,
 /// every 95% CI holds the planted value.
 fn check_recovery(law: &Law3, noise: f64, seed: u64, tol: f64, tol_ab: f64, bootstrap: usize) {
-    check_recovery_on(law, &isoflop_points(law, &WIDE, 5, 1.0, noise, seed), tol, tol_ab, bootstrap);
+    check_recovery_on(
+        law,
+        &isoflop_points(law, &WIDE, 5, 1.0, noise, seed),
+        tol,
+        tol_ab,
+        bootstrap,
+    );
 }
 
 fn check_recovery_on(law: &Law3, pts: &[Point], tol: f64, tol_ab: f64, bootstrap: usize) {
@@ -81,14 +118,34 @@ fn check_recovery_on(law: &Law3, pts: &[Point], tol: f64, tol_ab: f64, bootstrap
         err(r.alpha, law.alpha),
         err(r.beta, law.beta)
     );
-    let obs = Obs::new(&pts.iter().map(|p| p.params).collect::<Vec<_>>(), &pts.iter().map(|p| p.tokens).collect::<Vec<_>>(), &pts.iter().map(|p| p.loss).collect::<Vec<_>>());
+    let obs = Obs::new(
+        &pts.iter().map(|p| p.params).collect::<Vec<_>>(),
+        &pts.iter().map(|p| p.tokens).collect::<Vec<_>>(),
+        &pts.iter().map(|p| p.loss).collect::<Vec<_>>(),
+    );
     let at_truth = objective(&theta_of(law), &obs, None, None);
-    assert!(r.objective <= at_truth * (1.0 + 1e-9), "objective {} worse than at the planted law {at_truth}", r.objective);
-    for (name, got, want, t) in [("E", r.e, law.e, tol), ("A", r.a_coef, law.a, tol_ab), ("B", r.b_coef, law.b, tol_ab), ("alpha", r.alpha, law.alpha, tol), ("beta", r.beta, law.beta, tol)] {
-        assert!(close(got, want, t), "{name}: fitted {got}, planted {want}, tolerance {t}");
+    assert!(
+        r.objective <= at_truth * (1.0 + 1e-9),
+        "objective {} worse than at the planted law {at_truth}",
+        r.objective
+    );
+    for (name, got, want, t) in [
+        ("E", r.e, law.e, tol),
+        ("A", r.a_coef, law.a, tol_ab),
+        ("B", r.b_coef, law.b, tol_ab),
+        ("alpha", r.alpha, law.alpha, tol),
+        ("beta", r.beta, law.beta, tol),
+    ] {
+        assert!(
+            close(got, want, t),
+            "{name}: fitted {got}, planted {want}, tolerance {t}"
+        );
         if bootstrap > 0 {
             let [lo, hi] = r.ci.as_ref().unwrap()[name];
-            assert!(lo <= want && want <= hi, "{name}: 95% CI [{lo}, {hi}] misses the planted {want}");
+            assert!(
+                lo <= want && want <= hi,
+                "{name}: 95% CI [{lo}, {hi}] misses the planted {want}"
+            );
         }
     }
     assert_eq!(r.n_points, pts.len());
@@ -98,7 +155,11 @@ fn check_recovery_on(law: &Law3, pts: &[Point], tol: f64, tol_ab: f64, bootstrap
         let (n, d) = law.compute_optimal(1e22);
         let (mid, lo, hi) = rep.predict_interval(n, d);
         assert!(lo <= mid && mid <= hi && lo < hi, "{lo} {mid} {hi}");
-        assert!(lo <= law.loss(n, d) && law.loss(n, d) <= hi, "extrapolated loss {} outside [{lo}, {hi}]", law.loss(n, d));
+        assert!(
+            lo <= law.loss(n, d) && law.loss(n, d) <= hi,
+            "extrapolated loss {} outside [{lo}, {hi}]",
+            law.loss(n, d)
+        );
     }
 }
 
@@ -145,12 +206,34 @@ fn approach2_recovers_the_exponent_on_exact_isoflops() {
         let (r, warns) = isoflop::fit(&pts).unwrap();
         assert!(warns.is_empty(), "{warns:?}");
         assert_eq!(r.budgets.len(), 5);
-        eprintln!("approach 2: a {} (law {}), b {} (law {})", r.a, law.a_exp(), r.b, law.b_exp());
-        assert!((r.a - law.a_exp()).abs() < 0.01, "a {} vs {}", r.a, law.a_exp());
-        assert!((r.b - law.b_exp()).abs() < 0.01, "b {} vs {}", r.b, law.b_exp());
+        eprintln!(
+            "approach 2: a {} (law {}), b {} (law {})",
+            r.a,
+            law.a_exp(),
+            r.b,
+            law.b_exp()
+        );
+        assert!(
+            (r.a - law.a_exp()).abs() < 0.01,
+            "a {} vs {}",
+            r.a,
+            law.a_exp()
+        );
+        assert!(
+            (r.b - law.b_exp()).abs() < 0.01,
+            "b {} vs {}",
+            r.b,
+            law.b_exp()
+        );
         for b in &r.budgets {
             let (n, _) = law.compute_optimal(b.flops);
-            assert!(close(b.n_opt, n, 0.05), "budget {}: N_opt {} vs {}", b.flops, b.n_opt, n);
+            assert!(
+                close(b.n_opt, n, 0.05),
+                "budget {}: N_opt {} vs {}",
+                b.flops,
+                b.n_opt,
+                n
+            );
         }
     }
 }
@@ -164,7 +247,11 @@ fn curves(law: &Law3) -> Vec<Curve> {
             let evals = (0..40)
                 .map(|j| {
                     let d = n * 2000f64.powf(j as f64 / 39.0);
-                    Eval { tokens: d, flops: 6.0 * n * d, loss: law.loss(n, d) }
+                    Eval {
+                        tokens: d,
+                        flops: 6.0 * n * d,
+                        loss: law.loss(n, d),
+                    }
                 })
                 .collect();
             Curve::new(format!("n{i}"), n, evals)
@@ -176,21 +263,46 @@ fn curves(law: &Law3) -> Vec<Curve> {
 fn approach1_recovers_the_exponent_on_exact_curves() {
     for law in [CHINCHILLA, OTHER] {
         let r = envelope::fit(&curves(&law), 60).unwrap();
-        eprintln!("approach 1: a {} (law {}), b {} (law {}), {} points", r.a, law.a_exp(), r.b, law.b_exp(), r.points.len());
+        eprintln!(
+            "approach 1: a {} (law {}), b {} (law {}), {} points",
+            r.a,
+            law.a_exp(),
+            r.b,
+            law.b_exp(),
+            r.points.len()
+        );
         assert!(r.points.len() >= 20);
-        assert!((r.a - law.a_exp()).abs() < 0.03, "a {} vs {}", r.a, law.a_exp());
-        assert!((r.b - law.b_exp()).abs() < 0.03, "b {} vs {}", r.b, law.b_exp());
+        assert!(
+            (r.a - law.a_exp()).abs() < 0.03,
+            "a {} vs {}",
+            r.a,
+            law.a_exp()
+        );
+        assert!(
+            (r.b - law.b_exp()).abs() < 0.03,
+            "b {} vs {}",
+            r.b,
+            law.b_exp()
+        );
     }
 }
 
 #[test]
 fn holdout_is_accurate_on_clean_data_and_flags_a_shift() {
     let mut pts = isoflop_points(&CHINCHILLA, &BUDGETS, 8, 0.8, 0.002, 3);
-    let o = FitOptions { holdout: 5, bootstrap: 0, grid: Grid::coarse(), ..FitOptions::default() };
+    let o = FitOptions {
+        holdout: 5,
+        bootstrap: 0,
+        grid: Grid::coarse(),
+        ..FitOptions::default()
+    };
     let h = fit_all(&pts, None, &o).unwrap().holdout.unwrap();
     eprintln!("holdout clean: mean |rel err| {}", h.mean_abs_rel_error);
     assert_eq!(h.runs.len(), 5);
-    assert!(h.runs.iter().all(|r| r.flops >= 0.99e19), "the held-out runs are the largest");
+    assert!(
+        h.runs.iter().all(|r| r.flops >= 0.99e19),
+        "the held-out runs are the largest"
+    );
     assert!(h.mean_abs_rel_error < 0.01, "{}", h.mean_abs_rel_error);
     // Shift the largest runs' losses by 10%: the law fitted on the rest cannot know.
     for p in pts.iter_mut().filter(|p| p.flops > 0.99e19) {
@@ -204,7 +316,16 @@ fn holdout_is_accurate_on_clean_data_and_flags_a_shift() {
 #[test]
 fn holdout_must_leave_runs() {
     let pts = isoflop_points(&CHINCHILLA, &BUDGETS[..1], 4, 0.5, 0.0, 0);
-    let e = fit_all(&pts, None, &FitOptions { holdout: 4, ..opts(0) }).unwrap_err().to_string();
+    let e = fit_all(
+        &pts,
+        None,
+        &FitOptions {
+            holdout: 4,
+            ..opts(0)
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("--holdout 4"), "{e}");
 }
 
@@ -212,7 +333,15 @@ fn holdout_must_leave_runs() {
 fn missing_approaches_are_skipped_not_errors() {
     // Two sizes per budget: no parabola; one-point curves: no interior winners.
     let pts = isoflop_points(&CHINCHILLA, &BUDGETS, 2, 0.5, 0.0, 0);
-    let rep = fit_all(&pts, None, &FitOptions { grid: Grid::coarse(), ..opts(0) }).unwrap();
+    let rep = fit_all(
+        &pts,
+        None,
+        &FitOptions {
+            grid: Grid::coarse(),
+            ..opts(0)
+        },
+    )
+    .unwrap();
     assert!(rep.approach2.is_none() && rep.skipped.contains_key("approach2"));
     assert!(rep.approach1.is_none() && rep.skipped.contains_key("approach1"));
     assert!(rep.approach3.is_some());
@@ -223,11 +352,25 @@ fn missing_approaches_are_skipped_not_errors() {
 // ---- the command ----
 
 fn write_results(path: &Path, pts: &[Point], extra: bool) {
-    let mut s = String::from(if extra { "run,params,tokens,flops,val_loss,status,wall_s,tok_per_s,mfu,note\n" } else { "run,params,tokens,loss\n" });
+    let mut s = String::from(if extra {
+        "run,params,tokens,flops,val_loss,status,wall_s,tok_per_s,mfu,note\n"
+    } else {
+        "run,params,tokens,loss\n"
+    });
     for (i, p) in pts.iter().enumerate() {
         if extra {
             let wall = p.flops / (1e12 * (p.params / 1e6).powf(0.2));
-            s += &format!("{},{},{},{},{},ok,{},{},{},x\n", p.run, p.params, p.tokens, p.flops, p.loss, wall, p.tokens / wall, 0.3, );
+            s += &format!(
+                "{},{},{},{},{},ok,{},{},{},x\n",
+                p.run,
+                p.params,
+                p.tokens,
+                p.flops,
+                p.loss,
+                wall,
+                p.tokens / wall,
+                0.3,
+            );
         } else {
             s += &format!("{},{},{},{}\n", p.run, p.params, p.tokens, p.loss);
         }
@@ -246,33 +389,80 @@ fn scalelab(args: &[&str]) -> std::process::Output {
 fn cli_fit_writes_json_and_fit_json() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("results.csv");
-    write_results(&csv, &isoflop_points(&CHINCHILLA, &BUDGETS, 8, 0.8, 0.003, 5), true);
+    write_results(
+        &csv,
+        &isoflop_points(&CHINCHILLA, &BUDGETS, 8, 0.8, 0.003, 5),
+        true,
+    );
     let out = dir.path().join("fit");
-    let o = scalelab(&["fit", csv.to_str().unwrap(), "--json", "--out", out.to_str().unwrap(), "--bootstrap", "20", "--grid", "coarse", "--holdout", "3"]);
+    let o = scalelab(&[
+        "fit",
+        csv.to_str().unwrap(),
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        "--bootstrap",
+        "20",
+        "--grid",
+        "coarse",
+        "--holdout",
+        "3",
+    ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let a3 = &v["approach3"];
-    for k in ["E", "A", "B", "alpha", "beta", "a", "b", "objective", "n_points"] {
+    for k in [
+        "E",
+        "A",
+        "B",
+        "alpha",
+        "beta",
+        "a",
+        "b",
+        "objective",
+        "n_points",
+    ] {
         assert!(a3[k].is_number(), "approach3.{k}: {a3}");
     }
     assert!(a3["ci"]["alpha"].as_array().unwrap().len() == 2);
     assert_eq!(a3["n_points"], 37);
     assert!(v["approach2"]["budgets"].as_array().unwrap().len() == 5);
-    assert!(v["approach2"]["budgets"][0]["parabola"].as_array().unwrap().len() == 3);
+    assert!(
+        v["approach2"]["budgets"][0]["parabola"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 3
+    );
     assert!(v["approach1"]["points"].is_array());
     assert!(v["cost_model"]["devices"][0]["flops_per_s"]["exponent"].is_number());
     assert!(v["holdout"]["runs"].as_array().unwrap().len() == 3);
     assert!(v["holdout"]["mean_abs_rel_error"].as_f64().unwrap() < 0.02);
-    let written: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
     assert_eq!(written, v);
     // The report type reads it back.
     let rep: scalelab::scaling::FitReport = serde_json::from_value(written).unwrap();
     assert_eq!(rep.n_points, 37);
     // The table names every section.
-    let o = scalelab(&["fit", csv.to_str().unwrap(), "--bootstrap", "10", "--grid", "coarse"]);
+    let o = scalelab(&[
+        "fit",
+        csv.to_str().unwrap(),
+        "--bootstrap",
+        "10",
+        "--grid",
+        "coarse",
+    ]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for s in ["Approach 3", "Approach 2", "Approach 1", "Cost model", "alpha", "95% CI"] {
+    for s in [
+        "Approach 3",
+        "Approach 2",
+        "Approach 1",
+        "Cost model",
+        "alpha",
+        "95% CI",
+    ] {
         assert!(text.contains(s), "table lacks {s}:\n{text}");
     }
 }
@@ -290,17 +480,32 @@ fn fails(args: &[&str], expect: &[&str]) {
     a.extend(["--out", &o]);
     let r = scalelab(&a);
     let stderr = String::from_utf8_lossy(&r.stderr).to_string();
-    assert!(matches!(r.status.code(), Some(1 | 2)), "{args:?}: exit {:?}: {stderr}", r.status.code());
+    assert!(
+        matches!(r.status.code(), Some(1 | 2)),
+        "{args:?}: exit {:?}: {stderr}",
+        r.status.code()
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
     for e in expect {
-        assert!(lines[0].contains(e), "{args:?}: error should mention `{e}`: {}", lines[0]);
+        assert!(
+            lines[0].contains(e),
+            "{args:?}: error should mention `{e}`: {}",
+            lines[0]
+        );
     }
-    assert_eq!(fs::read_to_string(out.join("fit.json")).unwrap(), "previous");
+    assert_eq!(
+        fs::read_to_string(out.join("fit.json")).unwrap(),
+        "previous"
+    );
     assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
-    let csv_dir = args.iter().filter_map(|a| Path::new(a).parent()).find(|p| p.starts_with(std::env::temp_dir())).unwrap_or(dir.path());
+    let csv_dir = args
+        .iter()
+        .filter_map(|a| Path::new(a).parent())
+        .find(|p| p.starts_with(std::env::temp_dir()))
+        .unwrap_or(dir.path());
     common::log_case(&[dir.path(), csv_dir], &a, r.status.code(), lines[0]);
 }
 
@@ -322,11 +527,15 @@ fn bad_csv_names(text: &str, args: &[&str], expect: &[&str], names_file: bool) {
     fails(&a, &e);
 }
 
-const GOOD: &str = "params,tokens,loss\n1e6,2e7,4.0\n3e6,6e7,3.5\n1e7,2e8,3.1\n3e7,6e8,2.8\n1e8,2e9,2.6\n";
+const GOOD: &str =
+    "params,tokens,loss\n1e6,2e7,4.0\n3e6,6e7,3.5\n1e7,2e8,3.1\n3e7,6e8,2.8\n1e8,2e9,2.6\n";
 
 #[test]
 fn bad_missing_file() {
-    fails(&["fit", "/nonexistent/results.csv"], &["/nonexistent/results.csv"]);
+    fails(
+        &["fit", "/nonexistent/results.csv"],
+        &["/nonexistent/results.csv"],
+    );
 }
 
 #[test]
@@ -346,22 +555,38 @@ fn bad_missing_loss_column() {
 
 #[test]
 fn bad_non_numeric_cell() {
-    bad_csv(&GOOD.replace("3.1", "abc"), &[], &["row 3", "`loss`", "abc"]);
+    bad_csv(
+        &GOOD.replace("3.1", "abc"),
+        &[],
+        &["row 3", "`loss`", "abc"],
+    );
 }
 
 #[test]
 fn bad_non_positive_params() {
-    bad_csv(&GOOD.replace("3e7,6e8", "-3e7,6e8"), &[], &["row 4", "`params`", "> 0"]);
+    bad_csv(
+        &GOOD.replace("3e7,6e8", "-3e7,6e8"),
+        &[],
+        &["row 4", "`params`", "> 0"],
+    );
 }
 
 #[test]
 fn bad_zero_tokens() {
-    bad_csv(&GOOD.replace("1e6,2e7", "1e6,0"), &[], &["row 1", "`tokens`", "> 0"]);
+    bad_csv(
+        &GOOD.replace("1e6,2e7", "1e6,0"),
+        &[],
+        &["row 1", "`tokens`", "> 0"],
+    );
 }
 
 #[test]
 fn bad_too_few_points() {
-    bad_csv("params,tokens,loss,status\n1e6,2e7,4,ok\n3e6,6e7,3.5,ok\n1e7,2e8,3.1,diverged\n", &[], &["at least 3"]);
+    bad_csv(
+        "params,tokens,loss,status\n1e6,2e7,4,ok\n3e6,6e7,3.5,ok\n1e7,2e8,3.1,diverged\n",
+        &[],
+        &["at least 3"],
+    );
 }
 
 #[test]
@@ -371,7 +596,12 @@ fn bad_holdout_too_large() {
 
 #[test]
 fn bad_bootstrap_zero() {
-    bad_csv_names(GOOD, &["--bootstrap", "0"], &["--bootstrap", "at least 1"], false);
+    bad_csv_names(
+        GOOD,
+        &["--bootstrap", "0"],
+        &["--bootstrap", "at least 1"],
+        false,
+    );
 }
 
 #[test]
@@ -386,5 +616,8 @@ fn bad_curves_file() {
     fs::write(&p, GOOD).unwrap();
     let c = dir.path().join("curves.csv");
     fs::write(&c, "run,params,tokens,loss\na,1e6,x,3\n").unwrap();
-    fails(&["fit", p.to_str().unwrap()], &[c.to_str().unwrap(), "`tokens`"]);
+    fails(
+        &["fit", p.to_str().unwrap()],
+        &[c.to_str().unwrap(), "`tokens`"],
+    );
 }

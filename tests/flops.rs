@@ -7,8 +7,23 @@
 use scalelab::config::ModelConfig;
 use scalelab::flops::{instrumented_forward, MatmulFlops, StepFlops};
 
-fn shape(n_layer: usize, n_head: usize, d_model: usize, seq_len: usize, vocab_size: usize, bias: bool) -> ModelConfig {
-    ModelConfig { n_layer, n_head, d_model, seq_len, vocab_size, bias, ln_eps: 1e-5 }
+fn shape(
+    n_layer: usize,
+    n_head: usize,
+    d_model: usize,
+    seq_len: usize,
+    vocab_size: usize,
+    bias: bool,
+) -> ModelConfig {
+    ModelConfig {
+        n_layer,
+        n_head,
+        d_model,
+        seq_len,
+        vocab_size,
+        bias,
+        ln_eps: 1e-5,
+    }
 }
 
 #[test]
@@ -23,7 +38,11 @@ fn instrumented_forward_equals_the_analytic_count() {
         let got = instrumented_forward(&cfg, batch).unwrap();
         let analytic = MatmulFlops::new(&cfg, cfg.seq_len).total() * batch as u64;
         assert_eq!(got.analytic, analytic);
-        assert_eq!(got.flops, analytic, "{cfg:?} batch {batch}: executed matmuls {} FLOPs vs analytic {analytic}", got.flops);
+        assert_eq!(
+            got.flops, analytic,
+            "{cfg:?} batch {batch}: executed matmuls {} FLOPs vs analytic {analytic}",
+            got.flops
+        );
         // Per layer: QKV, QKᵀ, A·V, output projection, MLP up and down; plus the LM head.
         assert_eq!(got.matmuls, 6 * cfg.n_layer + 1, "{cfg:?}");
     }

@@ -7,14 +7,25 @@ use scalelab::model::fused::{attention, cross_entropy, gelu, layer_norm, linear}
 use scalelab::model::ops;
 
 fn tol(dtype: DType) -> f64 {
-    if dtype == DType::F64 { 1e-12 } else { 1e-5 }
+    if dtype == DType::F64 {
+        1e-12
+    } else {
+        1e-5
+    }
 }
 
 /// max |a − b| / max(1, max |b|).
 fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
     let a = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
     let b = b.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
-    let d = (&a - &b).unwrap().abs().unwrap().max(0).unwrap().to_scalar::<f64>().unwrap();
+    let d = (&a - &b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
     let m = b.abs().unwrap().max(0).unwrap().to_scalar::<f64>().unwrap();
     d / m.max(1.0)
 }
@@ -22,22 +33,50 @@ fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
 fn randn(shape: &[usize], scale: f64, dtype: DType, seed: u64) -> Tensor {
     // Deterministic pseudo-random values without touching a global RNG.
     let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n).map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 10007) as f64 / 10007.0 * 2.0 - 1.0).map(|x| x * scale).collect();
-    Tensor::from_vec(v, shape, &Device::Cpu).unwrap().to_dtype(dtype).unwrap()
+    let v: Vec<f64> = (0..n)
+        .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 10007) as f64 / 10007.0 * 2.0 - 1.0)
+        .map(|x| x * scale)
+        .collect();
+    Tensor::from_vec(v, shape, &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
 }
 
 /// Forward outputs and the gradients of `sum(out · probe)` w.r.t. every input.
 fn run(inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor) -> (Tensor, Vec<Tensor>) {
-    let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+    let vars: Vec<Var> = inputs
+        .iter()
+        .map(|t| Var::from_tensor(t).unwrap())
+        .collect();
     let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
     let out = f(&ts);
     let probe = randn(out.dims(), 1.0, out.dtype(), 5);
-    let grads = (&out * &probe).unwrap().sum_all().unwrap().backward().unwrap();
-    let g = vars.iter().map(|v| grads.get(v.as_tensor()).expect("every input gets a gradient").clone()).collect();
+    let grads = (&out * &probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = vars
+        .iter()
+        .map(|v| {
+            grads
+                .get(v.as_tensor())
+                .expect("every input gets a gradient")
+                .clone()
+        })
+        .collect();
     (out, g)
 }
 
-fn compare(name: &str, dtype: DType, inputs: &[Tensor], fused: &dyn Fn(&[Tensor]) -> Tensor, reference: &dyn Fn(&[Tensor]) -> Tensor) {
+fn compare(
+    name: &str,
+    dtype: DType,
+    inputs: &[Tensor],
+    fused: &dyn Fn(&[Tensor]) -> Tensor,
+    reference: &dyn Fn(&[Tensor]) -> Tensor,
+) {
     let (yf, gf) = run(inputs, fused);
     let (yr, gr) = run(inputs, reference);
     assert_eq!(yf.dims(), yr.dims(), "{name}: shape");
@@ -45,7 +84,10 @@ fn compare(name: &str, dtype: DType, inputs: &[Tensor], fused: &dyn Fn(&[Tensor]
     assert!(d <= tol(dtype), "{name} {dtype:?} forward differs by {d:e}");
     for (i, (a, b)) in gf.iter().zip(&gr).enumerate() {
         let d = rel_diff(a, b);
-        assert!(d <= tol(dtype), "{name} {dtype:?} gradient of input {i} differs by {d:e}");
+        assert!(
+            d <= tol(dtype),
+            "{name} {dtype:?} gradient of input {i} differs by {d:e}"
+        );
     }
 }
 
@@ -69,7 +111,10 @@ fn layer_norm_matches_reference() {
 
 #[test]
 fn layer_norm_without_bias_matches_reference() {
-    let (x, w) = (randn(&[3, 5, 16], 2.0, DType::F64, 4), randn(&[16], 1.0, DType::F64, 6));
+    let (x, w) = (
+        randn(&[3, 5, 16], 2.0, DType::F64, 4),
+        randn(&[16], 1.0, DType::F64, 6),
+    );
     compare(
         "layer_norm(no bias)",
         DType::F64,
@@ -82,14 +127,28 @@ fn layer_norm_without_bias_matches_reference() {
 #[test]
 fn linear_matches_reference() {
     for dtype in [DType::F64, DType::F32] {
-        for (lead, din, dout) in [(vec![1], 3, 1), (vec![3, 100], 96, 40), (vec![2049], 64, 384)] {
+        for (lead, din, dout) in [
+            (vec![1], 3, 1),
+            (vec![3, 100], 96, 40),
+            (vec![2049], 64, 384),
+        ] {
             let x = randn(&[lead.clone(), vec![din]].concat(), 2.0, dtype, 11);
             let w = randn(&[din, dout], 0.5, dtype, 12);
             let b = randn(&[dout], 1.0, dtype, 13);
-            compare("linear", dtype, &[x.clone(), w.clone(), b], &|t| linear::linear(&t[0], &t[1], Some(&t[2])).unwrap(), &|t| {
-                ops::linear(&t[0], &t[1], Some(&t[2])).unwrap()
-            });
-            compare("linear(no bias)", dtype, &[x, w], &|t| linear::linear(&t[0], &t[1], None).unwrap(), &|t| ops::linear(&t[0], &t[1], None).unwrap());
+            compare(
+                "linear",
+                dtype,
+                &[x.clone(), w.clone(), b],
+                &|t| linear::linear(&t[0], &t[1], Some(&t[2])).unwrap(),
+                &|t| ops::linear(&t[0], &t[1], Some(&t[2])).unwrap(),
+            );
+            compare(
+                "linear(no bias)",
+                dtype,
+                &[x, w],
+                &|t| linear::linear(&t[0], &t[1], None).unwrap(),
+                &|t| ops::linear(&t[0], &t[1], None).unwrap(),
+            );
         }
     }
 }
@@ -101,7 +160,13 @@ fn gelu_matches_reference() {
         // Reference: the tanh formula from primitives (not candle's `gelu`,
         // whose backward uses constants rounded to 6 digits).
         let reference = |t: &[Tensor]| scalelab::model::ops::gelu(&t[0]).unwrap();
-        compare("gelu", dtype, &[x], &|t| gelu::gelu(&t[0]).unwrap(), &reference);
+        compare(
+            "gelu",
+            dtype,
+            &[x],
+            &|t| gelu::gelu(&t[0]).unwrap(),
+            &reference,
+        );
     }
 }
 
@@ -144,7 +209,9 @@ fn cross_entropy_matches_reference() {
 fn cross_entropy_rejects_out_of_range_targets() {
     let z = randn(&[2, 10], 1.0, DType::F32, 1);
     let y = Tensor::from_vec(vec![3u32, 10], 2, &Device::Cpu).unwrap();
-    let err = cross_entropy::cross_entropy(&z, &y).unwrap_err().to_string();
+    let err = cross_entropy::cross_entropy(&z, &y)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("out of range"), "{err}");
 }
 
@@ -158,7 +225,10 @@ fn fused_kernels_are_deterministic() {
     let (_, g1) = run(&[x.clone(), w.clone(), b.clone()], &f);
     let (_, g2) = run(&[x, w, b], &f);
     for (a, b) in g1.iter().zip(&g2) {
-        assert_eq!(a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        assert_eq!(
+            a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            b.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        );
     }
 }
 
@@ -168,19 +238,41 @@ fn adamw_and_grad_norm_match_reference() {
     use scalelab::model::params::Params;
     use scalelab::model::Kernels;
     use scalelab::train::optim::{grad_norm, AdamW};
-    let cfg = ModelConfig { n_layer: 1, n_head: 2, d_model: 8, seq_len: 5, vocab_size: 11, bias: true, ln_eps: 1e-5 };
-    let ocfg = OptimConfig { weight_decay: 0.1, ..OptimConfig::default() };
+    let cfg = ModelConfig {
+        n_layer: 1,
+        n_head: 2,
+        d_model: 8,
+        seq_len: 5,
+        vocab_size: 11,
+        bias: true,
+        ln_eps: 1e-5,
+    };
+    let ocfg = OptimConfig {
+        weight_decay: 0.1,
+        ..OptimConfig::default()
+    };
     for dtype in [DType::F64, DType::F32] {
         let run = |k: Kernels| {
             let params = Params::init(&cfg, 3, dtype, &Device::Cpu).unwrap();
             let mut opt = AdamW::new(&ocfg, &params).unwrap();
             let mut norms = Vec::new();
             for step in 0..3u64 {
-                let grads: Vec<Tensor> = params.vars.iter().enumerate().map(|(i, v)| randn(v.dims(), 0.1, dtype, 10 * step + i as u64)).collect();
+                let grads: Vec<Tensor> = params
+                    .vars
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| randn(v.dims(), 0.1, dtype, 10 * step + i as u64))
+                    .collect();
                 norms.push(grad_norm(&grads, k).unwrap());
                 opt.step(&params, &grads, 1e-2, k).unwrap();
             }
-            let state: Vec<Tensor> = params.vars.iter().map(|v| v.as_tensor().clone()).chain(opt.m.clone()).chain(opt.v.clone()).collect();
+            let state: Vec<Tensor> = params
+                .vars
+                .iter()
+                .map(|v| v.as_tensor().clone())
+                .chain(opt.m.clone())
+                .chain(opt.v.clone())
+                .collect();
             (norms, state)
         };
         let ((nf, sf), (nr, sr)) = (run(Kernels::Fused), run(Kernels::Composed));
@@ -190,7 +282,10 @@ fn adamw_and_grad_norm_match_reference() {
         }
         for (i, (a, b)) in sf.iter().zip(&sr).enumerate() {
             let d = rel_diff(a, b);
-            assert!(d <= tol(dtype), "{dtype:?} AdamW state tensor {i} differs by {d:e}");
+            assert!(
+                d <= tol(dtype),
+                "{dtype:?} AdamW state tensor {i} differs by {d:e}"
+            );
         }
     }
 }

@@ -13,9 +13,20 @@ use scalelab::model::{Gpt, Kernels};
 /// Every parameter's sampled entries within the stated tolerance (f64).
 fn check(cfg: &ModelConfig, k: Kernels) {
     let ps = gradcheck(cfg, k, &Device::Cpu).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(ps.len(), Params::init(cfg, 0, DType::F64, &Device::Cpu).unwrap().specs.len());
+    assert_eq!(
+        ps.len(),
+        Params::init(cfg, 0, DType::F64, &Device::Cpu)
+            .unwrap()
+            .specs
+            .len()
+    );
     for p in &ps {
-        assert!(p.max_rel_err <= GRAD_TOL, "{}: analytic vs numeric gradient rel err {:.2e} (tolerance {GRAD_TOL:e})", p.name, p.max_rel_err);
+        assert!(
+            p.max_rel_err <= GRAD_TOL,
+            "{}: analytic vs numeric gradient rel err {:.2e} (tolerance {GRAD_TOL:e})",
+            p.name,
+            p.max_rel_err
+        );
     }
 }
 
@@ -40,11 +51,18 @@ fn composed_ops_match_finite_differences() {
 /// `scalelab check`, the same checks as a command (what a GPU machine runs), passes on CPU.
 #[test]
 fn check_command_passes_on_cpu() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scalelab")).args(["check", "--json"]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scalelab"))
+        .args(["check", "--json"])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{v:#}");
     assert_eq!(v["failed"], 0);
-    assert_eq!(v["checks"].as_array().unwrap().len(), 6, "4 gradient checks + bf16 + f16 on CPU");
+    assert_eq!(
+        v["checks"].as_array().unwrap().len(),
+        6,
+        "4 gradient checks + bf16 + f16 on CPU"
+    );
 }
 
 #[test]
@@ -56,9 +74,22 @@ fn attention_is_causal() {
     let a: Vec<u32> = vec![1, 2, 3, 4, 5, 6];
     let mut b = a.clone();
     b[4] = 9; // change a future token
-    let la = model.forward(&Tensor::from_vec(a, (1, 6), &dev).unwrap()).unwrap();
-    let lb = model.forward(&Tensor::from_vec(b, (1, 6), &dev).unwrap()).unwrap();
-    let d = (la - lb).unwrap().abs().unwrap().narrow(1, 0, 4).unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+    let la = model
+        .forward(&Tensor::from_vec(a, (1, 6), &dev).unwrap())
+        .unwrap();
+    let lb = model
+        .forward(&Tensor::from_vec(b, (1, 6), &dev).unwrap())
+        .unwrap();
+    let d = (la - lb)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .narrow(1, 0, 4)
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
     assert_eq!(d, 0.0, "positions before the change must not see it");
 }
 
@@ -70,7 +101,19 @@ fn swapping_in_a_no_backward_layer_norm_is_caught() {
     let b = Tensor::zeros(8, DType::F32, &dev).unwrap();
     let x = Tensor::randn(0f32, 1.0, (3, 8), &dev).unwrap();
     let fused = candle_nn::ops::layer_norm(&x, w.as_tensor(), &b, 1e-5).unwrap();
-    assert!(fused.sum_all().unwrap().backward().unwrap().get(w.as_tensor()).is_none());
+    assert!(fused
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap()
+        .get(w.as_tensor())
+        .is_none());
     let ours = scalelab::model::ops::layer_norm(&x, w.as_tensor(), Some(&b), 1e-5).unwrap();
-    assert!((ours.sqr().unwrap()).sum_all().unwrap().backward().unwrap().get(w.as_tensor()).is_some());
+    assert!((ours.sqr().unwrap())
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap()
+        .get(w.as_tensor())
+        .is_some());
 }

@@ -24,7 +24,11 @@ fn scalelab(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let o = scalelab(args);
-    assert!(o.status.success(), "scalelab {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "scalelab {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -32,11 +36,25 @@ fn ok(args: &[&str]) -> String {
 fn fails(args: &[&str], expect: &[&str]) {
     let o = scalelab(args);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "scalelab {args:?} should fail with exit 1: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning: ")).collect();
-    assert!(lines.len() == 1 && lines[0].starts_with("error: "), "scalelab {args:?}: expected one error line, got: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "scalelab {args:?} should fail with exit 1: {err}"
+    );
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("warning: "))
+        .collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("error: "),
+        "scalelab {args:?}: expected one error line, got: {err}"
+    );
     for e in expect {
-        assert!(lines[0].contains(e), "scalelab {args:?}: error should mention `{e}`: {}", lines[0]);
+        assert!(
+            lines[0].contains(e),
+            "scalelab {args:?}: error should mention `{e}`: {}",
+            lines[0]
+        );
     }
 }
 
@@ -49,17 +67,32 @@ fn trained_run(fx: &common::Fixture, name: &str, overrides: &[&str]) -> PathBuf 
     let mut ov = vec!["train.max_steps=8"];
     ov.extend_from_slice(overrides);
     let out = fx.path(name);
-    train::train(&fx.config(&ov), &common::train_opts(out.clone(), false, None)).unwrap();
+    train::train(
+        &fx.config(&ov),
+        &common::train_opts(out.clone(), false, None),
+    )
+    .unwrap();
     out
 }
 
 fn f32_bits(t: &Tensor) -> Vec<u32> {
-    t.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().map(|x| x.to_bits()).collect()
+    t.flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|x| x.to_bits())
+        .collect()
 }
 
 fn logits_bits(run: &Path, tokens: &[u32]) -> Vec<u32> {
     let ck = hf::load_checkpoint(run, None).unwrap();
-    hf::logits(&ck, tokens).unwrap().concat().iter().map(|x| x.to_bits()).collect()
+    hf::logits(&ck, tokens)
+        .unwrap()
+        .concat()
+        .iter()
+        .map(|x| x.to_bits())
+        .collect()
 }
 
 const TOKENS: [u32; 10] = [1, 2, 3, 100, 200, 383, 0, 5, 42, 300];
@@ -73,7 +106,8 @@ fn export_import_round_trip_is_exact() {
     assert!(out.contains("step 8"), "{out}");
 
     // config.json: GPT2Config fields for this shape.
-    let c: serde_json::Value = serde_json::from_str(&fs::read_to_string(exp.join("config.json")).unwrap()).unwrap();
+    let c: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(exp.join("config.json")).unwrap()).unwrap();
     let m = fx.config(&[]).model;
     for (k, v) in [
         ("model_type", serde_json::json!("gpt2")),
@@ -94,35 +128,84 @@ fn export_import_round_trip_is_exact() {
     // model.safetensors: every parameter, `transformer.`-prefixed, f32, format pt, no lm_head.
     let bytes = fs::read(exp.join("model.safetensors")).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    assert_eq!(meta.metadata().as_ref().and_then(|m| m.get("format")).map(String::as_str), Some("pt"));
+    assert_eq!(
+        meta.metadata()
+            .as_ref()
+            .and_then(|m| m.get("format"))
+            .map(String::as_str),
+        Some("pt")
+    );
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
     names.sort();
-    let mut want: Vec<String> = param_specs(&m).iter().map(|p| format!("transformer.{}", p.name)).collect();
+    let mut want: Vec<String> = param_specs(&m)
+        .iter()
+        .map(|p| format!("transformer.{}", p.name))
+        .collect();
     want.sort();
     assert_eq!(names, want);
-    assert!(st.tensors().iter().all(|(_, v)| v.dtype() == safetensors::Dtype::F32));
-    assert_eq!(fs::read(exp.join("tokenizer.json")).unwrap(), fs::read(run.join("tokenizer.json")).unwrap());
+    assert!(st
+        .tensors()
+        .iter()
+        .all(|(_, v)| v.dtype() == safetensors::Dtype::F32));
+    assert_eq!(
+        fs::read(exp.join("tokenizer.json")).unwrap(),
+        fs::read(run.join("tokenizer.json")).unwrap()
+    );
 
     // Import: the same weights, bit for bit, and the same logits.
     let imp = fx.path("imp");
     let cfg_out = fx.path("imported.toml");
-    ok(&["import", "--hf", s(&exp), "--out", s(&imp), "--config-out", s(&cfg_out)]);
-    let orig = checkpoint::load_safetensors(&run.join("checkpoints/step_00000008/model.safetensors"), &Device::Cpu).unwrap();
-    let back = checkpoint::load_safetensors(&imp.join("checkpoints/step_00000000/model.safetensors"), &Device::Cpu).unwrap();
+    ok(&[
+        "import",
+        "--hf",
+        s(&exp),
+        "--out",
+        s(&imp),
+        "--config-out",
+        s(&cfg_out),
+    ]);
+    let orig = checkpoint::load_safetensors(
+        &run.join("checkpoints/step_00000008/model.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let back = checkpoint::load_safetensors(
+        &imp.join("checkpoints/step_00000000/model.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
     assert_eq!(orig.len(), back.len());
     for (name, t) in &orig {
-        assert_eq!(f32_bits(t), f32_bits(&back[name]), "{name} changed in the round trip");
+        assert_eq!(
+            f32_bits(t),
+            f32_bits(&back[name]),
+            "{name} changed in the round trip"
+        );
     }
     assert_eq!(logits_bits(&run, &TOKENS), logits_bits(&imp, &TOKENS));
     // The imported run is a normal run folder: config loads, sample and logits work.
     let rc = scalelab::config::RunConfig::load(&imp.join("config.toml"), &[]).unwrap();
     assert_eq!(rc.model, m);
-    assert_eq!(scalelab::config::RunConfig::load(&cfg_out, &[]).unwrap(), rc);
-    ok(&["sample", "--run", s(&imp), "--tokens", "5", "--prompt", "The"]);
+    assert_eq!(
+        scalelab::config::RunConfig::load(&cfg_out, &[]).unwrap(),
+        rc
+    );
+    ok(&[
+        "sample",
+        "--run",
+        s(&imp),
+        "--tokens",
+        "5",
+        "--prompt",
+        "The",
+    ]);
     let a = ok(&["logits", "--run", s(&run), "--tokens", "1,2,3", "--json"]);
     let b = ok(&["logits", "--run", s(&imp), "--tokens", "1,2,3", "--json"]);
-    let (a, b): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&a).unwrap(), serde_json::from_str(&b).unwrap());
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&a).unwrap(),
+        serde_json::from_str(&b).unwrap(),
+    );
     assert_eq!(a["logits"], b["logits"]);
     assert_eq!(a["logits"].as_array().unwrap().len(), 3);
 
@@ -140,7 +223,18 @@ fn export_import_round_trip_is_exact() {
     let exp4 = fx.path("exp4");
     ok(&["export", "--run", s(&run), "--out", s(&exp4), "--step", "4"]);
     assert_ne!(fs::read(exp4.join("model.safetensors")).unwrap(), bytes);
-    fails(&["export", "--run", s(&run), "--out", s(&fx.path("exp5")), "--step", "5"], &["no checkpoint for step 5", "4, 8"]);
+    fails(
+        &[
+            "export",
+            "--run",
+            s(&run),
+            "--out",
+            s(&fx.path("exp5")),
+            "--step",
+            "5",
+        ],
+        &["no checkpoint for step 5", "4, 8"],
+    );
     assert!(!fx.path("exp5").exists());
 }
 
@@ -149,20 +243,38 @@ fn export_refuses_bias_free_models_and_existing_folders() {
     let fx = common::Fixture::new();
     let run = trained_run(&fx, "nobias", &["model.bias=false"]);
     let exp = fx.path("exp");
-    fails(&["export", "--run", s(&run), "--out", s(&exp)], &["model.bias = false", "Hugging Face GPT-2"]);
+    fails(
+        &["export", "--run", s(&run), "--out", s(&exp)],
+        &["model.bias = false", "Hugging Face GPT-2"],
+    );
     assert!(!exp.exists());
     let run = trained_run(&fx, "run", &[]);
     fs::create_dir_all(&exp).unwrap();
     fs::write(exp.join("keep.txt"), "mine").unwrap();
-    fails(&["export", "--run", s(&run), "--out", s(&exp)], &["export folder", "not empty"]);
+    fails(
+        &["export", "--run", s(&run), "--out", s(&exp)],
+        &["export folder", "not empty"],
+    );
     assert_eq!(fs::read_to_string(exp.join("keep.txt")).unwrap(), "mine");
     assert_eq!(fs::read_dir(&exp).unwrap().count(), 1);
     // An empty folder is fine.
     let empty = fx.path("empty");
     fs::create_dir_all(&empty).unwrap();
     ok(&["export", "--run", s(&run), "--out", s(&empty)]);
-    fails(&["export", "--run", s(&fx.path("nope")), "--out", s(&fx.path("x"))], &["nope", "no such folder"]);
-    fails(&["import", "--hf", s(&empty), "--out", s(&run)], &["run folder", "not empty"]);
+    fails(
+        &[
+            "export",
+            "--run",
+            s(&fx.path("nope")),
+            "--out",
+            s(&fx.path("x")),
+        ],
+        &["nope", "no such folder"],
+    );
+    fails(
+        &["import", "--hf", s(&empty), "--out", s(&run)],
+        &["run folder", "not empty"],
+    );
 }
 
 // ---- synthetic Hugging Face folders ----
@@ -170,7 +282,13 @@ fn export_refuses_bias_free_models_and_existing_folders() {
 type Named = Vec<(String, Tensor)>;
 
 /// GPT2Config JSON for a small model.
-fn hf_config_json(n_layer: usize, n_head: usize, d: usize, positions: usize, vocab: usize) -> serde_json::Value {
+fn hf_config_json(
+    n_layer: usize,
+    n_head: usize,
+    d: usize,
+    positions: usize,
+    vocab: usize,
+) -> serde_json::Value {
     serde_json::json!({
         "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "activation_function": "gelu_new",
         "n_layer": n_layer, "n_head": n_head, "n_embd": d, "n_positions": positions, "n_ctx": positions,
@@ -185,7 +303,10 @@ fn random_weights(m: &scalelab::config::ModelConfig, seed: u64) -> Named {
 
 /// safetensors bytes of `tensors` converted to `dtype`.
 fn st_bytes(tensors: &[(String, Tensor)], dtype: DType) -> Vec<u8> {
-    let conv: Named = tensors.iter().map(|(n, t)| (n.clone(), t.to_dtype(dtype).unwrap())).collect();
+    let conv: Named = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.to_dtype(dtype).unwrap()))
+        .collect();
     let map: HashMap<String, Tensor> = conv.into_iter().collect();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.safetensors");
@@ -215,22 +336,50 @@ fn synthetic_prefixed_f16(fx: &common::Fixture, name: &str, cfg: serde_json::Val
     fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
     let m = hf::read_hf_config(&dir).unwrap();
     let w = random_weights(&m, 11);
-    let mut tensors: Named = w.iter().map(|(n, t)| (format!("transformer.{n}"), t.clone())).collect();
+    let mut tensors: Named = w
+        .iter()
+        .map(|(n, t)| (format!("transformer.{n}"), t.clone()))
+        .collect();
     let wte = w[0].1.clone();
     tensors.push(("lm_head.weight".into(), wte));
     for i in 0..m.n_layer {
-        let mask = Tensor::tril2(m.seq_len, DType::F32, &Device::Cpu).unwrap().reshape((1, 1, m.seq_len, m.seq_len)).unwrap();
+        let mask = Tensor::tril2(m.seq_len, DType::F32, &Device::Cpu)
+            .unwrap()
+            .reshape((1, 1, m.seq_len, m.seq_len))
+            .unwrap();
         tensors.push((format!("transformer.h.{i}.attn.bias"), mask));
-        tensors.push((format!("transformer.h.{i}.attn.masked_bias"), Tensor::new(-1e4f32, &Device::Cpu).unwrap()));
+        tensors.push((
+            format!("transformer.h.{i}.attn.masked_bias"),
+            Tensor::new(-1e4f32, &Device::Cpu).unwrap(),
+        ));
     }
-    fs::write(dir.join("model.safetensors"), st_bytes(&tensors, DType::F16)).unwrap();
+    fs::write(
+        dir.join("model.safetensors"),
+        st_bytes(&tensors, DType::F16),
+    )
+    .unwrap();
     fs::write(dir.join("tokenizer.json"), tiny_tokenizer(fx)).unwrap();
-    let expect = w.into_iter().map(|(n, t)| (n, t.to_dtype(DType::F16).unwrap().to_dtype(DType::F32).unwrap())).collect();
+    let expect = w
+        .into_iter()
+        .map(|(n, t)| {
+            (
+                n,
+                t.to_dtype(DType::F16)
+                    .unwrap()
+                    .to_dtype(DType::F32)
+                    .unwrap(),
+            )
+        })
+        .collect();
     Synthetic { dir, expect }
 }
 
 fn assert_imported(run: &Path, expect: &HashMap<String, Tensor>) {
-    let got = checkpoint::load_safetensors(&run.join("checkpoints/step_00000000/model.safetensors"), &Device::Cpu).unwrap();
+    let got = checkpoint::load_safetensors(
+        &run.join("checkpoints/step_00000000/model.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
     assert_eq!(got.len(), expect.len());
     for (n, t) in expect {
         assert_eq!(f32_bits(&got[n]), f32_bits(t), "{n}");
@@ -243,17 +392,23 @@ fn synthetic_hf_folders_import() {
     let syn = synthetic_prefixed_f16(&fx, "hf16", hf_config_json(2, 2, 32, 64, 320));
     let run = fx.path("run16");
     let out = ok(&["import", "--hf", s(&syn.dir), "--out", s(&run)]);
-    assert!(out.contains("n_layer 2") && out.contains("vocab 320"), "{out}");
+    assert!(
+        out.contains("n_layer 2") && out.contains("vocab 320"),
+        "{out}"
+    );
     assert_imported(&run, &syn.expect);
     ok(&["sample", "--run", s(&run), "--tokens", "8"]);
     // The exported copy of an imported model is byte-identical in weights (f32).
     let exp = fx.path("exp16");
     ok(&["export", "--run", s(&run), "--out", s(&exp)]);
-    assert_imported(&{
-        let r = fx.path("run16b");
-        ok(&["import", "--hf", s(&exp), "--out", s(&r)]);
-        r
-    }, &syn.expect);
+    assert_imported(
+        &{
+            let r = fx.path("run16b");
+            ok(&["import", "--hf", s(&exp), "--out", s(&r)]);
+            r
+        },
+        &syn.expect,
+    );
 
     // No prefix, bf16, sharded in two files with an index, n_ctx only, tokenizer given separately.
     let dir = fx.path("hfbf16");
@@ -268,14 +423,43 @@ fn synthetic_hf_folders_import() {
     let (a, b) = w.split_at(w.len() / 2);
     fs::write(dir.join("part-1.safetensors"), st_bytes(a, DType::BF16)).unwrap();
     fs::write(dir.join("part-2.safetensors"), st_bytes(b, DType::BF16)).unwrap();
-    let map: serde_json::Map<String, serde_json::Value> =
-        a.iter().map(|(n, _)| (n.clone(), "part-1.safetensors".into())).chain(b.iter().map(|(n, _)| (n.clone(), "part-2.safetensors".into()))).collect();
-    fs::write(dir.join("model.safetensors.index.json"), serde_json::json!({ "metadata": {}, "weight_map": map }).to_string()).unwrap();
+    let map: serde_json::Map<String, serde_json::Value> = a
+        .iter()
+        .map(|(n, _)| (n.clone(), "part-1.safetensors".into()))
+        .chain(
+            b.iter()
+                .map(|(n, _)| (n.clone(), "part-2.safetensors".into())),
+        )
+        .collect();
+    fs::write(
+        dir.join("model.safetensors.index.json"),
+        serde_json::json!({ "metadata": {}, "weight_map": map }).to_string(),
+    )
+    .unwrap();
     let tk = fx.path("tok.json");
     fs::write(&tk, tiny_tokenizer(&fx)).unwrap();
     let run = fx.path("runbf16");
-    ok(&["import", "--hf", s(&dir), "--out", s(&run), "--tokenizer", s(&tk)]);
-    let expect = w.into_iter().map(|(n, t)| (n, t.to_dtype(DType::BF16).unwrap().to_dtype(DType::F32).unwrap())).collect();
+    ok(&[
+        "import",
+        "--hf",
+        s(&dir),
+        "--out",
+        s(&run),
+        "--tokenizer",
+        s(&tk),
+    ]);
+    let expect = w
+        .into_iter()
+        .map(|(n, t)| {
+            (
+                n,
+                t.to_dtype(DType::BF16)
+                    .unwrap()
+                    .to_dtype(DType::F32)
+                    .unwrap(),
+            )
+        })
+        .collect();
     assert_imported(&run, &expect);
     ok(&["logits", "--run", s(&run), "--prompt", "Hello"]);
 }
@@ -286,7 +470,10 @@ fn synthetic_hf_folders_import() {
 fn gpt2_tokenizer_and_shape_import() {
     let tk = common::repo_root().join("../shared/tokenizers/gpt2/tokenizer.json");
     if !tk.is_file() {
-        eprintln!("note: {} not found; skipping the GPT-2 tokenizer import test", tk.display());
+        eprintln!(
+            "note: {} not found; skipping the GPT-2 tokenizer import test",
+            tk.display()
+        );
         return;
     }
     let fx = common::Fixture::new();
@@ -296,16 +483,39 @@ fn gpt2_tokenizer_and_shape_import() {
     fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
     let m = hf::read_hf_config(&dir).unwrap();
     let w = random_weights(&m, 7);
-    let tensors: Named = w.iter().map(|(n, t)| (format!("transformer.{n}"), t.clone())).collect();
-    fs::write(dir.join("model.safetensors"), st_bytes(&tensors, DType::F32)).unwrap();
+    let tensors: Named = w
+        .iter()
+        .map(|(n, t)| (format!("transformer.{n}"), t.clone()))
+        .collect();
+    fs::write(
+        dir.join("model.safetensors"),
+        st_bytes(&tensors, DType::F32),
+    )
+    .unwrap();
     fs::copy(&tk, dir.join("tokenizer.json")).unwrap();
     let run = fx.path("run");
     ok(&["import", "--hf", s(&dir), "--out", s(&run)]);
     assert_imported(&run, &w.into_iter().collect());
-    let j: serde_json::Value = serde_json::from_str(&ok(&["logits", "--run", s(&run), "--prompt", "Hello world", "--json"])).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "logits",
+        "--run",
+        s(&run),
+        "--prompt",
+        "Hello world",
+        "--json",
+    ]))
+    .unwrap();
     assert_eq!(j["tokens"], serde_json::json!([15496, 995]));
     assert_eq!(j["logits"][0].as_array().unwrap().len(), 50257);
-    ok(&["sample", "--run", s(&run), "--prompt", "Hello world", "--tokens", "3"]);
+    ok(&[
+        "sample",
+        "--run",
+        s(&run),
+        "--prompt",
+        "Hello world",
+        "--tokens",
+        "3",
+    ]);
 }
 
 #[test]
@@ -329,7 +539,8 @@ fn bad_hf_folders() {
     };
     let set = |k: &'static str, v: serde_json::Value| {
         move |d: &Path| {
-            let mut c: serde_json::Value = serde_json::from_str(&fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+            let mut c: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
             c[k] = v.clone();
             fs::write(d.join("config.json"), c.to_string()).unwrap();
         }
@@ -345,29 +556,122 @@ fn bad_hf_folders() {
         }
     };
     case(&rm("config.json"), &["no config.json"]);
-    case(&|d| fs::write(d.join("config.json"), "{ not json").unwrap(), &["config.json", "malformed JSON"]);
-    case(&set("n_embd", serde_json::Value::Null), &["config.json", "n_embd", "missing"]);
-    case(&set("n_layer", "two".into()), &["config.json", "n_layer", "positive integer"]);
-    case(&set("activation_function", "gelu".into()), &["config.json", "activation_function", "tanh"]);
-    case(&set("model_type", "llama".into()), &["config.json", "model_type", "gpt2"]);
+    case(
+        &|d| fs::write(d.join("config.json"), "{ not json").unwrap(),
+        &["config.json", "malformed JSON"],
+    );
+    case(
+        &set("n_embd", serde_json::Value::Null),
+        &["config.json", "n_embd", "missing"],
+    );
+    case(
+        &set("n_layer", "two".into()),
+        &["config.json", "n_layer", "positive integer"],
+    );
+    case(
+        &set("activation_function", "gelu".into()),
+        &["config.json", "activation_function", "tanh"],
+    );
+    case(
+        &set("model_type", "llama".into()),
+        &["config.json", "model_type", "gpt2"],
+    );
     case(&set("n_inner", 100.into()), &["config.json", "n_inner"]);
-    case(&set("n_head", 3.into()), &["config.json", "n_head", "d_model"]);
-    case(&set("vocab_size", 100.into()), &["tokenizer", "vocab_size 100"]);
+    case(
+        &set("n_head", 3.into()),
+        &["config.json", "n_head", "d_model"],
+    );
+    case(
+        &set("vocab_size", 100.into()),
+        &["tokenizer", "vocab_size 100"],
+    );
     case(&rm("model.safetensors"), &["no model.safetensors"]);
-    case(&|d| fs::rename(d.join("model.safetensors"), d.join("pytorch_model.bin")).unwrap(), &["pytorch_model.bin", "safetensors only"]);
-    case(&|d| fs::write(d.join("model.safetensors"), b"garbage").unwrap(), &["model.safetensors", "not a valid safetensors file"]);
+    case(
+        &|d| fs::rename(d.join("model.safetensors"), d.join("pytorch_model.bin")).unwrap(),
+        &["pytorch_model.bin", "safetensors only"],
+    );
+    case(
+        &|d| fs::write(d.join("model.safetensors"), b"garbage").unwrap(),
+        &["model.safetensors", "not a valid safetensors file"],
+    );
     case(&rm("tokenizer.json"), &["no tokenizer.json", "--tokenizer"]);
-    case(&weights(|v| v.retain(|(n, _)| n != "transformer.h.1.mlp.c_fc.weight")), &["missing tensor `h.1.mlp.c_fc.weight`"]);
-    case(&weights(|v| v.iter_mut().filter(|(n, _)| n == "transformer.ln_f.bias").for_each(|(_, t)| *t = Tensor::zeros(7, DType::F32, &Device::Cpu).unwrap())), &["ln_f.bias", "[7]", "[32]"]);
-    case(&weights(|v| v.iter_mut().filter(|(n, _)| n == "lm_head.weight").for_each(|(_, t)| *t = (t.clone() * 2.0).unwrap())), &["lm_head.weight", "untied"]);
-    case(&weights(|v| v.push(("h.0.ln_1.weight".into(), v[0].1.clone()))), &["`h.0.ln_1.weight` appears twice"]);
-    case(&weights(|v| v.push(("h.5.mlp.c_fc.weight".into(), Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap()))), &["unexpected tensor `h.5.mlp.c_fc.weight`"]);
-    case(&weights(|v| v.iter_mut().filter(|(n, _)| n == "transformer.wpe.weight").for_each(|(_, t)| *t = t.to_dtype(DType::U32).unwrap())), &["transformer.wpe.weight", "dtype"]);
-    fails(&["import", "--hf", s(&fx.path("absent")), "--out", s(&fx.path("o"))], &["absent", "no such folder"]);
-    fails(&["import", "--hf", s(&good.dir), "--out", s(&fx.path("o")), "--tokenizer", s(&fx.path("absent.json"))], &["absent.json", "no such file"]);
+    case(
+        &weights(|v| v.retain(|(n, _)| n != "transformer.h.1.mlp.c_fc.weight")),
+        &["missing tensor `h.1.mlp.c_fc.weight`"],
+    );
+    case(
+        &weights(|v| {
+            v.iter_mut()
+                .filter(|(n, _)| n == "transformer.ln_f.bias")
+                .for_each(|(_, t)| *t = Tensor::zeros(7, DType::F32, &Device::Cpu).unwrap())
+        }),
+        &["ln_f.bias", "[7]", "[32]"],
+    );
+    case(
+        &weights(|v| {
+            v.iter_mut()
+                .filter(|(n, _)| n == "lm_head.weight")
+                .for_each(|(_, t)| *t = (t.clone() * 2.0).unwrap())
+        }),
+        &["lm_head.weight", "untied"],
+    );
+    case(
+        &weights(|v| v.push(("h.0.ln_1.weight".into(), v[0].1.clone()))),
+        &["`h.0.ln_1.weight` appears twice"],
+    );
+    case(
+        &weights(|v| {
+            v.push((
+                "h.5.mlp.c_fc.weight".into(),
+                Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap(),
+            ))
+        }),
+        &["unexpected tensor `h.5.mlp.c_fc.weight`"],
+    );
+    case(
+        &weights(|v| {
+            v.iter_mut()
+                .filter(|(n, _)| n == "transformer.wpe.weight")
+                .for_each(|(_, t)| *t = t.to_dtype(DType::U32).unwrap())
+        }),
+        &["transformer.wpe.weight", "dtype"],
+    );
+    fails(
+        &[
+            "import",
+            "--hf",
+            s(&fx.path("absent")),
+            "--out",
+            s(&fx.path("o")),
+        ],
+        &["absent", "no such folder"],
+    );
+    fails(
+        &[
+            "import",
+            "--hf",
+            s(&good.dir),
+            "--out",
+            s(&fx.path("o")),
+            "--tokenizer",
+            s(&fx.path("absent.json")),
+        ],
+        &["absent.json", "no such file"],
+    );
     let existing = fx.path("cfg-exists.toml");
     fs::write(&existing, "x").unwrap();
-    fails(&["import", "--hf", s(&good.dir), "--out", s(&fx.path("o")), "--config-out", s(&existing)], &["--config-out", "exists"]);
+    fails(
+        &[
+            "import",
+            "--hf",
+            s(&good.dir),
+            "--out",
+            s(&fx.path("o")),
+            "--config-out",
+            s(&existing),
+        ],
+        &["--config-out", "exists"],
+    );
 }
 
 /// transformers' GPT2LMHeadModel on the exported folder gives scalelab's
@@ -388,8 +692,15 @@ fn transformers_logits_match() {
     let lj = fx.path("logits.json");
     fs::write(&lj, json).unwrap();
     let script = common::repo_root().join("scripts/hf_logits_check.py");
-    let o = Command::new(py).arg(&script).args([s(&exp), s(&lj), "--prompt", prompt]).output().unwrap();
-    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(py)
+        .arg(&script)
+        .args([s(&exp), s(&lj), "--prompt", prompt])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
     eprintln!("{out}{err}");
     assert!(o.status.success(), "hf_logits_check.py failed: {out}{err}");
     assert!(out.contains("max abs diff"), "{out}");

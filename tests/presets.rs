@@ -7,13 +7,16 @@ use std::path::Path;
 
 fn load(p: &str, ov: &[&str]) -> RunConfig {
     let ov: Vec<String> = ov.iter().map(|s| s.to_string()).collect();
-    RunConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(p), &ov).unwrap_or_else(|e| panic!("{p}: {e:#}"))
+    RunConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(p), &ov)
+        .unwrap_or_else(|e| panic!("{p}: {e:#}"))
 }
 
 #[test]
 fn presets_span_one_to_350_million_parameters() {
     let mut counts = Vec::new();
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/presets")).unwrap() {
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/presets")).unwrap()
+    {
         let p = entry.unwrap().path();
         let cfg = load(p.to_str().unwrap(), &[]);
         counts.push(param_counts(&cfg.model).total);
@@ -21,14 +24,20 @@ fn presets_span_one_to_350_million_parameters() {
     counts.sort();
     assert!(counts.len() >= 5, "{counts:?}");
     assert!((1_000_000..2_000_000).contains(&counts[0]), "{counts:?}");
-    assert!((300_000_000..400_000_000).contains(counts.last().unwrap()), "{counts:?}");
+    assert!(
+        (300_000_000..400_000_000).contains(counts.last().unwrap()),
+        "{counts:?}"
+    );
     load("configs/quickstart.toml", &[]);
 }
 
 #[test]
 fn gpt2_small_shape_has_gpt2s_parameter_count() {
     // Hugging Face `gpt2`: 124,439,808 parameters (vocab 50257, n_positions 1024).
-    let cfg = load("configs/presets/gpt2-124m.toml", &["model.vocab_size=50257"]);
+    let cfg = load(
+        "configs/presets/gpt2-124m.toml",
+        &["model.vocab_size=50257"],
+    );
     let c = param_counts(&cfg.model);
     assert_eq!(c.total, 124_439_808);
     assert_eq!(c.kaplan_12ld2, 12 * 12 * 768 * 768);
@@ -38,14 +47,20 @@ fn gpt2_small_shape_has_gpt2s_parameter_count() {
 fn shipped_sweeps_plan_at_least_three_sizes_per_budget() {
     use scalelab::sweep::spec::Spec;
     for name in ["quick", "gpu"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/sweeps/{name}.toml"));
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/sweeps/{name}.toml"));
         let (spec, _) = Spec::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let plan = spec.plan().unwrap();
         let mut per_budget = std::collections::BTreeMap::<String, usize>::new();
         for r in &plan {
-            *per_budget.entry(format!("{:e}", r.budget.value())).or_default() += 1;
+            *per_budget
+                .entry(format!("{:e}", r.budget.value()))
+                .or_default() += 1;
         }
         assert!(per_budget.len() >= 3, "{name}: {per_budget:?}");
-        assert!(per_budget.values().all(|n| *n >= 3), "{name}: every IsoFLOP profile needs 3 sizes: {per_budget:?}");
+        assert!(
+            per_budget.values().all(|n| *n >= 3),
+            "{name}: every IsoFLOP profile needs 3 sizes: {per_budget:?}"
+        );
     }
 }

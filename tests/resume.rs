@@ -23,7 +23,11 @@ fn resumed_run_is_bit_identical() {
     common::assert_same_checkpoint(&a, &b, 12, "the uninterrupted and the resumed run differ");
     assert_eq!(sa.val_loss.to_bits(), sb.val_loss.to_bits());
     // Throughput is summed over both processes; resuming a finished run changes nothing.
-    assert!(sb.tok_per_s.is_finite() && sb.tok_per_s > 0.0, "{}", sb.tok_per_s);
+    assert!(
+        sb.tok_per_s.is_finite() && sb.tok_per_s > 0.0,
+        "{}",
+        sb.tok_per_s
+    );
     let before = fs::read(b.join("summary.json")).unwrap();
     let again = train::train(&cfg, &opts(b.clone(), true, None)).unwrap();
     assert_eq!(again.tok_per_s.to_bits(), sb.tok_per_s.to_bits());
@@ -31,8 +35,14 @@ fn resumed_run_is_bit_identical() {
     // The resumed run's metrics hold each step exactly once, with the same losses.
     let (ma, _) = train::metrics::read(&a.join("metrics.jsonl")).unwrap();
     let (mb, _) = train::metrics::read(&b.join("metrics.jsonl")).unwrap();
-    assert_eq!(ma.iter().map(|r| r.step).collect::<Vec<_>>(), (1..=12).collect::<Vec<_>>());
-    assert_eq!(ma.iter().map(|r| r.loss.to_bits()).collect::<Vec<_>>(), mb.iter().map(|r| r.loss.to_bits()).collect::<Vec<_>>());
+    assert_eq!(
+        ma.iter().map(|r| r.step).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ma.iter().map(|r| r.loss.to_bits()).collect::<Vec<_>>(),
+        mb.iter().map(|r| r.loss.to_bits()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -42,12 +52,21 @@ fn run_folder_is_not_clobbered_and_config_mismatch_is_refused() {
     let out = fx.path("run");
     train::train(&cfg, &opts(out.clone(), false, None)).unwrap();
     let before = fs::read(out.join("metrics.jsonl")).unwrap();
-    let e = train::train(&cfg, &opts(out.clone(), false, None)).unwrap_err().to_string();
+    let e = train::train(&cfg, &opts(out.clone(), false, None))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("already holds a run"), "{e}");
     let other = fx.config(&["train.max_steps=4", "model.d_model=64"]);
-    let e = format!("{:#}", train::train(&other, &opts(out.clone(), true, None)).unwrap_err());
+    let e = format!(
+        "{:#}",
+        train::train(&other, &opts(out.clone(), true, None)).unwrap_err()
+    );
     assert!(e.contains("different model config"), "{e}");
-    assert_eq!(before, fs::read(out.join("metrics.jsonl")).unwrap(), "a refused run must not touch the metrics");
+    assert_eq!(
+        before,
+        fs::read(out.join("metrics.jsonl")).unwrap(),
+        "a refused run must not touch the metrics"
+    );
 }
 
 #[test]
@@ -65,7 +84,8 @@ fn corrupt_checkpoint_falls_back_to_previous() {
     let e = checkpoint::verify(&newest).unwrap_err().to_string();
     assert!(e.contains("corrupt"), "{e}");
     let mut warnings = Vec::new();
-    let (dir, st) = checkpoint::latest_good(&out.join("checkpoints"), |w| warnings.push(w)).unwrap();
+    let (dir, st) =
+        checkpoint::latest_good(&out.join("checkpoints"), |w| warnings.push(w)).unwrap();
     assert_eq!(st.step, 4);
     assert!(dir.ends_with("step_00000004"));
     assert_eq!(warnings.len(), 1);
@@ -84,7 +104,17 @@ fn resume_with_no_good_checkpoint_is_refused_and_changes_nothing() {
         fs::write(dir.join(checkpoint::MODEL_FILE), b"truncated").unwrap();
     }
     let before = fs::read(out.join("metrics.jsonl")).unwrap();
-    let e = format!("{:#}", train::train(&cfg, &opts(out.clone(), true, None)).unwrap_err());
-    assert!(e.contains("none of its 2 checkpoints verifies") && !e.contains('\n'), "{e}");
-    assert_eq!(before, fs::read(out.join("metrics.jsonl")).unwrap(), "the metrics must survive");
+    let e = format!(
+        "{:#}",
+        train::train(&cfg, &opts(out.clone(), true, None)).unwrap_err()
+    );
+    assert!(
+        e.contains("none of its 2 checkpoints verifies") && !e.contains('\n'),
+        "{e}"
+    );
+    assert_eq!(
+        before,
+        fs::read(out.join("metrics.jsonl")).unwrap(),
+        "the metrics must survive"
+    );
 }

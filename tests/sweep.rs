@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn scalelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scalelab")).args(args).current_dir(common::repo_root()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_scalelab"))
+        .args(args)
+        .current_dir(common::repo_root())
+        .output()
+        .unwrap()
 }
 
 fn spec(fx: &common::Fixture) -> PathBuf {
@@ -33,18 +37,45 @@ isoflop = [2e8, 4e8]
 fn rows(dir: &Path) -> Vec<csv::StringRecord> {
     let mut r = csv::Reader::from_path(dir.join("results.csv")).unwrap();
     let h = r.headers().unwrap().clone();
-    for col in ["run", "params", "non_embedding_params", "tokens", "flops", "final_train_loss", "val_loss", "val_bpb", "wall_s", "tok_per_s", "mfu", "device", "status"] {
-        assert!(h.iter().any(|c| c == col), "results.csv lacks column {col}: {h:?}");
+    for col in [
+        "run",
+        "params",
+        "non_embedding_params",
+        "tokens",
+        "flops",
+        "final_train_loss",
+        "val_loss",
+        "val_bpb",
+        "wall_s",
+        "tok_per_s",
+        "mfu",
+        "device",
+        "status",
+    ] {
+        assert!(
+            h.iter().any(|c| c == col),
+            "results.csv lacks column {col}: {h:?}"
+        );
     }
     r.records().map(|x| x.unwrap()).collect()
 }
 
 fn col(dir: &Path, name: &str) -> usize {
-    csv::Reader::from_path(dir.join("results.csv")).unwrap().headers().unwrap().iter().position(|c| c == name).unwrap()
+    csv::Reader::from_path(dir.join("results.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|c| c == name)
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -52,26 +83,64 @@ fn sweep_trains_every_run_and_skips_finished_ones() {
     let fx = common::Fixture::new();
     let spec = spec(&fx);
     let out = fx.path("sweep");
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--bootstrap", "20"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--bootstrap",
+        "20",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let rs = rows(&out);
     assert_eq!(rs.len(), 6);
     // The sweep ends with its fit and report: fit.json, report.md and every chart as SVG and PNG.
-    let fit: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
     assert!(fit["approach3"]["alpha"].as_f64().is_some(), "{fit}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("No MFU was measured"), "CPU runs have no MFU; the report must say so");
-    for section in ["## Runs", "## Training curves", "## Scaling-law fit", "## Extrapolation to 1–175B parameters"] {
+    assert!(
+        md.contains("No MFU was measured"),
+        "CPU runs have no MFU; the report must say so"
+    );
+    for section in [
+        "## Runs",
+        "## Training curves",
+        "## Scaling-law fit",
+        "## Extrapolation to 1–175B parameters",
+    ] {
         assert!(md.contains(section), "report.md lacks {section}");
     }
-    for chart in ["loss_vs_tokens", "loss_vs_flops", "loss_vs_time", "isoflop", "n_opt_vs_compute", "frontier", "cost"] {
+    for chart in [
+        "loss_vs_tokens",
+        "loss_vs_flops",
+        "loss_vs_time",
+        "isoflop",
+        "n_opt_vs_compute",
+        "frontier",
+        "cost",
+    ] {
         for ext in ["svg", "png"] {
             let p = out.join("charts").join(format!("{chart}.{ext}"));
-            assert!(std::fs::metadata(&p).map(|m| m.len() > 1000).unwrap_or(false), "{} missing or empty", p.display());
+            assert!(
+                std::fs::metadata(&p)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
+                "{} missing or empty",
+                p.display()
+            );
         }
-        assert!(md.contains(&format!("charts/{chart}.png")), "report.md does not show {chart}");
+        assert!(
+            md.contains(&format!("charts/{chart}.png")),
+            "report.md does not show {chart}"
+        );
     }
-    let (st, fl, loss) = (col(&out, "status"), col(&out, "flops"), col(&out, "val_loss"));
+    let (st, fl, loss) = (
+        col(&out, "status"),
+        col(&out, "flops"),
+        col(&out, "val_loss"),
+    );
     for r in &rs {
         assert_eq!(&r[st], "ok", "{r:?}");
         let flops: f64 = r[fl].parse().unwrap();
@@ -83,11 +152,28 @@ fn sweep_trains_every_run_and_skips_finished_ones() {
     let curves = std::fs::read_to_string(out.join("curves.csv")).unwrap();
     assert!(curves.lines().count() > 6 * 2, "{curves}");
 
-    let stamp = |n: &str| std::fs::metadata(out.join("runs").join(n).join("summary.json")).unwrap().modified().unwrap();
+    let stamp = |n: &str| {
+        std::fs::metadata(out.join("runs").join(n).join("summary.json"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
     let before = stamp("d1-c2e8");
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(text(&o).matches("finished earlier").count(), 6, "{}", text(&o));
+    assert_eq!(
+        text(&o).matches("finished earlier").count(),
+        6,
+        "{}",
+        text(&o)
+    );
     assert_eq!(stamp("d1-c2e8"), before, "a finished run was retrained");
 }
 
@@ -99,20 +185,43 @@ fn failed_run_is_recorded_then_retried_alone() {
     // A file where a run folder should be: that run cannot start.
     std::fs::create_dir_all(out.join("runs")).unwrap();
     std::fs::write(out.join("runs/d2-c2e8"), "in the way").unwrap();
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let (st, err) = (col(&out, "status"), col(&out, "error"));
     let rs = rows(&out);
     let failed: Vec<_> = rs.iter().filter(|r| &r[st] == "failed").collect();
     assert_eq!(failed.len(), 1, "{rs:?}");
     assert_eq!(&failed[0][0], "d2-c2e8");
-    assert!(failed[0][err].contains("d2-c2e8"), "the error names the run folder: {:?}", &failed[0][err]);
+    assert!(
+        failed[0][err].contains("d2-c2e8"),
+        "the error names the run folder: {:?}",
+        &failed[0][err]
+    );
     assert_eq!(rs.iter().filter(|r| &r[st] == "ok").count(), 5);
 
     std::fs::remove_file(out.join("runs/d2-c2e8")).unwrap();
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(text(&o).matches("finished earlier").count(), 5, "{}", text(&o));
+    assert_eq!(
+        text(&o).matches("finished earlier").count(),
+        5,
+        "{}",
+        text(&o)
+    );
     assert!(rows(&out).iter().all(|r| &r[st] == "ok"));
 }
 
@@ -121,31 +230,75 @@ fn jobs_commands_and_collect_build_the_same_folder() {
     let fx = common::Fixture::new();
     let spec = spec(&fx);
     let out = fx.path("sweep");
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let cmds: Vec<String> = String::from_utf8(o.stdout).unwrap().lines().map(String::from).collect();
+    let cmds: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     assert_eq!(cmds.len(), 6);
     // Run two of the jobs as a scheduler would (through a shell), then collect.
     for c in &cmds[..2] {
-        let s = Command::new("sh").arg("-c").arg(c).current_dir(common::repo_root()).status().unwrap();
+        let s = Command::new("sh")
+            .arg("-c")
+            .arg(c)
+            .current_dir(common::repo_root())
+            .status()
+            .unwrap();
         assert!(s.success(), "{c}");
     }
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--collect", "--no-report"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--collect",
+        "--no-report",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let st = col(&out, "status");
     assert_eq!(rows(&out).iter().filter(|r| &r[st] == "ok").count(), 2);
     // The remaining jobs are the only ones --jobs prints now.
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+    ]);
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 4);
     // The same spec trained in one process gives the same losses, bit for bit.
     let solo = fx.path("solo");
-    let o = scalelab(&["sweep", spec.to_str().unwrap(), "--out", solo.to_str().unwrap(), "--quiet", "--no-report"]);
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        solo.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let lc = col(&out, "val_loss");
-    let by_run = |d: &Path| rows(d).into_iter().map(|r| (r[0].to_string(), r[lc].to_string())).collect::<std::collections::BTreeMap<_, _>>();
+    let by_run = |d: &Path| {
+        rows(d)
+            .into_iter()
+            .map(|r| (r[0].to_string(), r[lc].to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
     let (a, b) = (by_run(&out), by_run(&solo));
     for (run, loss) in a.iter().filter(|(_, l)| !l.is_empty()) {
-        assert_eq!(Some(loss), b.get(run), "{run}: a job run differs from the in-process run");
+        assert_eq!(
+            Some(loss),
+            b.get(run),
+            "{run}: a job run differs from the in-process run"
+        );
     }
 }
 
@@ -154,7 +307,14 @@ fn interrupted_sweep_exits_130_and_the_same_command_finishes_it() {
     let fx = common::Fixture::new();
     let spec = spec(&fx);
     let out = fx.path("sweep");
-    let args = ["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--no-report"];
+    let args = [
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ];
     // Slow checkpoint writes (test hook) so the signal lands inside a run.
     let child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
         .args(args)
@@ -168,7 +328,11 @@ fn interrupted_sweep_exits_130_and_the_same_command_finishes_it() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
-    assert!(text(&o).contains("run the same command again"), "{}", text(&o));
+    assert!(
+        text(&o).contains("run the same command again"),
+        "{}",
+        text(&o)
+    );
     let o = scalelab(&args);
     assert!(o.status.success(), "{}", text(&o));
     let st = col(&out, "status");

@@ -18,15 +18,30 @@ const SAMPLES: usize = 6;
 
 /// The tiny shape the checks run on (every code path, small enough for finite differences).
 pub fn tiny(bias: bool) -> ModelConfig {
-    ModelConfig { n_layer: 2, n_head: 2, d_model: 8, seq_len: 6, vocab_size: 13, bias, ln_eps: 1e-5 }
+    ModelConfig {
+        n_layer: 2,
+        n_head: 2,
+        d_model: 8,
+        seq_len: 6,
+        vocab_size: 13,
+        bias,
+        ln_eps: 1e-5,
+    }
 }
 
 /// A fixed batch of 2 sequences.
 pub fn batch(cfg: &ModelConfig, dev: &Device) -> Result<(Tensor, Tensor)> {
     let n = 2 * cfg.seq_len;
-    let x: Vec<u32> = (0..n).map(|i| ((i * 5 + 3) % cfg.vocab_size) as u32).collect();
-    let y: Vec<u32> = (0..n).map(|i| ((i * 7 + 1) % cfg.vocab_size) as u32).collect();
-    Ok((Tensor::from_vec(x, (2, cfg.seq_len), dev)?, Tensor::from_vec(y, (2, cfg.seq_len), dev)?))
+    let x: Vec<u32> = (0..n)
+        .map(|i| ((i * 5 + 3) % cfg.vocab_size) as u32)
+        .collect();
+    let y: Vec<u32> = (0..n)
+        .map(|i| ((i * 7 + 1) % cfg.vocab_size) as u32)
+        .collect();
+    Ok((
+        Tensor::from_vec(x, (2, cfg.seq_len), dev)?,
+        Tensor::from_vec(y, (2, cfg.seq_len), dev)?,
+    ))
 }
 
 /// The worst relative error between analytic and numeric gradient over the
@@ -47,7 +62,9 @@ pub fn gradcheck(cfg: &ModelConfig, kernels: Kernels, dev: &Device) -> Result<Ve
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let normal = Normal::new(0.0, 0.3)?;
     for v in &params.vars {
-        let noise: Vec<f64> = (0..v.as_tensor().elem_count()).map(|_| normal.sample(&mut rng)).collect();
+        let noise: Vec<f64> = (0..v.as_tensor().elem_count())
+            .map(|_| normal.sample(&mut rng))
+            .collect();
         v.set(&(v.as_tensor() + Tensor::from_vec(noise, v.as_tensor().shape(), dev)?)?)?;
     }
     let (x, y) = batch(cfg, dev)?;
@@ -56,7 +73,9 @@ pub fn gradcheck(cfg: &ModelConfig, kernels: Kernels, dev: &Device) -> Result<Ve
     let named: HashMap<String, Tensor> = params.named_tensors().into_iter().collect();
     let loss_with = |m: HashMap<String, Tensor>| -> Result<f64> {
         let vb = candle_nn::VarBuilder::from_tensors(m, DType::F64, dev);
-        Ok(Gpt::with_kernels(cfg, vb, kernels)?.loss(&x, &y)?.to_scalar::<f64>()?)
+        Ok(Gpt::with_kernels(cfg, vb, kernels)?
+            .loss(&x, &y)?
+            .to_scalar::<f64>()?)
     };
     let eps = 1e-5;
     let mut out = Vec::new();
@@ -69,7 +88,9 @@ pub fn gradcheck(cfg: &ModelConfig, kernels: Kernels, dev: &Device) -> Result<Ve
         let base: Vec<f64> = var.as_tensor().flatten_all()?.to_vec1()?;
         // Entries spread over the tensor among those whose gradient is not
         // negligible (≥ 1e-3 of the tensor's largest), where a relative error means something.
-        let live: Vec<usize> = (0..g.len()).filter(|&i| g[i].abs() >= 1e-3 * gmax).collect();
+        let live: Vec<usize> = (0..g.len())
+            .filter(|&i| g[i].abs() >= 1e-3 * gmax)
+            .collect();
         let mut worst = 0.0f64;
         for k in 0..SAMPLES {
             let i = live[k * (live.len() - 1) / (SAMPLES - 1)];
@@ -77,13 +98,20 @@ pub fn gradcheck(cfg: &ModelConfig, kernels: Kernels, dev: &Device) -> Result<Ve
                 let mut p = base.clone();
                 p[i] += delta;
                 let mut m = named.clone();
-                m.insert(spec.name.clone(), Tensor::from_vec(p, spec.shape.as_slice(), dev)?);
+                m.insert(
+                    spec.name.clone(),
+                    Tensor::from_vec(p, spec.shape.as_slice(), dev)?,
+                );
                 loss_with(m)
             };
             let num = (at(eps)? - at(-eps)?) / (2.0 * eps);
             worst = worst.max((g[i] - num).abs() / g[i].abs().max(num.abs()).max(1e-6));
         }
-        out.push(ParamCheck { name: spec.name.clone(), max_rel_err: worst, samples: SAMPLES });
+        out.push(ParamCheck {
+            name: spec.name.clone(),
+            max_rel_err: worst,
+            samples: SAMPLES,
+        });
     }
     Ok(out)
 }

@@ -35,8 +35,20 @@ pub struct Row {
 
 fn row(check: String, tolerance: f64, r: Result<(f64, String)>) -> Row {
     match r {
-        Ok((value, detail)) => Row { check, value, tolerance, pass: value <= tolerance, detail },
-        Err(e) => Row { check, value: f64::NAN, tolerance, pass: false, detail: format!("{e:#}") },
+        Ok((value, detail)) => Row {
+            check,
+            value,
+            tolerance,
+            pass: value <= tolerance,
+            detail,
+        },
+        Err(e) => Row {
+            check,
+            value: f64::NAN,
+            tolerance,
+            pass: false,
+            detail: format!("{e:#}"),
+        },
     }
 }
 
@@ -46,26 +58,65 @@ pub fn run(dev: &Device) -> Vec<Row> {
     // Exact f32 matmuls (no TF32) for the gradient and parity checks.
     crate::device::configure_precision(dev, DTypeSpec::F32);
     // The fused kernels are CPU-only; CUDA trains with the composed ops.
-    let kernels: &[Kernels] = if dev.is_cpu() { &[Kernels::Fused, Kernels::Composed] } else { &[Kernels::Composed] };
+    let kernels: &[Kernels] = if dev.is_cpu() {
+        &[Kernels::Fused, Kernels::Composed]
+    } else {
+        &[Kernels::Composed]
+    };
     for &k in kernels {
         for bias in [true, false] {
             let r = gradcheck::gradcheck(&gradcheck::tiny(bias), k, dev).map(|ps| {
-                let worst = ps.iter().max_by(|a, b| a.max_rel_err.total_cmp(&b.max_rel_err)).expect("parameters");
-                (worst.max_rel_err, format!("{} parameters × {} entries; worst {}", ps.len(), worst.samples, worst.name))
+                let worst = ps
+                    .iter()
+                    .max_by(|a, b| a.max_rel_err.total_cmp(&b.max_rel_err))
+                    .expect("parameters");
+                (
+                    worst.max_rel_err,
+                    format!(
+                        "{} parameters × {} entries; worst {}",
+                        ps.len(),
+                        worst.samples,
+                        worst.name
+                    ),
+                )
             });
-            rows.push(row(format!("gradients = finite differences (f64, {k:?} kernels, bias {bias})").to_lowercase(), GRAD_TOL, r));
+            rows.push(row(
+                format!("gradients = finite differences (f64, {k:?} kernels, bias {bias})")
+                    .to_lowercase(),
+                GRAD_TOL,
+                r,
+            ));
         }
     }
     if !dev.is_cpu() {
         match parity::parity(&gradcheck::tiny(true), dev) {
             Ok(p) => {
-                rows.push(row("loss on device = loss on CPU (f32)".into(), PARITY_LOSS_TOL, Ok((p.loss_rel, format!("{:.8} vs {:.8}", p.loss_device, p.loss_cpu)))));
-                rows.push(row("gradients on device = on CPU (f32)".into(), PARITY_GRAD_TOL, Ok((p.grad_rel, format!("worst {}", p.worst_param)))));
+                rows.push(row(
+                    "loss on device = loss on CPU (f32)".into(),
+                    PARITY_LOSS_TOL,
+                    Ok((
+                        p.loss_rel,
+                        format!("{:.8} vs {:.8}", p.loss_device, p.loss_cpu),
+                    )),
+                ));
+                rows.push(row(
+                    "gradients on device = on CPU (f32)".into(),
+                    PARITY_GRAD_TOL,
+                    Ok((p.grad_rel, format!("worst {}", p.worst_param))),
+                ));
             }
             Err(e) => {
                 let msg = format!("{e:#}");
-                rows.push(row("loss on device = loss on CPU (f32)".into(), PARITY_LOSS_TOL, Err(anyhow::anyhow!("{msg}"))));
-                rows.push(row("gradients on device = on CPU (f32)".into(), PARITY_GRAD_TOL, Err(e)));
+                rows.push(row(
+                    "loss on device = loss on CPU (f32)".into(),
+                    PARITY_LOSS_TOL,
+                    Err(anyhow::anyhow!("{msg}")),
+                ));
+                rows.push(row(
+                    "gradients on device = on CPU (f32)".into(),
+                    PARITY_GRAD_TOL,
+                    Err(e),
+                ));
             }
         }
     }
@@ -78,16 +129,32 @@ pub fn run(dev: &Device) -> Vec<Row> {
         crate::device::configure_precision(dev, dtype);
         let r = match &reference {
             Ok((f32_losses, _)) => precision::losses(dtype, dev).map(|(l, _)| {
-                (precision::worst_gap(f32_losses, &l), format!("loss after {} steps {:.4} vs fp32 {:.4}", precision::STEPS, l[l.len() - 1], f32_losses[f32_losses.len() - 1]))
+                (
+                    precision::worst_gap(f32_losses, &l),
+                    format!(
+                        "loss after {} steps {:.4} vs fp32 {:.4}",
+                        precision::STEPS,
+                        l[l.len() - 1],
+                        f32_losses[f32_losses.len() - 1]
+                    ),
+                )
             }),
             Err(e) => Err(anyhow::anyhow!("the fp32 reference run failed: {e:#}")),
         };
-        rows.push(row(format!("{dtype:?} training tracks fp32 (worst step)").to_lowercase(), PRECISION_TOL, r));
+        rows.push(row(
+            format!("{dtype:?} training tracks fp32 (worst step)").to_lowercase(),
+            PRECISION_TOL,
+            r,
+        ));
     }
     crate::device::configure_precision(dev, DTypeSpec::F32);
     #[cfg(feature = "nccl")]
     if dev.is_cuda() {
-        rows.push(row("NCCL all-reduce on a 1-rank group returns its input".into(), 0.0, crate::train::dist::nccl::self_test(dev).map(|d| (d, "max |out − in|".into()))));
+        rows.push(row(
+            "NCCL all-reduce on a 1-rank group returns its input".into(),
+            0.0,
+            crate::train::dist::nccl::self_test(dev).map(|d| (d, "max |out − in|".into())),
+        ));
     }
     rows
 }

@@ -33,10 +33,16 @@ pub const STEPS: usize = 12;
 
 /// A learnable stream: token t+1 = (3·t + 1) mod V with 10% noise, fixed seed.
 fn batches(cfg: &RunConfig, n: usize) -> Vec<Batch> {
-    let (b, t, v) = (cfg.train.batch_size, cfg.model.seq_len, cfg.model.vocab_size as u32);
+    let (b, t, v) = (
+        cfg.train.batch_size,
+        cfg.model.seq_len,
+        cfg.model.vocab_size as u32,
+    );
     let mut state = 12345u64;
     let mut rnd = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) as u32
     };
     (0..n)
@@ -47,12 +53,21 @@ fn batches(cfg: &RunConfig, n: usize) -> Vec<Batch> {
                 let mut tok = rnd() % v;
                 for _ in 0..=t {
                     row.push(tok);
-                    tok = if rnd() % 10 == 0 { rnd() % v } else { (3 * tok + 1) % v };
+                    tok = if rnd() % 10 == 0 {
+                        rnd() % v
+                    } else {
+                        (3 * tok + 1) % v
+                    };
                 }
                 x.extend_from_slice(&row[..t]);
                 y.extend_from_slice(&row[1..]);
             }
-            Batch { x, y, batch: b, seq_len: t }
+            Batch {
+                x,
+                y,
+                batch: b,
+                seq_len: t,
+            }
         })
         .collect()
 }
@@ -66,7 +81,9 @@ pub fn losses(dtype: DTypeSpec, dev: &Device) -> Result<(Vec<f64>, Params)> {
     let mut data = batches(&cfg, STEPS).into_iter();
     let mut out = Vec::new();
     for step in 1..=STEPS {
-        let r = train_step(&cfg, &Solo, &params, &mut opt, dtype, cfg.optim.lr, || Ok(data.next().expect("STEPS batches")))?;
+        let r = train_step(&cfg, &Solo, &params, &mut opt, dtype, cfg.optim.lr, || {
+            Ok(data.next().expect("STEPS batches"))
+        })?;
         if !r.applied {
             bail!("{dtype:?}: non-finite loss or gradient at step {step}");
         }
@@ -77,5 +94,9 @@ pub fn losses(dtype: DTypeSpec, dev: &Device) -> Result<(Vec<f64>, Params)> {
 
 /// The largest relative gap between `dtype`'s and fp32's loss over the steps.
 pub fn worst_gap(reference: &[f64], other: &[f64]) -> f64 {
-    reference.iter().zip(other).map(|(a, b)| (a - b).abs() / a).fold(0.0, f64::max)
+    reference
+        .iter()
+        .zip(other)
+        .map(|(a, b)| (a - b).abs() / a)
+        .fold(0.0, f64::max)
 }

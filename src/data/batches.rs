@@ -32,7 +32,12 @@ fn window_batch(data: &TokenFile, starts: &[usize], seq_len: usize) -> Batch {
         x.extend_from_slice(&buf[..seq_len]);
         y.extend_from_slice(&buf[1..]);
     }
-    Batch { x, y, batch: starts.len(), seq_len }
+    Batch {
+        x,
+        y,
+        batch: starts.len(),
+        seq_len,
+    }
 }
 
 /// Serialisable sampler position: the seed plus the ChaCha word position.
@@ -50,16 +55,25 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn new(seed: u64) -> Self {
-        Sampler { rng: ChaCha8Rng::seed_from_u64(seed), seed }
+        Sampler {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+        }
     }
 
     pub fn state(&self) -> SamplerState {
-        SamplerState { seed: self.seed, word_pos: self.rng.get_word_pos().to_string() }
+        SamplerState {
+            seed: self.seed,
+            word_pos: self.rng.get_word_pos().to_string(),
+        }
     }
 
     pub fn from_state(s: &SamplerState) -> Result<Self> {
         let mut me = Self::new(s.seed);
-        let pos: u128 = s.word_pos.parse().map_err(|_| anyhow::anyhow!("sampler word_pos `{}` is not a number", s.word_pos))?;
+        let pos: u128 = s
+            .word_pos
+            .parse()
+            .map_err(|_| anyhow::anyhow!("sampler word_pos `{}` is not a number", s.word_pos))?;
         me.rng.set_word_pos(pos);
         Ok(me)
     }
@@ -74,10 +88,20 @@ impl Sampler {
 }
 
 /// The fixed evaluation set: `n_batches × batch` windows spread evenly over the split.
-pub fn eval_batches(data: &TokenFile, n_batches: usize, batch: usize, seq_len: usize) -> Result<Vec<Batch>> {
+pub fn eval_batches(
+    data: &TokenFile,
+    n_batches: usize,
+    batch: usize,
+    seq_len: usize,
+) -> Result<Vec<Batch>> {
     check_fits(data, seq_len, "validation")?;
     let n = n_batches * batch;
     let hi = data.len() - seq_len - 1;
-    let starts: Vec<usize> = (0..n).map(|i| if n == 1 { 0 } else { i * hi / (n - 1) }).collect();
-    Ok(starts.chunks(batch).map(|c| window_batch(data, c, seq_len)).collect())
+    let starts: Vec<usize> = (0..n)
+        .map(|i| if n == 1 { 0 } else { i * hi / (n - 1) })
+        .collect();
+    Ok(starts
+        .chunks(batch)
+        .map(|c| window_batch(data, c, seq_len))
+        .collect())
 }

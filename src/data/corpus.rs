@@ -66,16 +66,33 @@ impl<R: Read> Read for Counting<R> {
 
 impl CorpusReader {
     pub fn open(path: &Path) -> Result<Self> {
-        let f = File::open(path).with_context(|| format!("corpus {}: cannot open", path.display()))?;
+        let f =
+            File::open(path).with_context(|| format!("corpus {}: cannot open", path.display()))?;
         let file_pos = Arc::new(AtomicU64::new(0));
-        let f = BufReader::with_capacity(1 << 20, Counting { inner: f, pos: file_pos.clone() });
+        let f = BufReader::with_capacity(
+            1 << 20,
+            Counting {
+                inner: f,
+                pos: file_pos.clone(),
+            },
+        );
         let inner: Box<dyn Read + Send> = if path.extension().is_some_and(|e| e == "xz") {
             Box::new(xz2::read::XzDecoder::new(f))
         } else {
             Box::new(f)
         };
         let block_bytes = block_bytes_for(Self::file_len(path));
-        Ok(CorpusReader { path: path.to_path_buf(), inner, carry: Vec::new(), eof: false, block_bytes, bytes_read: 0, blocks_read: 0, stray_nuls: 0, file_pos })
+        Ok(CorpusReader {
+            path: path.to_path_buf(),
+            inner,
+            carry: Vec::new(),
+            eof: false,
+            block_bytes,
+            bytes_read: 0,
+            blocks_read: 0,
+            stray_nuls: 0,
+            file_pos,
+        })
     }
 
     /// Size on disk (compressed for .xz), for progress bars.
@@ -89,10 +106,12 @@ impl CorpusReader {
         while !self.eof && self.carry.len() < self.block_bytes {
             let start = self.carry.len();
             self.carry.resize(self.block_bytes.max(start + 4096), 0);
-            let n = self
-                .inner
-                .read(&mut self.carry[start..])
-                .with_context(|| format!("corpus {}: read failed (corrupt compressed file?)", self.path.display()))?;
+            let n = self.inner.read(&mut self.carry[start..]).with_context(|| {
+                format!(
+                    "corpus {}: read failed (corrupt compressed file?)",
+                    self.path.display()
+                )
+            })?;
             self.carry.truncate(start + n);
             if n == 0 {
                 self.eof = true;
@@ -111,7 +130,10 @@ impl CorpusReader {
             match self.carry[..window].iter().rposition(|&b| b == b'\n') {
                 Some(p) => p + 1,
                 // No newline in a whole block: cut at a UTF-8 character boundary.
-                None => (window.saturating_sub(3)..=window).rev().find(|&i| i == 0 || (self.carry[i] & 0xC0) != 0x80).unwrap_or(window),
+                None => (window.saturating_sub(3)..=window)
+                    .rev()
+                    .find(|&i| i == 0 || (self.carry[i] & 0xC0) != 0x80)
+                    .unwrap_or(window),
             }
         };
         let rest = self.carry.split_off(cut);
@@ -121,7 +143,11 @@ impl CorpusReader {
         // markers in man-page dumps) and are kept and counted.
         if let Some(p) = bytes.iter().position(|&b| b == 0) {
             if self.blocks_read == 0 {
-                bail!("corpus {}: binary data (NUL byte at offset {}); expected UTF-8 text", self.path.display(), self.bytes_read + p as u64);
+                bail!(
+                    "corpus {}: binary data (NUL byte at offset {}); expected UTF-8 text",
+                    self.path.display(),
+                    self.bytes_read + p as u64
+                );
             }
             self.stray_nuls += bytes.iter().filter(|&&b| b == 0).count() as u64;
         }
@@ -170,7 +196,11 @@ mod tests {
         ] {
             let p = dir.path().join(name);
             std::fs::write(&p, bytes).unwrap();
-            let e = CorpusReader::open(&p).unwrap().next_block().unwrap_err().to_string();
+            let e = CorpusReader::open(&p)
+                .unwrap()
+                .next_block()
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want) && e.contains(name), "{e}");
         }
     }

@@ -59,7 +59,10 @@ impl Dataset {
     pub fn open(dir: &Path) -> Result<Self> {
         let meta_path = dir.join("meta.json");
         if !meta_path.is_file() {
-            bail!("dataset {}: no meta.json (run `scalelab data prepare` first)", dir.display());
+            bail!(
+                "dataset {}: no meta.json (run `scalelab data prepare` first)",
+                dir.display()
+            );
         }
         let meta: Meta = crate::fsx::read_json(&meta_path)?;
         let tk_path = dir.join("tokenizer.json");
@@ -71,6 +74,13 @@ impl Dataset {
         let tokenizer = tokenizer::load(&tk_path)?;
         let train = TokenFile::open(&dir.join("train.bin"), meta.dtype, meta.train.tokens)?;
         let val = TokenFile::open(&dir.join("val.bin"), meta.dtype, meta.val.tokens)?;
-        Ok(Dataset { dir: dir.to_path_buf(), meta, train, val, tokenizer, tokenizer_json })
+        Ok(Dataset {
+            dir: dir.to_path_buf(),
+            meta,
+            train,
+            val,
+            tokenizer,
+            tokenizer_json,
+        })
     }
 }

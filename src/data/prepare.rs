@@ -22,9 +22,11 @@ const ENCODE_BATCH: usize = 64;
 fn progress(path: &Path, msg: &str) -> ProgressBar {
     let pb = ProgressBar::new(CorpusReader::file_len(path));
     pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("template")
+        .progress_chars("=> "),
     );
     pb.set_message(msg.to_string());
     pb
@@ -44,7 +46,8 @@ impl Iterator for TrainBlocks {
             let i = self.reader.blocks_read;
             match self.reader.next_block() {
                 Ok(Some(b)) => {
-                    self.pb.set_position(self.reader.file_pos.load(Ordering::Relaxed));
+                    self.pb
+                        .set_position(self.reader.file_pos.load(Ordering::Relaxed));
                     if !is_val_block(i) {
                         return Some(b);
                     }
@@ -64,7 +67,11 @@ fn get_tokenizer(corpus: &Path, spec: &TokenizerSpec) -> Result<(Tokenizer, Vec<
         TokenizerSpec::Bpe(vocab) => {
             let err = Arc::new(Mutex::new(None));
             let pb = progress(corpus, "bpe train");
-            let blocks = TrainBlocks { reader: CorpusReader::open(corpus)?, err: err.clone(), pb: pb.clone() };
+            let blocks = TrainBlocks {
+                reader: CorpusReader::open(corpus)?,
+                err: err.clone(),
+                pb: pb.clone(),
+            };
             let tk = tokenizer::train_bpe(*vocab, blocks);
             pb.finish_and_clear();
             if let Some(e) = err.lock().expect("lock").take() {
@@ -91,7 +98,11 @@ struct SplitWriter {
 impl SplitWriter {
     fn create(path: &Path) -> Result<Self> {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(SplitWriter { out: BufWriter::with_capacity(1 << 20, f), stats: SplitStats::default(), buf: Vec::new() })
+        Ok(SplitWriter {
+            out: BufWriter::with_capacity(1 << 20, f),
+            stats: SplitStats::default(),
+            buf: Vec::new(),
+        })
     }
 
     fn push(&mut self, width: TokenWidth, ids: &[u32], text_bytes: usize) -> Result<()> {
@@ -105,7 +116,10 @@ impl SplitWriter {
     }
 
     fn finish(self) -> Result<SplitStats> {
-        let f = self.out.into_inner().map_err(|e| anyhow!("flush failed: {}", e.error()))?;
+        let f = self
+            .out
+            .into_inner()
+            .map_err(|e| anyhow!("flush failed: {}", e.error()))?;
         f.sync_all()?;
         Ok(self.stats)
     }
@@ -116,7 +130,10 @@ impl SplitWriter {
 /// existing dataset is never overwritten.
 pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str) -> Result<Meta> {
     if out.join("meta.json").exists() {
-        bail!("data prepare: {} already holds a prepared dataset; choose another --out or delete it", out.display());
+        bail!(
+            "data prepare: {} already holds a prepared dataset; choose another --out or delete it",
+            out.display()
+        );
     }
     if !corpus.is_file() {
         bail!("corpus {}: no such file", corpus.display());
@@ -126,7 +143,10 @@ pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str)
     let vocab = tk.get_vocab_size(true);
     let width = TokenWidth::for_vocab(vocab);
 
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let tmp: PathBuf = fsx::temp_sibling(out);
     let _ = fs::remove_dir_all(&tmp);
@@ -150,21 +170,31 @@ pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str)
                     }
                 }
             }
-            let encs = tk.encode_batch_fast(blocks.iter().map(String::as_str).collect::<Vec<_>>(), false).map_err(|e| anyhow!("tokenize: {e}"))?;
+            let encs = tk
+                .encode_batch_fast(blocks.iter().map(String::as_str).collect::<Vec<_>>(), false)
+                .map_err(|e| anyhow!("tokenize: {e}"))?;
             for (k, (b, enc)) in blocks.iter().zip(&encs).enumerate() {
                 text_hash.update(b.as_bytes());
                 let ids = enc.get_ids();
                 if let Some(&bad) = ids.iter().find(|&&id| id as usize >= vocab) {
                     bail!("tokenizer produced id {bad} >= its vocab size {vocab}");
                 }
-                let w = if is_val_block(first + k as u64) { &mut val } else { &mut train };
+                let w = if is_val_block(first + k as u64) {
+                    &mut val
+                } else {
+                    &mut train
+                };
                 w.push(width, ids, b.len())?;
             }
             pb.set_position(reader.file_pos.load(Ordering::Relaxed));
         }
         pb.finish_and_clear();
         if reader.stray_nuls > 0 {
-            eprintln!("warning: corpus {}: kept {} stray NUL bytes found after the first block", corpus.display(), reader.stray_nuls);
+            eprintln!(
+                "warning: corpus {}: kept {} stray NUL bytes found after the first block",
+                corpus.display(),
+                reader.stray_nuls
+            );
         }
         let train = train.finish()?;
         let val = val.finish()?;
@@ -197,7 +227,9 @@ pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str)
     })();
     match result {
         Ok(meta) => {
-            fs::rename(&tmp, out).with_context(|| format!("cannot move the prepared dataset into {}", out.display()))?;
+            fs::rename(&tmp, out).with_context(|| {
+                format!("cannot move the prepared dataset into {}", out.display())
+            })?;
             fsx::sync_dir(parent);
             Ok(meta)
         }

@@ -5,7 +5,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper, Tokenizer, TokenizerBuilder};
+use tokenizers::{
+    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
+    Tokenizer, TokenizerBuilder,
+};
 
 pub const EOT: &str = "<|endoftext|>";
 
@@ -17,7 +20,10 @@ pub enum TokenizerSpec {
     /// An existing tokenizer.json.
     File(PathBuf),
     /// `hf:OWNER/REPO[@REVISION]`: tokenizer.json from the Hugging Face cache.
-    Hf { repo: String, revision: Option<String> },
+    Hf {
+        repo: String,
+        revision: Option<String>,
+    },
 }
 
 impl TokenizerSpec {
@@ -27,7 +33,9 @@ impl TokenizerSpec {
             return Ok(Self::Bpe(default_vocab));
         }
         if let Some(n) = s.strip_prefix("bpe:") {
-            let n: usize = n.parse().map_err(|_| anyhow!("tokenizer `{s}`: expected bpe:N with N a number"))?;
+            let n: usize = n
+                .parse()
+                .map_err(|_| anyhow!("tokenizer `{s}`: expected bpe:N with N a number"))?;
             return Ok(Self::Bpe(n));
         }
         if let Some(r) = s.strip_prefix("hf:") {
@@ -38,7 +46,10 @@ impl TokenizerSpec {
             if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
                 bail!("tokenizer `{s}`: expected hf:OWNER/REPO");
             }
-            return Ok(Self::Hf { repo: repo.to_string(), revision });
+            return Ok(Self::Hf {
+                repo: repo.to_string(),
+                revision,
+            });
         }
         Ok(Self::File(PathBuf::from(s)))
     }
@@ -48,7 +59,11 @@ impl TokenizerSpec {
         match self {
             Self::Bpe(n) => format!("bpe{n}"),
             Self::File(p) => {
-                let stem = p.parent().and_then(|d| d.file_name()).or(p.file_stem()).unwrap_or_default();
+                let stem = p
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .or(p.file_stem())
+                    .unwrap_or_default();
                 format!("tok-{}", stem.to_string_lossy())
             }
             Self::Hf { repo, .. } => format!("hf-{}", repo.replace('/', "-")),
@@ -60,7 +75,9 @@ impl TokenizerSpec {
 /// default ~/.cache/huggingface), then — unless `HF_HUB_OFFLINE` is set — the hub.
 pub fn resolve_hf(repo: &str, revision: Option<&str>, file: &str) -> Result<PathBuf> {
     let hub_repo = match revision {
-        Some(r) => hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, r.to_string()),
+        Some(r) => {
+            hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, r.to_string())
+        }
         None => hf_hub::Repo::model(repo.to_string()),
     };
     let cache = hf_hub::Cache::from_env();
@@ -68,15 +85,25 @@ pub fn resolve_hf(repo: &str, revision: Option<&str>, file: &str) -> Result<Path
         return Ok(p);
     }
     // A commit hash names its snapshot directly (hf-hub only follows refs/<name>).
-    if let Some(rev) = revision.filter(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit())) {
-        let p = cache.path().join(format!("models--{}", repo.replace('/', "--"))).join("snapshots").join(rev).join(file);
+    if let Some(rev) =
+        revision.filter(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        let p = cache
+            .path()
+            .join(format!("models--{}", repo.replace('/', "--")))
+            .join("snapshots")
+            .join(rev)
+            .join(file);
         if p.is_file() {
             return Ok(p);
         }
     }
     let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0");
     if offline {
-        bail!("hf:{repo}: {file} is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set", cache.path().display());
+        bail!(
+            "hf:{repo}: {file} is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set",
+            cache.path().display()
+        );
     }
     let api = hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
         .with_progress(false)
@@ -84,7 +111,10 @@ pub fn resolve_hf(repo: &str, revision: Option<&str>, file: &str) -> Result<Path
         .build()
         .map_err(|e| anyhow!("hf:{repo}: cannot start the hub client: {e}"))?;
     api.repo(hub_repo).get(file).map_err(|e| {
-        anyhow!("hf:{repo}: {file} is not in the cache {} and the download failed ({e})", cache.path().display())
+        anyhow!(
+            "hf:{repo}: {file} is not in the cache {} and the download failed ({e})",
+            cache.path().display()
+        )
     })
 }
 
@@ -92,7 +122,13 @@ pub fn load(path: &Path) -> Result<Tokenizer> {
     if !path.is_file() {
         bail!("tokenizer {}: no such file", path.display());
     }
-    Tokenizer::from_file(path).map_err(|e| anyhow!("tokenizer {}: malformed tokenizer file ({})", path.display(), crate::config::one_line(&e.to_string())))
+    Tokenizer::from_file(path).map_err(|e| {
+        anyhow!(
+            "tokenizer {}: malformed tokenizer file ({})",
+            path.display(),
+            crate::config::one_line(&e.to_string())
+        )
+    })
 }
 
 /// Train a GPT-2-style byte-level BPE (no normaliser, no prefix space) with
@@ -104,14 +140,20 @@ where
     if vocab < 257 {
         bail!("tokenizer vocab {vocab} is too small: byte-level BPE needs at least 257 entries");
     }
-    let mut tk = TokenizerBuilder::<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>::new()
-        .with_model(BPE::default())
-        .with_normalizer(None)
-        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false).into()))
-        .with_post_processor(Some(ByteLevel::default().trim_offsets(false).into()))
-        .with_decoder(Some(ByteLevel::default().into()))
-        .build()
-        .map_err(|e| anyhow!("tokenizer: {e}"))?;
+    let mut tk = TokenizerBuilder::<
+        BPE,
+        NormalizerWrapper,
+        PreTokenizerWrapper,
+        PostProcessorWrapper,
+        DecoderWrapper,
+    >::new()
+    .with_model(BPE::default())
+    .with_normalizer(None)
+    .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false).into()))
+    .with_post_processor(Some(ByteLevel::default().trim_offsets(false).into()))
+    .with_decoder(Some(ByteLevel::default().into()))
+    .build()
+    .map_err(|e| anyhow!("tokenizer: {e}"))?;
     let mut trainer = BpeTrainerBuilder::new()
         .vocab_size(vocab)
         .min_frequency(2)
@@ -119,21 +161,29 @@ where
         .special_tokens(vec![AddedToken::from(EOT, true)])
         .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
         .build();
-    tk.train(&mut trainer, texts).map_err(|e| anyhow!("tokenizer training failed: {e}"))?;
+    tk.train(&mut trainer, texts)
+        .map_err(|e| anyhow!("tokenizer training failed: {e}"))?;
     Ok(tk.into())
 }
 
 /// Serialise a tokenizer to its canonical JSON bytes.
 pub fn to_json(tk: &Tokenizer) -> Result<Vec<u8>> {
-    tk.to_string(false).map(String::into_bytes).map_err(|e| anyhow!("tokenizer: cannot serialise: {e}"))
+    tk.to_string(false)
+        .map(String::into_bytes)
+        .map_err(|e| anyhow!("tokenizer: cannot serialise: {e}"))
 }
 
 pub fn decode(tk: &Tokenizer, ids: &[u32]) -> Result<String> {
-    tk.decode(ids, false).map_err(|e| anyhow!("tokenizer: decode failed: {e}"))
+    tk.decode(ids, false)
+        .map_err(|e| anyhow!("tokenizer: decode failed: {e}"))
 }
 
 pub fn encode(tk: &Tokenizer, text: &str) -> Result<Vec<u32>> {
-    Ok(tk.encode_fast(text, false).map_err(|e| anyhow!("tokenizer: encode failed: {e}"))?.get_ids().to_vec())
+    Ok(tk
+        .encode_fast(text, false)
+        .map_err(|e| anyhow!("tokenizer: encode failed: {e}"))?
+        .get_ids()
+        .to_vec())
 }
 
 /// Read the bytes of a tokenizer.json, with the file named in the error.

@@ -48,7 +48,8 @@ pub struct TokenFile {
 
 impl TokenFile {
     pub fn open(path: &Path, width: TokenWidth, expect_tokens: u64) -> Result<Self> {
-        let f = File::open(path).with_context(|| format!("dataset {}: cannot open", path.display()))?;
+        let f =
+            File::open(path).with_context(|| format!("dataset {}: cannot open", path.display()))?;
         let bytes = f.metadata()?.len();
         if bytes != expect_tokens * width.bytes() as u64 {
             bail!(
@@ -60,8 +61,19 @@ impl TokenFile {
             );
         }
         // An empty file cannot be mapped; it is still a valid (empty) split.
-        let mmap = if bytes == 0 { None } else { Some(unsafe { Mmap::map(&f) }.with_context(|| format!("dataset {}: mmap failed", path.display()))?) };
-        Ok(TokenFile { mmap, width, len: expect_tokens as usize })
+        let mmap = if bytes == 0 {
+            None
+        } else {
+            Some(
+                unsafe { Mmap::map(&f) }
+                    .with_context(|| format!("dataset {}: mmap failed", path.display()))?,
+            )
+        };
+        Ok(TokenFile {
+            mmap,
+            width,
+            len: expect_tokens as usize,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -76,8 +88,16 @@ impl TokenFile {
     pub fn read_into(&self, start: usize, n: usize, out: &mut Vec<u32>) {
         let m = self.mmap.as_deref().unwrap_or(&[]);
         match self.width {
-            TokenWidth::U16 => out.extend(m[2 * start..2 * (start + n)].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)),
-            TokenWidth::U32 => out.extend(m[4 * start..4 * (start + n)].chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
+            TokenWidth::U16 => out.extend(
+                m[2 * start..2 * (start + n)]
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32),
+            ),
+            TokenWidth::U32 => out.extend(
+                m[4 * start..4 * (start + n)]
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ),
         }
     }
 }

@@ -62,7 +62,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn tflops(&self, hw: &str, precision: &str) -> Result<f64> {
-        self.cat.get(hw)?.peak_flops(precision).ok_or_else(|| anyhow!("catalog: {hw} has no {precision} peak")).map(|f| f / 1e12)
+        self.cat
+            .get(hw)?
+            .peak_flops(precision)
+            .ok_or_else(|| anyhow!("catalog: {hw} has no {precision} peak"))
+            .map(|f| f / 1e12)
     }
 
     /// GPU-hours for `flops` on `hw` at `mfu` (through the estimator).
@@ -75,7 +79,14 @@ impl Ctx<'_> {
     }
 }
 
-fn claim(id: &str, text: &str, recomputation: String, verdict: Verdict, assumption: String, figures: &[(&str, f64)]) -> Claim {
+fn claim(
+    id: &str,
+    text: &str,
+    recomputation: String,
+    verdict: Verdict,
+    assumption: String,
+    figures: &[(&str, f64)],
+) -> Claim {
     Claim {
         id: id.into(),
         claim: text.into(),
@@ -107,8 +118,18 @@ const SECONDS_PER_YEAR: f64 = HOURS_PER_YEAR * SECONDS_PER_HOUR;
 
 fn gpt35_flops(cx: &Ctx) -> Result<Claim> {
     let p = cx.presets.get("gpt-3.5")?;
-    let tokens = p.tokens.ok_or_else(|| anyhow!("preset gpt-3.5 lacks tokens"))? as f64;
-    let f = Workload::new("gpt-3.5", p.params as f64, p.active_params as f64, None, tokens, String::new())?.training_flops();
+    let tokens = p
+        .tokens
+        .ok_or_else(|| anyhow!("preset gpt-3.5 lacks tokens"))? as f64;
+    let f = Workload::new(
+        "gpt-3.5",
+        p.params as f64,
+        p.active_params as f64,
+        None,
+        tokens,
+        String::new(),
+    )?
+    .training_flops();
     Ok(claim(
         "1",
         "GPT-3.5 ≈ GPT-3 175B pre-training ≈ 3.14e23 FLOPs (6·175e9·300e9)",
@@ -129,7 +150,9 @@ fn rtx4070ti_year(cx: &Ctx) -> Result<Claim> {
     let share = year / GPT3_REPORTED_FLOPS;
     let years = 1.0 / share;
     let realistic_years = GPT3_REPORTED_FLOPS / (bf16 * 1e12 * DEFAULT_MFU * SECONDS_PER_YEAR);
-    let ok = rel(implied_peak, fp32) < 0.01 && rel(100.0 * share, 0.36) < 0.02 && rel(years, 275.0) < 0.01;
+    let ok = rel(implied_peak, fp32) < 0.01
+        && rel(100.0 * share, 0.36) < 0.02
+        && rel(years, 275.0) < 0.01;
     Ok(claim(
         "2",
         "One RTX 4070 Ti for a year at 90% utilisation = 1.14e21 FLOPs = 0.36% of 3.14e23 → ~275 GPU-years",
@@ -150,7 +173,8 @@ fn rtx4070ti_year(cx: &Ctx) -> Result<Claim> {
 fn gpt35_on_one_gpu(cx: &Ctx) -> Result<Vec<Claim>> {
     let a100 = cx.tflops("a100-sxm", "bf16")?;
     let implied_mfu = GPT3_REPORTED_FLOPS / (35.0 * SECONDS_PER_YEAR * a100 * 1e12);
-    let years_default = cx.gpu_hours(GPT3_REPORTED_FLOPS, "a100-sxm", "bf16", DEFAULT_MFU)? / HOURS_PER_YEAR;
+    let years_default =
+        cx.gpu_hours(GPT3_REPORTED_FLOPS, "a100-sxm", "bf16", DEFAULT_MFU)? / HOURS_PER_YEAR;
     let a = claim(
         "3a",
         "GPT-3.5 would take ~35 years on one A100",
@@ -167,7 +191,11 @@ fn gpt35_on_one_gpu(cx: &Ctx) -> Result<Vec<Claim>> {
     let (years, dollars) = (355.0, 4.6e6);
     let sustained = GPT3_REPORTED_FLOPS / (years * SECONDS_PER_YEAR) / 1e12;
     let price = dollars / (years * HOURS_PER_YEAR);
-    let catalog_price = cx.cat.get("v100")?.price_on_demand_usd_h.unwrap_or(f64::NAN);
+    let catalog_price = cx
+        .cat
+        .get("v100")?
+        .price_on_demand_usd_h
+        .unwrap_or(f64::NAN);
     let b = claim(
         "3b",
         "Lambda: GPT-3 = 355 V100-years, $4.6M",
@@ -185,7 +213,9 @@ fn gpt35_on_one_gpu(cx: &Ctx) -> Result<Vec<Claim>> {
 fn nanochat(cx: &Ctx) -> Result<Claim> {
     let p = cx.presets.get("nanochat-d32")?;
     let n = p.params as f64;
-    let d = p.tokens.ok_or_else(|| anyhow!("preset nanochat-d32 lacks tokens"))? as f64;
+    let d = p
+        .tokens
+        .ok_or_else(|| anyhow!("preset nanochat-d32 lacks tokens"))? as f64;
     let h100_hours = 33.0 * 8.0;
     let script_flops = p.reported_flops.unwrap_or(6.0 * n * d);
     let h100 = cx.tflops("h100-sxm", "bf16")?;
@@ -219,10 +249,24 @@ fn nanochat(cx: &Ctx) -> Result<Claim> {
 }
 
 fn llama3(cx: &Ctx) -> Result<Claim> {
-    let h = |id: &str| -> Result<f64> { cx.presets.get(id)?.reported_gpu_hours.ok_or_else(|| anyhow!("preset {id} lacks reported_gpu_hours")) };
-    let (l2_70, l3_8, l3_70, l3_405) = (h("llama2-70b")?, h("llama3-8b")?, h("llama3-70b")?, h("llama3-405b")?);
+    let h = |id: &str| -> Result<f64> {
+        cx.presets
+            .get(id)?
+            .reported_gpu_hours
+            .ok_or_else(|| anyhow!("preset {id} lacks reported_gpu_hours"))
+    };
+    let (l2_70, l3_8, l3_70, l3_405) = (
+        h("llama2-70b")?,
+        h("llama3-8b")?,
+        h("llama3-70b")?,
+        h("llama3-405b")?,
+    );
     let family = l3_8 + l3_70;
-    let w700 = cx.presets.get("llama3-70b")?.reported_power_w.unwrap_or(700.0);
+    let w700 = cx
+        .presets
+        .get("llama3-70b")?
+        .reported_power_w
+        .unwrap_or(700.0);
     let gwh_700 = family * w700 / 1e9;
     let w_for_77 = 7.7e9 / family;
     let p70 = cx.presets.get("llama3-70b")?;
@@ -258,18 +302,28 @@ fn cost_table(cx: &Ctx) -> Result<Vec<Claim>> {
     let sustained = a100.peak_flops("bf16").unwrap_or(f64::NAN) * DEFAULT_MFU;
     let mem = a100.memory_gb.unwrap_or(f64::NAN) * 1e9;
     // (id, params, GPU range, $ range, claimed hours range)
-    let rows: [(&str, f64, (f64, f64), (f64, f64)); 3] =
-        [("6b", 20e9, (8.0, 16.0), (22e3, 50e3)), ("6c", 70e9, (32.0, 64.0), (100e3, 250e3)), ("6d", 120e9, (64.0, 128.0), (300e3, 800e3))];
+    let rows: [(&str, f64, (f64, f64), (f64, f64)); 3] = [
+        ("6b", 20e9, (8.0, 16.0), (22e3, 50e3)),
+        ("6c", 70e9, (32.0, 64.0), (100e3, 250e3)),
+        ("6d", 120e9, (64.0, 128.0), (300e3, 800e3)),
+    ];
     for (id, n, (g_lo, g_hi), (c_lo, c_hi)) in rows {
         let hours = (c_lo / TABLE_PRICE, c_hi / TABLE_PRICE);
-        let tokens = (hours.0 * SECONDS_PER_HOUR * sustained / (6.0 * n), hours.1 * SECONDS_PER_HOUR * sustained / (6.0 * n));
+        let tokens = (
+            hours.0 * SECONDS_PER_HOUR * sustained / (6.0 * n),
+            hours.1 * SECONDS_PER_HOUR * sustained / (6.0 * n),
+        );
         let chin = Workload::dense("row", n, law::CHINCHILLA_TOKENS_PER_PARAM * n)?;
         let mut p = CostParams::new("a100-sxm", g_lo as u64, DEFAULT_MFU);
         p.price_per_hour = Some(TABLE_PRICE);
         let e = cost::estimate(&chin, a100, &p)?;
         let min_gpus = (n * ADAM_MIXED_BYTES_PER_PARAM / mem).ceil();
         let extra = if id == "6b" {
-            format!("; {g_lo}–{g_hi} GPUs × 500–1000 h = {:.0}–{:.0} GPU-h", g_lo * 500.0, g_hi * 1000.0)
+            format!(
+                "; {g_lo}–{g_hi} GPUs × 500–1000 h = {:.0}–{:.0} GPU-h",
+                g_lo * 500.0,
+                g_hi * 1000.0
+            )
         } else {
             String::new()
         };
@@ -298,7 +352,10 @@ fn cost_table(cx: &Ctx) -> Result<Vec<Claim>> {
         ));
     }
     let (lo, hi) = (50e6 / TABLE_PRICE, 200e6 / TABLE_PRICE);
-    let (f_lo, f_hi) = (lo * SECONDS_PER_HOUR * sustained, hi * SECONDS_PER_HOUR * sustained);
+    let (f_lo, f_hi) = (
+        lo * SECONDS_PER_HOUR * sustained,
+        hi * SECONDS_PER_HOUR * sustained,
+    );
     let gpt3 = GPT3_REPORTED_FLOPS / sustained / SECONDS_PER_HOUR * TABLE_PRICE;
     v.push(claim(
         "6e",
@@ -316,7 +373,8 @@ fn energy_and_spot(cx: &Ctx) -> Result<Vec<Claim>> {
     let (gpus, days, watts, pue) = (10_000.0, 14.8, 330.0, 1.10);
     let gpu_hours = gpus * days * 24.0;
     let mwh = gpu_hours * watts * pue / 1e6;
-    let mfu = GPT3_REPORTED_FLOPS / (gpu_hours * SECONDS_PER_HOUR * cx.tflops("v100", "fp16")? * 1e12);
+    let mfu =
+        GPT3_REPORTED_FLOPS / (gpu_hours * SECONDS_PER_HOUR * cx.tflops("v100", "fp16")? * 1e12);
     let a = claim(
         "7a",
         "GPT-3 training ≈ 1.3 GWh",
@@ -329,11 +387,23 @@ fn energy_and_spot(cx: &Ctx) -> Result<Vec<Claim>> {
         .cat
         .entries
         .iter()
-        .filter_map(|(id, h)| Some((id.clone(), 1.0 - h.price_spot_usd_h? / h.price_on_demand_usd_h?)))
+        .filter_map(|(id, h)| {
+            Some((
+                id.clone(),
+                1.0 - h.price_spot_usd_h? / h.price_on_demand_usd_h?,
+            ))
+        })
         .collect();
     let lo = savings.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
-    let hi = savings.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
-    let list = savings.iter().map(|(id, s)| format!("{id} {:.0}%", 100.0 * s)).collect::<Vec<_>>().join(", ");
+    let hi = savings
+        .iter()
+        .map(|s| s.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let list = savings
+        .iter()
+        .map(|(id, s)| format!("{id} {:.0}%", 100.0 * s))
+        .collect::<Vec<_>>()
+        .join(", ");
     let b = claim(
         "7b",
         "Spot instances save 40–70%",
@@ -354,7 +424,14 @@ fn saving_vs(law: &Law, tpp: f64) -> Result<(Plan, Plan)> {
     let d0 = tpp * EX_PARAMS;
     let o = inference::optimum(law, law.loss(EX_PARAMS, d0), EX_INFERENCE)?;
     let base_total = 6.0 * EX_PARAMS * d0 + 2.0 * EX_PARAMS * EX_INFERENCE;
-    let base = Plan { params: EX_PARAMS, train_tokens: d0, train_flops: 6.0 * EX_PARAMS * d0, inference_flops: 2.0 * EX_PARAMS * EX_INFERENCE, total_flops: base_total, tokens_per_param: tpp };
+    let base = Plan {
+        params: EX_PARAMS,
+        train_tokens: d0,
+        train_flops: 6.0 * EX_PARAMS * d0,
+        inference_flops: 2.0 * EX_PARAMS * EX_INFERENCE,
+        total_flops: base_total,
+        tokens_per_param: tpp,
+    };
     Ok((base, o.optimal))
 }
 
@@ -383,13 +460,25 @@ fn inference_example() -> Result<Claim> {
     let mut box_results = Vec::new();
     for alpha in [0.335, 0.34, 0.3449] {
         for beta in [0.275, 0.28, 0.2849] {
-            let l = Law::new("hoffmann2022-rounding", &h.source, h.e, h.a, h.b, alpha, beta)?;
-            let o = inference::optimum(&l, inference::loss_of_optimal(&l, EX_PARAMS), EX_INFERENCE)?;
+            let l = Law::new(
+                "hoffmann2022-rounding",
+                &h.source,
+                h.e,
+                h.a,
+                h.b,
+                alpha,
+                beta,
+            )?;
+            let o =
+                inference::optimum(&l, inference::loss_of_optimal(&l, EX_PARAMS), EX_INFERENCE)?;
             box_results.push((o.saved_fraction, o.saved_flops, o.optimal.params));
         }
     }
     let lo_hi = |f: fn(&(f64, f64, f64)) -> f64| {
-        (box_results.iter().map(f).fold(f64::INFINITY, f64::min), box_results.iter().map(f).fold(f64::NEG_INFINITY, f64::max))
+        (
+            box_results.iter().map(f).fold(f64::INFINITY, f64::min),
+            box_results.iter().map(f).fold(f64::NEG_INFINITY, f64::max),
+        )
     };
     let (frac_lo, frac_hi) = lo_hi(|r| r.0);
     let (flops_lo, flops_hi) = lo_hi(|r| r.1);
@@ -413,8 +502,13 @@ fn inference_example() -> Result<Claim> {
     let tpp = (lo + hi) / 2.0;
     let (b, o) = saving_vs(&h, tpp)?;
     figs.push(("hoffmann_tpp_for_17pct".into(), tpp));
-    figs.push(("hoffmann_saved_at_17pct".into(), b.total_flops - o.total_flops));
-    let inside = (frac_lo..=frac_hi).contains(&0.17) && (flops_lo..=flops_hi).contains(&1.7e22) && (n_lo..=n_hi).contains(&7e9);
+    figs.push((
+        "hoffmann_saved_at_17pct".into(),
+        b.total_flops - o.total_flops,
+    ));
+    let inside = (frac_lo..=frac_hi).contains(&0.17)
+        && (flops_lo..=flops_hi).contains(&1.7e22)
+        && (n_lo..=n_hi).contains(&7e9);
     parts.push(format!(
         "Hoffmann with α in [0.335, 0.345), β in [0.275, 0.285) (all round to 0.34 / 0.28): optimum {:.1}–{:.1}B, saving {flops_lo:.2e}–{flops_hi:.2e} FLOPs ({:.1}–{:.1}%)",
         n_lo / 1e9,

@@ -3,9 +3,9 @@
 use super::claims;
 use super::cost::{self, CostParams, DEFAULT_FAILURE_OVERHEAD, DEFAULT_PUE};
 use super::inference;
-use super::parallel;
 use super::law::{self, TokenRule};
 use super::memory::{Recompute, ADAM_MIXED_BYTES_PER_PARAM};
+use super::parallel;
 use super::presets::Presets;
 use super::report;
 use super::workload::{resolve_tokens, Shape, Tokens, Workload};
@@ -24,7 +24,10 @@ fn number(s: &str) -> std::result::Result<f64, String> {
         Some('T') => (&t[..t.len() - 1], 1e12),
         _ => (t, 1.0),
     };
-    let v = body.parse::<f64>().map_err(|_| "expected a number such as 1.9e9 or 175B".to_string())? * mult;
+    let v = body
+        .parse::<f64>()
+        .map_err(|_| "expected a number such as 1.9e9 or 175B".to_string())?
+        * mult;
     if !(v.is_finite() && v > 0.0) {
         return Err(format!("must be a positive number (got {s})"));
     }
@@ -236,9 +239,13 @@ fn cmd_optimum(a: OptimumArgs) -> Result<i32> {
         let (n, d) = law.compute_optimal(c);
         serde_json::json!({"compute": c, "params": n, "tokens": d, "loss": law.loss(n, d)})
     });
-    let inf = target.map(|t| inference::optimum(&law, t, a.inference_tokens.unwrap_or(0.0))).transpose()?;
+    let inf = target
+        .map(|t| inference::optimum(&law, t, a.inference_tokens.unwrap_or(0.0)))
+        .transpose()?;
     if a.json {
-        print_json(&serde_json::json!({"law": law, "compute_optimal": co, "inference_optimum": inf}))?;
+        print_json(
+            &serde_json::json!({"law": law, "compute_optimal": co, "inference_optimum": inf}),
+        )?;
         return Ok(0);
     }
     report::print_law(&law);
@@ -262,20 +269,47 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     let cat = Catalog::load()?;
     let hw = cat.get(&hw_id).map_err(|e| anyhow!("--hardware: {e}"))?;
     let precision = a.mfu.precision.clone().unwrap_or(m.precision);
-    let peak = hw.peak_flops(&precision).ok_or_else(|| anyhow!("--hardware {hw_id}: no {precision} peak in the catalog; give --precision"))?;
-    let link = hw.interconnect_gbs.ok_or_else(|| anyhow!("--hardware {hw_id}: no interconnect_gbs in the catalog (a single-device entry)"))?;
-    let sf = crate::flops::StepFlops::new(&cfg.model, cfg.model.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64);
+    let peak = hw.peak_flops(&precision).ok_or_else(|| {
+        anyhow!("--hardware {hw_id}: no {precision} peak in the catalog; give --precision")
+    })?;
+    let link = hw.interconnect_gbs.ok_or_else(|| {
+        anyhow!("--hardware {hw_id}: no interconnect_gbs in the catalog (a single-device entry)")
+    })?;
+    let sf = crate::flops::StepFlops::new(
+        &cfg.model,
+        cfg.model.seq_len,
+        (cfg.train.batch_size * cfg.train.grad_accum) as u64,
+    );
     let params = crate::model::params::param_counts(&cfg.model).total;
     let grad_bytes = ((params + 1) * dtype.master().size_in_bytes() as u64) as f64;
-    let step = parallel::Step { flops: sf.matmul_step as f64, tokens: cfg.tokens_per_step(), grad_bytes };
-    let rows = parallel::predict(&step, peak * m.mfu, link, &a.ranks.iter().map(|&r| r as usize).collect::<Vec<_>>());
+    let step = parallel::Step {
+        flops: sf.matmul_step as f64,
+        tokens: cfg.tokens_per_step(),
+        grad_bytes,
+    };
+    let rows = parallel::predict(
+        &step,
+        peak * m.mfu,
+        link,
+        &a.ranks.iter().map(|&r| r as usize).collect::<Vec<_>>(),
+    );
     // Rank counts `train` would refuse for this config (train.batch_size not divisible).
-    let refused: Vec<usize> = rows.iter().map(|r| r.ranks).filter(|&w| crate::train::dist::check_shape(w, cfg.train.batch_size).is_err()).collect();
+    let refused: Vec<usize> = rows
+        .iter()
+        .map(|r| r.ranks)
+        .filter(|&w| crate::train::dist::check_shape(w, cfg.train.batch_size).is_err())
+        .collect();
     if a.json {
         return print_json(&serde_json::json!({"config": a.config, "hardware": hw_id, "precision": precision, "mfu": m.mfu, "mfu_source": m.source,
             "interconnect_gbs": link, "params": params, "step": step, "rows": rows, "refused_by_train": refused})).map(|_| 0);
     }
-    println!("Data parallel: {} | {} params | {} tokens/step | {:.3e} FLOPs/step", a.config.display(), report::si(params as f64), step.tokens, step.flops);
+    println!(
+        "Data parallel: {} | {} params | {} tokens/step | {:.3e} FLOPs/step",
+        a.config.display(),
+        report::si(params as f64),
+        step.tokens,
+        step.flops
+    );
     println!(
         "{hw_id}: {precision} peak {:.1} TFLOP/s × MFU {:.1}% ({}) | all-reduce of {:.1} MB of gradients per step at {link} GB/s per direction (ring, after the backward)",
         peak / 1e12,
@@ -283,7 +317,10 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
         m.source,
         grad_bytes / 1e6
     );
-    println!("{:>6} {:>12} {:>14} {:>10} {:>12} {:>8} {:>11}", "ranks", "compute ms", "all-reduce ms", "step ms", "tok/s", "speedup", "efficiency");
+    println!(
+        "{:>6} {:>12} {:>14} {:>10} {:>12} {:>8} {:>11}",
+        "ranks", "compute ms", "all-reduce ms", "step ms", "tok/s", "speedup", "efficiency"
+    );
     for r in &rows {
         println!(
             "{:>6} {:>12.2} {:>14.2} {:>10.2} {:>12.0} {:>7.2}× {:>10.1}%{}",
@@ -309,10 +346,26 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
 fn resolve_mfu(a: &MfuArgs, precision: &str) -> Result<(Measured, String)> {
     let m = match (&a.mfu_from, a.mfu) {
         (Some(dir), _) => mfu_from(dir)?,
-        (None, Some(mfu)) => Measured { mfu, hardware: None, precision: precision.into(), source: "--mfu".into() },
-        (None, None) => Measured { mfu: cost::DEFAULT_MFU, hardware: None, precision: precision.into(), source: "assumed: Llama 3 405B reached 38–43%".into() },
+        (None, Some(mfu)) => Measured {
+            mfu,
+            hardware: None,
+            precision: precision.into(),
+            source: "--mfu".into(),
+        },
+        (None, None) => Measured {
+            mfu: cost::DEFAULT_MFU,
+            hardware: None,
+            precision: precision.into(),
+            source: "assumed: Llama 3 405B reached 38–43%".into(),
+        },
     };
-    let hw_id = a.hardware.clone().or_else(|| m.hardware.clone()).ok_or_else(|| anyhow!("give --hardware ID (a configs/hardware.toml id such as h100-sxm)"))?;
+    let hw_id = a
+        .hardware
+        .clone()
+        .or_else(|| m.hardware.clone())
+        .ok_or_else(|| {
+            anyhow!("give --hardware ID (a configs/hardware.toml id such as h100-sxm)")
+        })?;
     Ok((m, hw_id))
 }
 
@@ -328,17 +381,32 @@ struct Measured {
 /// The measured MFU, hardware and precision of a finished run.
 fn mfu_from(dir: &Path) -> Result<Measured> {
     let path = dir.join("summary.json");
-    let s: crate::train::metrics::Summary = crate::fsx::read_json(&path).map_err(|e| anyhow!("--mfu-from: {e:#}"))?;
+    let s: crate::train::metrics::Summary =
+        crate::fsx::read_json(&path).map_err(|e| anyhow!("--mfu-from: {e:#}"))?;
     let m = s.mfu.ok_or_else(|| anyhow!("--mfu-from {}: no measured mfu (the run's hardware was not in the catalog); give --mfu", path.display()))?;
     if !(m.is_finite() && m > 0.0 && m <= 1.0) {
         bail!("--mfu-from {}: mfu {m} is not in (0, 1]", path.display());
     }
-    let precision = crate::device::DTypeSpec::parse(&s.dtype).map_err(|e| anyhow!("--mfu-from {}: {e}", path.display()))?.peak_field().to_string();
-    Ok(Measured { mfu: m, hardware: s.hardware, source: format!("measured: {}, {} peak", path.display(), s.dtype), precision })
+    let precision = crate::device::DTypeSpec::parse(&s.dtype)
+        .map_err(|e| anyhow!("--mfu-from {}: {e}", path.display()))?
+        .peak_field()
+        .to_string();
+    Ok(Measured {
+        mfu: m,
+        hardware: s.hardware,
+        source: format!("measured: {}, {} peak", path.display(), s.dtype),
+        precision,
+    })
 }
 
 fn tokens_choice(a: &RunArgs) -> Result<Tokens> {
-    if a.law_file.is_some() && a.chinchilla.as_deref().map(str::to_ascii_lowercase).as_deref() != Some("fit") {
+    if a.law_file.is_some()
+        && a.chinchilla
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+            != Some("fit")
+    {
         bail!("--law-file is used with --chinchilla fit");
     }
     Ok(match (a.tokens, a.tokens_per_param, &a.chinchilla) {
@@ -360,12 +428,24 @@ fn workload(a: &RunArgs) -> Result<Workload> {
             bail!("--active-params ({active}) cannot exceed --params ({n})");
         }
         let (d, src) = resolve_tokens(&t, active)?;
-        Workload::new(&format!("{} params", report::si(n)), n, active, None, d, src)?
+        Workload::new(
+            &format!("{} params", report::si(n)),
+            n,
+            active,
+            None,
+            d,
+            src,
+        )?
     } else if let Some(path) = &a.config {
         let cfg = crate::config::RunConfig::load(path, &[])?.model;
         let n = crate::model::params::param_counts(&cfg).total as f64;
         let (d, src) = resolve_tokens(&t, n)?;
-        let shape = Shape { n_layer: cfg.n_layer as u64, d_model: cfg.d_model as u64, n_head: cfg.n_head as u64, seq_len: cfg.seq_len as u64 };
+        let shape = Shape {
+            n_layer: cfg.n_layer as u64,
+            d_model: cfg.d_model as u64,
+            n_head: cfg.n_head as u64,
+            seq_len: cfg.seq_len as u64,
+        };
         let mut w = Workload::new(&path.display().to_string(), n, n, Some(shape), d, src)?;
         w.flops_per_token = crate::flops::StepFlops::new(&cfg, cfg.seq_len, 1).matmul_per_token();
         w.flops_convention = "exact matmul FLOPs per token of the config (scalelab flops)".into();
@@ -375,11 +455,23 @@ fn workload(a: &RunArgs) -> Result<Workload> {
     };
     let base = w.shape;
     let pick = |flag: Option<u64>, f: fn(&Shape) -> u64| flag.or(base.as_ref().map(f));
-    if let (Some(n_layer), Some(d_model), Some(n_head), Some(seq_len)) =
-        (pick(a.n_layer, |s| s.n_layer), pick(a.d_model, |s| s.d_model), pick(a.n_head, |s| s.n_head), pick(a.seq_len, |s| s.seq_len))
+    if let (Some(n_layer), Some(d_model), Some(n_head), Some(seq_len)) = (
+        pick(a.n_layer, |s| s.n_layer),
+        pick(a.d_model, |s| s.d_model),
+        pick(a.n_head, |s| s.n_head),
+        pick(a.seq_len, |s| s.seq_len),
+    ) {
+        w.shape = Some(Shape {
+            n_layer,
+            d_model,
+            n_head,
+            seq_len,
+        });
+    } else if a.n_layer.is_some()
+        || a.d_model.is_some()
+        || a.n_head.is_some()
+        || a.seq_len.is_some()
     {
-        w.shape = Some(Shape { n_layer, d_model, n_head, seq_len });
-    } else if a.n_layer.is_some() || a.d_model.is_some() || a.n_head.is_some() || a.seq_len.is_some() {
         bail!("the activation estimate needs all of --n-layer, --d-model, --n-head, --seq-len");
     }
     Ok(w)

@@ -117,13 +117,19 @@ pub fn estimate(w: &Workload, hw: &Hardware, p: &CostParams) -> Result<CostEstim
     }
     positive("--mfu", p.mfu)?;
     if p.mfu > 1.0 {
-        bail!("--mfu must be at most 1 (got {}; MFU is a fraction of peak, not a percentage)", p.mfu);
+        bail!(
+            "--mfu must be at most 1 (got {}; MFU is a fraction of peak, not a percentage)",
+            p.mfu
+        );
     }
     positive("--pue", p.pue)?;
     if p.pue < 1.0 {
         bail!("--pue must be at least 1 (got {})", p.pue);
     }
-    for (flag, v) in [("--overhead-failures", Some(p.failure_overhead)), ("--overhead-experiments", p.experiment_overhead)] {
+    for (flag, v) in [
+        ("--overhead-failures", Some(p.failure_overhead)),
+        ("--overhead-experiments", p.experiment_overhead),
+    ] {
         if let Some(v) = v {
             if !(v.is_finite() && v >= 1.0) {
                 bail!("{flag} must be a multiplier >= 1 (got {v})");
@@ -131,13 +137,29 @@ pub fn estimate(w: &Workload, hw: &Hardware, p: &CostParams) -> Result<CostEstim
         }
     }
     let peak = hw.peak_flops(&p.precision).ok_or_else(|| {
-        anyhow!("--precision: hardware `{}` has no {} peak in the catalog; choose another --precision", p.hardware_id, p.precision)
+        anyhow!(
+            "--precision: hardware `{}` has no {} peak in the catalog; choose another --precision",
+            p.hardware_id,
+            p.precision
+        )
     })?;
     let (price, price_source) = match p.price_per_hour {
-        Some(v) => (positive("--price-per-hour", v)?, "--price-per-hour".to_string()),
+        Some(v) => (
+            positive("--price-per-hour", v)?,
+            "--price-per-hour".to_string(),
+        ),
         None => {
-            let (v, kind) = if p.spot { (hw.price_spot_usd_h, "spot") } else { (hw.price_on_demand_usd_h, "on-demand") };
-            let v = v.ok_or_else(|| anyhow!("--hardware {}: the catalog has no {kind} price; give --price-per-hour", p.hardware_id))?;
+            let (v, kind) = if p.spot {
+                (hw.price_spot_usd_h, "spot")
+            } else {
+                (hw.price_on_demand_usd_h, "on-demand")
+            };
+            let v = v.ok_or_else(|| {
+                anyhow!(
+                    "--hardware {}: the catalog has no {kind} price; give --price-per-hour",
+                    p.hardware_id
+                )
+            })?;
             (v, format!("catalog {kind}"))
         }
     };
@@ -145,14 +167,33 @@ pub fn estimate(w: &Workload, hw: &Hardware, p: &CostParams) -> Result<CostEstim
     let achieved = peak * p.mfu;
     let gpu_hours = flops / achieved / SECONDS_PER_HOUR;
     let energy = |h: f64| hw.tdp_w.map(|t| t * h * p.pue / 1000.0);
-    let memory = memory::estimate(w, p.bytes_per_param, p.recompute, p.micro_batch, hw.memory_gb, p.gpus)?;
-    let scenario = |label: String, m: f64| Scenario { label, multiplier: m, gpu_hours: gpu_hours * m, cost_usd: gpu_hours * m * price, energy_kwh: energy(gpu_hours * m) };
+    let memory = memory::estimate(
+        w,
+        p.bytes_per_param,
+        p.recompute,
+        p.micro_batch,
+        hw.memory_gb,
+        p.gpus,
+    )?;
+    let scenario = |label: String, m: f64| Scenario {
+        label,
+        multiplier: m,
+        gpu_hours: gpu_hours * m,
+        cost_usd: gpu_hours * m * price,
+        energy_kwh: energy(gpu_hours * m),
+    };
     let f = p.failure_overhead;
-    let mut overheads = vec![scenario(format!("final run + failures/restarts (×{f:.2})"), f)];
+    let mut overheads = vec![scenario(
+        format!("final run + failures/restarts (×{f:.2})"),
+        f,
+    )];
     match p.experiment_overhead {
         Some(x) => overheads.push(scenario(format!("+ experiments ×{x}"), f * x)),
         None => {
-            for (name, x) in ["low", "central", "high"].iter().zip(EXPERIMENT_OVERHEAD_RANGE) {
+            for (name, x) in ["low", "central", "high"]
+                .iter()
+                .zip(EXPERIMENT_OVERHEAD_RANGE)
+            {
                 overheads.push(scenario(format!("+ experiments ×{x} ({name})"), f * x));
             }
         }

@@ -24,7 +24,14 @@ impl Plan {
     fn new(n: f64, d: f64, inference_tokens: f64) -> Self {
         let train = 6.0 * n * d;
         let inf = INFERENCE_FLOPS_PER_PARAM_TOKEN * n * inference_tokens;
-        Plan { params: n, train_tokens: d, train_flops: train, inference_flops: inf, total_flops: train + inf, tokens_per_param: d / n }
+        Plan {
+            params: n,
+            train_tokens: d,
+            train_flops: train,
+            inference_flops: inf,
+            total_flops: train + inf,
+            tokens_per_param: d / n,
+        }
     }
 }
 
@@ -43,15 +50,24 @@ pub struct Optimum {
 
 /// The total-compute-minimising plan of one loss and inference demand.
 fn best(law: &Law, loss: f64, inference_tokens: f64) -> Result<Plan> {
-    let n_min = law.min_params_for_loss(loss).ok_or_else(|| anyhow!("target loss {loss} is not above the law's irreducible loss E = {}", law.e))?;
+    let n_min = law.min_params_for_loss(loss).ok_or_else(|| {
+        anyhow!(
+            "target loss {loss} is not above the law's irreducible loss E = {}",
+            law.e
+        )
+    })?;
     let total = |ln: f64| {
         let n = ln.exp();
-        law.tokens_for_loss(n, loss).map(|d| Plan::new(n, d, inference_tokens).total_flops).unwrap_or(f64::INFINITY)
+        law.tokens_for_loss(n, loss)
+            .map(|d| Plan::new(n, d, inference_tokens).total_flops)
+            .unwrap_or(f64::INFINITY)
     };
     // The cost diverges as N → N_min (infinite data) and grows linearly for large N.
     let (lo, hi) = ((n_min * (1.0 + 1e-9)).ln(), (n_min * 1e9).ln());
     let n = golden_min(|ln| total(ln).ln(), lo, hi).exp();
-    let d = law.tokens_for_loss(n, loss).ok_or_else(|| anyhow!("no optimum found"))?;
+    let d = law
+        .tokens_for_loss(n, loss)
+        .ok_or_else(|| anyhow!("no optimum found"))?;
     Ok(Plan::new(n, d, inference_tokens))
 }
 
@@ -67,7 +83,15 @@ pub fn optimum(law: &Law, target_loss: f64, inference_tokens: f64) -> Result<Opt
     let chinchilla = Plan::new(c.params, c.train_tokens, inference_tokens);
     let optimal = best(law, target_loss, inference_tokens)?;
     let saved = chinchilla.total_flops - optimal.total_flops;
-    Ok(Optimum { law: law.clone(), target_loss, inference_tokens, chinchilla, optimal, saved_flops: saved, saved_fraction: saved / chinchilla.total_flops })
+    Ok(Optimum {
+        law: law.clone(),
+        target_loss,
+        inference_tokens,
+        chinchilla,
+        optimal,
+        saved_flops: saved,
+        saved_fraction: saved / chinchilla.total_flops,
+    })
 }
 
 /// The loss of the compute-optimal model of `params` parameters under `law` (the usual way to
@@ -85,7 +109,11 @@ mod tests {
     fn no_inference_recovers_compute_optimal() {
         let law = named("hoffmann2022").unwrap();
         let o = optimum(&law, loss_of_optimal(&law, 13e9), 0.0).unwrap();
-        assert!((o.chinchilla.params / 13e9 - 1.0).abs() < 1e-4, "{}", o.chinchilla.params);
+        assert!(
+            (o.chinchilla.params / 13e9 - 1.0).abs() < 1e-4,
+            "{}",
+            o.chinchilla.params
+        );
         assert!(o.saved_flops.abs() < 1e-6 * o.chinchilla.total_flops);
     }
 
@@ -93,6 +121,10 @@ mod tests {
     fn inference_demand_shrinks_the_model() {
         let law = named("hoffmann2022").unwrap();
         let o = optimum(&law, loss_of_optimal(&law, 13e9), 2e12).unwrap();
-        assert!(o.optimal.params < 13e9 && o.optimal.train_tokens > o.chinchilla.train_tokens && o.saved_flops > 0.0);
+        assert!(
+            o.optimal.params < 13e9
+                && o.optimal.train_tokens > o.chinchilla.train_tokens
+                && o.saved_flops > 0.0
+        );
     }
 }

@@ -24,9 +24,19 @@ pub struct Law {
 /// Named laws: (id, aliases, source, E, A, B, α, β).
 const NAMED: [(&str, &[&str], &str, [f64; 5]); 2] = [
     // Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models", eq. (10) / Sec. 3.3.
-    ("hoffmann2022", &["hoffmann", "chinchilla"], "Hoffmann et al. 2022, Approach 3 (eq. 10)", [1.69, 406.4, 410.7, 0.34, 0.28]),
+    (
+        "hoffmann2022",
+        &["hoffmann", "chinchilla"],
+        "Hoffmann et al. 2022, Approach 3 (eq. 10)",
+        [1.69, 406.4, 410.7, 0.34, 0.28],
+    ),
     // Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt" (arXiv:2404.10102), refit of Approach 3.
-    ("besiroglu2024", &["besiroglu", "epoch"], "Besiroglu et al. 2024 refit of Approach 3 (arXiv:2404.10102)", [1.8172, 482.01, 2085.43, 0.3478, 0.3658]),
+    (
+        "besiroglu2024",
+        &["besiroglu", "epoch"],
+        "Besiroglu et al. 2024 refit of Approach 3 (arXiv:2404.10102)",
+        [1.8172, 482.01, 2085.43, 0.3478, 0.3658],
+    ),
 ];
 
 /// The ids `named` accepts (aliases excluded).
@@ -40,7 +50,12 @@ pub fn named(name: &str) -> Result<Law> {
     let (id, _, source, [e, a, b, alpha, beta]) = NAMED
         .iter()
         .find(|(id, aliases, ..)| *id == key || aliases.contains(&key.as_str()))
-        .ok_or_else(|| anyhow!("unknown scaling law `{name}` (known: {})", known().join(", ")))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "unknown scaling law `{name}` (known: {})",
+                known().join(", ")
+            )
+        })?;
     Law::new(id, source, *e, *a, *b, *alpha, *beta)
 }
 
@@ -64,25 +79,56 @@ struct Approach3 {
 
 impl Law {
     /// A law with every constant finite and positive (E may be zero).
-    pub fn new(id: &str, source: &str, e: f64, a: f64, b: f64, alpha: f64, beta: f64) -> Result<Law> {
+    pub fn new(
+        id: &str,
+        source: &str,
+        e: f64,
+        a: f64,
+        b: f64,
+        alpha: f64,
+        beta: f64,
+    ) -> Result<Law> {
         let ok = |v: f64| v.is_finite() && v > 0.0;
         if !(e.is_finite() && e >= 0.0 && [a, b, alpha, beta].into_iter().all(ok)) {
             bail!("scaling law {id}: E must be >= 0 and A, B, alpha, beta > 0 (got E {e}, A {a}, B {b}, alpha {alpha}, beta {beta})");
         }
-        Ok(Law { id: id.into(), source: source.into(), e, a, b, alpha, beta })
+        Ok(Law {
+            id: id.into(),
+            source: source.into(),
+            e,
+            a,
+            b,
+            alpha,
+            beta,
+        })
     }
 
     /// The Approach 3 fit in a `scalelab fit` JSON (`{"approach3": {"E", "A", "B", "alpha", "beta"}, ...}`).
     pub fn from_fit_file(path: &Path) -> Result<Law> {
-        let f: FitFile = crate::fsx::read_json(path).map_err(|e| anyhow!("--law-file {}: {e:#}", path.display()))?;
+        let f: FitFile = crate::fsx::read_json(path)
+            .map_err(|e| anyhow!("--law-file {}: {e:#}", path.display()))?;
         let p = f.approach3;
-        Law::new("fit", &format!("approach3 of {}", path.display()), p.e, p.a, p.b, p.alpha, p.beta)
-            .map_err(|e| anyhow!("--law-file {}: {e}", path.display()))
+        Law::new(
+            "fit",
+            &format!("approach3 of {}", path.display()),
+            p.e,
+            p.a,
+            p.b,
+            p.alpha,
+            p.beta,
+        )
+        .map_err(|e| anyhow!("--law-file {}: {e}", path.display()))
     }
 
     /// The law's constants; the math lives in [`crate::scaling::Law3`].
     pub fn core(&self) -> crate::scaling::Law3 {
-        crate::scaling::Law3 { e: self.e, a: self.a, b: self.b, alpha: self.alpha, beta: self.beta }
+        crate::scaling::Law3 {
+            e: self.e,
+            a: self.a,
+            b: self.b,
+            alpha: self.alpha,
+            beta: self.beta,
+        }
     }
 
     /// Predicted loss of N parameters trained on D tokens.
@@ -134,12 +180,17 @@ impl TokenRule {
     /// `rule20`, a named law, or `fit` (the law in `law_file`).
     pub fn parse(name: &str, law_file: Option<&Path>) -> Result<Self> {
         match name.to_ascii_lowercase().as_str() {
-            "rule20" | "20" => Ok(TokenRule::Ratio { id: "rule20".into(), ratio: CHINCHILLA_TOKENS_PER_PARAM }),
+            "rule20" | "20" => Ok(TokenRule::Ratio {
+                id: "rule20".into(),
+                ratio: CHINCHILLA_TOKENS_PER_PARAM,
+            }),
             "fit" => match law_file {
                 Some(p) => Ok(TokenRule::Law(Law::from_fit_file(p)?)),
                 None => bail!("--chinchilla fit needs --law-file FIT.json"),
             },
-            _ => named(name).map(TokenRule::Law).map_err(|e| anyhow!("--chinchilla: {e}, rule20 or fit")),
+            _ => named(name)
+                .map(TokenRule::Law)
+                .map_err(|e| anyhow!("--chinchilla: {e}, rule20 or fit")),
         }
     }
 
@@ -199,8 +250,16 @@ mod tests {
             for c in [1e18, 5.76e23, 1e26] {
                 let (n, d) = law.compute_optimal(c);
                 assert!((6.0 * n * d / c - 1.0).abs() < 1e-9);
-                let ln = golden_min(|ln| law.loss(ln.exp(), c / (6.0 * ln.exp())), 10f64.ln(), (c / 6.0).ln() - 10f64.ln());
-                assert!((ln.exp() / n - 1.0).abs() < 1e-4, "{name} C={c}: numeric {} vs closed {n}", ln.exp());
+                let ln = golden_min(
+                    |ln| law.loss(ln.exp(), c / (6.0 * ln.exp())),
+                    10f64.ln(),
+                    (c / 6.0).ln() - 10f64.ln(),
+                );
+                assert!(
+                    (ln.exp() / n - 1.0).abs() < 1e-4,
+                    "{name} C={c}: numeric {} vs closed {n}",
+                    ln.exp()
+                );
                 assert!((law.optimal_tokens(n) / d - 1.0).abs() < 1e-9);
             }
         }

@@ -64,7 +64,14 @@ pub struct Memory {
 }
 
 /// Memory for `w` on `gpus` GPUs of `gpu_memory_gb` each.
-pub fn estimate(w: &Workload, bytes_per_param: f64, recompute: Recompute, micro_batch: u64, gpu_memory_gb: Option<f64>, gpus: u64) -> Result<Memory> {
+pub fn estimate(
+    w: &Workload,
+    bytes_per_param: f64,
+    recompute: Recompute,
+    micro_batch: u64,
+    gpu_memory_gb: Option<f64>,
+    gpus: u64,
+) -> Result<Memory> {
     if !(bytes_per_param.is_finite() && bytes_per_param > 0.0) {
         bail!("--bytes-per-param must be a positive number (got {bytes_per_param})");
     }
@@ -72,7 +79,9 @@ pub fn estimate(w: &Workload, bytes_per_param: f64, recompute: Recompute, micro_
         bail!("--micro-batch must be at least 1");
     }
     let states = w.params_total * bytes_per_param;
-    let act = w.shape.map(|s| recompute.bytes_per_layer(&s, micro_batch as f64) * s.n_layer as f64);
+    let act = w
+        .shape
+        .map(|s| recompute.bytes_per_layer(&s, micro_batch as f64) * s.n_layer as f64);
     let total = states + act.unwrap_or(0.0);
     let gpu_bytes = gpu_memory_gb.map(|g| g * 1e9);
     let min_gpus = gpu_bytes.map(|g| ((total / g).ceil() as u64).max(1));
@@ -98,11 +107,23 @@ mod tests {
     #[test]
     fn sixteen_bytes_per_param_and_min_gpus() {
         let w = Workload::dense("x", 1e9, 2e10).unwrap();
-        let m = estimate(&w, ADAM_MIXED_BYTES_PER_PARAM, Recompute::Selective, 1, Some(12.0), 1).unwrap();
+        let m = estimate(
+            &w,
+            ADAM_MIXED_BYTES_PER_PARAM,
+            Recompute::Selective,
+            1,
+            Some(12.0),
+            1,
+        )
+        .unwrap();
         assert_eq!(m.states_bytes, 16e9);
         assert_eq!(m.min_gpus, Some(2));
         assert!(!m.fits_consumer_12gb);
         let small = Workload::dense("y", 5e8, 1e10).unwrap();
-        assert!(estimate(&small, 16.0, Recompute::Selective, 1, Some(12.0), 1).unwrap().fits_consumer_12gb);
+        assert!(
+            estimate(&small, 16.0, Recompute::Selective, 1, Some(12.0), 1)
+                .unwrap()
+                .fits_consumer_12gb
+        );
     }
 }

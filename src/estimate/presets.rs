@@ -38,17 +38,32 @@ pub struct Presets {
 
 impl Presets {
     pub fn parse(text: &str, source: &str) -> Result<Self> {
-        let entries: BTreeMap<String, Preset> =
-            toml::from_str(text).map_err(|e| anyhow!("model presets {source}: {}", crate::config::one_line(&e.to_string())))?;
-        if let Some((id, _)) = entries.iter().find(|(_, p)| p.params == 0 || p.active_params == 0 || p.active_params > p.params) {
+        let entries: BTreeMap<String, Preset> = toml::from_str(text).map_err(|e| {
+            anyhow!(
+                "model presets {source}: {}",
+                crate::config::one_line(&e.to_string())
+            )
+        })?;
+        if let Some((id, _)) = entries
+            .iter()
+            .find(|(_, p)| p.params == 0 || p.active_params == 0 || p.active_params > p.params)
+        {
             anyhow::bail!("model presets {source}: {id}: need 0 < active_params <= params");
         }
-        Ok(Presets { entries, source: source.to_string() })
+        Ok(Presets {
+            entries,
+            source: source.to_string(),
+        })
     }
 
     /// `SCALELAB_MODELS`, else ./configs/models.toml, else the built-in copy.
     pub fn load() -> Result<Self> {
-        let (text, source) = crate::config::overridable_text("SCALELAB_MODELS", "configs/models.toml", BUILTIN, "model presets")?;
+        let (text, source) = crate::config::overridable_text(
+            "SCALELAB_MODELS",
+            "configs/models.toml",
+            BUILTIN,
+            "model presets",
+        )?;
         Self::parse(&text, &source)
     }
 
@@ -58,7 +73,10 @@ impl Presets {
 
     pub fn get(&self, id: &str) -> Result<&Preset> {
         self.entries.get(id).ok_or_else(|| {
-            anyhow!("--model: unknown model `{id}` (known: {}; or give --params N / --config FILE)", self.entries.keys().cloned().collect::<Vec<_>>().join(", "))
+            anyhow!(
+                "--model: unknown model `{id}` (known: {}; or give --params N / --config FILE)",
+                self.entries.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
         })
     }
 }
@@ -70,11 +88,24 @@ mod tests {
     #[test]
     fn builtin_presets_parse_and_moe_counts_differ() {
         let p = Presets::builtin().unwrap();
-        for id in ["gpt3-175b", "gpt-3.5", "llama2-70b", "llama3-8b", "llama3-70b", "llama3-405b", "nanochat-d32", "mixtral-8x7b", "deepseek-v3"] {
+        for id in [
+            "gpt3-175b",
+            "gpt-3.5",
+            "llama2-70b",
+            "llama3-8b",
+            "llama3-70b",
+            "llama3-405b",
+            "nanochat-d32",
+            "mixtral-8x7b",
+            "deepseek-v3",
+        ] {
             assert!(p.get(id).is_ok(), "{id}");
         }
         let ds = p.get("deepseek-v3").unwrap();
         assert!(ds.active_params < ds.params);
-        assert_eq!(p.get("nanochat-d32").unwrap().reported_gpu_hours, Some(250.4));
+        assert_eq!(
+            p.get("nanochat-d32").unwrap().reported_gpu_hours,
+            Some(250.4)
+        );
     }
 }

@@ -52,7 +52,14 @@ impl Workload {
     }
 
     /// A workload with 6·N_active FLOPs per token.
-    pub fn new(model: &str, total: f64, active: f64, shape: Option<Shape>, tokens: f64, tokens_source: String) -> Result<Self> {
+    pub fn new(
+        model: &str,
+        total: f64,
+        active: f64,
+        shape: Option<Shape>,
+        tokens: f64,
+        tokens_source: String,
+    ) -> Result<Self> {
         positive("params", total)?;
         positive("tokens", tokens)?;
         if !(active > 0.0 && active <= total) {
@@ -73,7 +80,12 @@ impl Workload {
     /// A preset with tokens chosen by `t`.
     pub fn from_preset(id: &str, p: &Preset, t: &Tokens) -> Result<Self> {
         let shape = match (p.n_layer, p.d_model, p.n_head, p.seq_len) {
-            (Some(n_layer), Some(d_model), Some(n_head), Some(seq_len)) => Some(Shape { n_layer, d_model, n_head, seq_len }),
+            (Some(n_layer), Some(d_model), Some(n_head), Some(seq_len)) => Some(Shape {
+                n_layer,
+                d_model,
+                n_head,
+                seq_len,
+            }),
             _ => None,
         };
         let (tokens, src) = match t {
@@ -83,7 +95,14 @@ impl Workload {
             },
             other => resolve_tokens(other, p.active_params as f64)?,
         };
-        Self::new(id, p.params as f64, p.active_params as f64, shape, tokens, src)
+        Self::new(
+            id,
+            p.params as f64,
+            p.active_params as f64,
+            shape,
+            tokens,
+            src,
+        )
     }
 
     pub fn training_flops(&self) -> f64 {
@@ -95,9 +114,17 @@ impl Workload {
 pub fn resolve_tokens(t: &Tokens, n: f64) -> Result<(f64, String)> {
     Ok(match t {
         Tokens::Count(d) => (positive("--tokens", *d)?, "--tokens".into()),
-        Tokens::PerParam(r) => (positive("--tokens-per-param", *r)? * n, format!("--tokens-per-param {r}")),
-        Tokens::Rule(rule) => (rule.tokens(n), format!("compute-optimal for N under --chinchilla {}", rule.id())),
-        Tokens::Published => bail!("no published token count: give --tokens, --tokens-per-param or --chinchilla"),
+        Tokens::PerParam(r) => (
+            positive("--tokens-per-param", *r)? * n,
+            format!("--tokens-per-param {r}"),
+        ),
+        Tokens::Rule(rule) => (
+            rule.tokens(n),
+            format!("compute-optimal for N under --chinchilla {}", rule.id()),
+        ),
+        Tokens::Published => {
+            bail!("no published token count: give --tokens, --tokens-per-param or --chinchilla")
+        }
     })
 }
 

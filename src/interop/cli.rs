@@ -45,7 +45,12 @@ pub struct LogitsArgs {
     #[arg(long)]
     pub step: Option<usize>,
     /// Token ids, comma-separated.
-    #[arg(long, value_delimiter = ',', required_unless_present = "prompt", conflicts_with = "prompt")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "prompt",
+        conflicts_with = "prompt"
+    )]
     pub tokens: Vec<u32>,
     /// Text to tokenize with the run's tokenizer instead of --tokens.
     #[arg(long)]
@@ -74,7 +79,10 @@ pub fn export(a: ExportArgs) -> Result<i32> {
 pub fn import(a: ImportArgs) -> Result<i32> {
     if let Some(c) = &a.config_out {
         if c.exists() {
-            bail!("--config-out {}: file exists (nothing is overwritten)", c.display());
+            bail!(
+                "--config-out {}: file exists (nothing is overwritten)",
+                c.display()
+            );
         }
     }
     let r = hf::import(&a.hf, &a.out, a.tokenizer.as_deref())?;
@@ -116,11 +124,20 @@ pub fn logits(a: LogitsArgs) -> Result<i32> {
         println!("{v}");
         return Ok(0);
     }
-    println!("{} step {}: logits for {} tokens (top 5 next-token ids per position)", a.run.display(), ck.step, tokens.len());
+    println!(
+        "{} step {}: logits for {} tokens (top 5 next-token ids per position)",
+        a.run.display(),
+        ck.step,
+        tokens.len()
+    );
     for (i, (t, row)) in tokens.iter().zip(&logits).enumerate() {
         let mut idx: Vec<usize> = (0..row.len()).collect();
         idx.sort_by(|&x, &y| row[y].total_cmp(&row[x]));
-        let top: Vec<String> = idx.iter().take(5).map(|&j| format!("{j} ({:.3})", row[j])).collect();
+        let top: Vec<String> = idx
+            .iter()
+            .take(5)
+            .map(|&j| format!("{j} ({:.3})", row[j]))
+            .collect();
         println!("{i:>4} token {t:>6}: {}", top.join(", "));
     }
     Ok(0)

@@ -58,12 +58,25 @@ pub fn load_checkpoint(run: &Path, step: Option<usize>) -> Result<RunCheckpoint>
     }
     let root = run.join("checkpoints");
     let (dir, state) = match step {
-        None => checkpoint::latest_good(&root, |m| eprintln!("warning: {m}")).ok_or_else(|| anyhow!("run {}: no usable checkpoint", run.display()))?,
+        None => checkpoint::latest_good(&root, |m| eprintln!("warning: {m}"))
+            .ok_or_else(|| anyhow!("run {}: no usable checkpoint", run.display()))?,
         Some(s) => {
             let dir = root.join(checkpoint::step_dir_name(s));
             if !dir.is_dir() {
-                let have: Vec<String> = checkpoint::list(&root).iter().rev().map(|(s, _)| s.to_string()).collect();
-                bail!("run {}: no checkpoint for step {s} (steps present: {})", run.display(), if have.is_empty() { "none".into() } else { have.join(", ") });
+                let have: Vec<String> = checkpoint::list(&root)
+                    .iter()
+                    .rev()
+                    .map(|(s, _)| s.to_string())
+                    .collect();
+                bail!(
+                    "run {}: no checkpoint for step {s} (steps present: {})",
+                    run.display(),
+                    if have.is_empty() {
+                        "none".into()
+                    } else {
+                        have.join(", ")
+                    }
+                );
             }
             let st = checkpoint::verify(&dir)?;
             (dir, st)
@@ -73,11 +86,28 @@ pub fn load_checkpoint(run: &Path, step: Option<usize>) -> Result<RunCheckpoint>
     let tokenizer = tokenizer::load(&tk_path)?;
     let tokenizer_json = tokenizer::read_bytes(&tk_path)?;
     if fsx::sha256_hex(&tokenizer_json) != state.tokenizer_sha256 {
-        eprintln!("warning: {} is not the tokenizer checkpoint {} was trained with (sha256 differs)", tk_path.display(), dir.display());
+        eprintln!(
+            "warning: {} is not the tokenizer checkpoint {} was trained with (sha256 differs)",
+            tk_path.display(),
+            dir.display()
+        );
     }
     let weights = checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), &Device::Cpu)?;
-    let params = Params::from_named(&state.config.model, weights, DType::F32, &Device::Cpu, &dir.display().to_string())?;
-    Ok(RunCheckpoint { cfg: state.config, params, step: state.step, dir, tokenizer, tokenizer_json })
+    let params = Params::from_named(
+        &state.config.model,
+        weights,
+        DType::F32,
+        &Device::Cpu,
+        &dir.display().to_string(),
+    )?;
+    Ok(RunCheckpoint {
+        cfg: state.config,
+        params,
+        step: state.step,
+        dir,
+        tokenizer,
+        tokenizer_json,
+    })
 }
 
 /// The HF `config.json` of a scalelab model (`GPT2Config` fields).
@@ -115,11 +145,25 @@ pub fn hf_config(m: &ModelConfig, tk: &Tokenizer) -> Value {
 fn hf_safetensors_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
     let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
-        .map(|(n, t)| Ok((n.clone(), t.dims().to_vec(), t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?.iter().flat_map(|x| x.to_le_bytes()).collect())))
+        .map(|(n, t)| {
+            Ok((
+                n.clone(),
+                t.dims().to_vec(),
+                t.to_dtype(DType::F32)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?
+                    .iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect(),
+            ))
+        })
         .collect::<Result<_>>()?;
     let views = data
         .iter()
-        .map(|(n, shape, bytes)| safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).map(|v| (n.clone(), v)))
+        .map(|(n, shape, bytes)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .map(|v| (n.clone(), v))
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("safetensors: {e}"))?;
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
@@ -134,22 +178,46 @@ fn create_folder(out: &Path, what: &str, fill: impl FnOnce(&Path) -> Result<()>)
         if !out.is_dir() {
             bail!("{what} {}: exists and is not a folder", out.display());
         }
-        if fs::read_dir(out).with_context(|| format!("{what} {}: cannot read", out.display()))?.next().is_some() {
-            bail!("{what} {}: exists and is not empty; choose another --out (nothing is overwritten)", out.display());
+        if fs::read_dir(out)
+            .with_context(|| format!("{what} {}: cannot read", out.display()))?
+            .next()
+            .is_some()
+        {
+            bail!(
+                "{what} {}: exists and is not empty; choose another --out (nothing is overwritten)",
+                out.display()
+            );
         }
     }
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).with_context(|| format!("{what} {}: cannot create {}", out.display(), parent.display()))?;
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).with_context(|| {
+        format!(
+            "{what} {}: cannot create {}",
+            out.display(),
+            parent.display()
+        )
+    })?;
     let tmp = fsx::temp_sibling(out);
     let _ = fs::remove_dir_all(&tmp);
     let res = (|| -> Result<()> {
-        fs::create_dir(&tmp).with_context(|| format!("{what} {}: cannot create {}", out.display(), tmp.display()))?;
+        fs::create_dir(&tmp).with_context(|| {
+            format!("{what} {}: cannot create {}", out.display(), tmp.display())
+        })?;
         fill(&tmp)?;
         fsx::sync_dir(&tmp);
         if out.exists() {
             fs::remove_dir(out)?;
         }
-        fs::rename(&tmp, out).with_context(|| format!("{what} {}: cannot move {} into place", out.display(), tmp.display()))?;
+        fs::rename(&tmp, out).with_context(|| {
+            format!(
+                "{what} {}: cannot move {} into place",
+                out.display(),
+                tmp.display()
+            )
+        })?;
         fsx::sync_dir(parent);
         Ok(())
     })();
@@ -174,7 +242,12 @@ pub fn export(run: &Path, out: &Path, step: Option<usize>) -> Result<Exported> {
     if !ck.cfg.model.bias {
         bail!("run {}: model.bias = false cannot be represented in Hugging Face GPT-2 (its linear layers and LayerNorms always have biases)", run.display());
     }
-    let tensors: Vec<(String, Tensor)> = ck.params.named_tensors().into_iter().map(|(n, t)| (format!("{PREFIX}{n}"), t)).collect();
+    let tensors: Vec<(String, Tensor)> = ck
+        .params
+        .named_tensors()
+        .into_iter()
+        .map(|(n, t)| (format!("{PREFIX}{n}"), t))
+        .collect();
     let weights = hf_safetensors_bytes(&tensors)?;
     let mut config = serde_json::to_string_pretty(&hf_config(&ck.cfg.model, &ck.tokenizer))?;
     config.push('\n');
@@ -183,7 +256,12 @@ pub fn export(run: &Path, out: &Path, step: Option<usize>) -> Result<Exported> {
         fsx::write_atomic(&tmp.join(WEIGHTS_FILE), &weights)?;
         fsx::write_atomic(&tmp.join(TOKENIZER_FILE), &ck.tokenizer_json)
     })?;
-    Ok(Exported { step: ck.step, checkpoint: ck.dir, tensors: tensors.len(), params: ck.params.numel() })
+    Ok(Exported {
+        step: ck.step,
+        checkpoint: ck.dir,
+        tensors: tensors.len(),
+        params: ck.params.numel(),
+    })
 }
 
 /// The scalelab model config of an HF GPT-2 `config.json`; errors name the
@@ -200,25 +278,45 @@ pub fn read_hf_config(hf: &Path) -> Result<ModelConfig> {
     }
     let field = |k: &str| v.get(k).filter(|x| !x.is_null());
     let uint = |keys: &[&str]| -> Result<usize> {
-        let x = keys.iter().find_map(|k| field(k)).ok_or_else(|| anyhow!("{what}: field `{}` is missing", keys[0]))?;
-        x.as_u64().filter(|n| *n > 0).map(|n| n as usize).ok_or_else(|| anyhow!("{what}: field `{}` must be a positive integer, got {x}", keys[0]))
+        let x = keys
+            .iter()
+            .find_map(|k| field(k))
+            .ok_or_else(|| anyhow!("{what}: field `{}` is missing", keys[0]))?;
+        x.as_u64()
+            .filter(|n| *n > 0)
+            .map(|n| n as usize)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{what}: field `{}` must be a positive integer, got {x}",
+                    keys[0]
+                )
+            })
     };
     if let Some(t) = field("model_type") {
         if t != "gpt2" {
             bail!("{what}: model_type is {t}; only \"gpt2\" folders can be imported");
         }
     }
-    let act = field("activation_function").map(|a| a.as_str().unwrap_or("?")).unwrap_or("gelu_new");
+    let act = field("activation_function")
+        .map(|a| a.as_str().unwrap_or("?"))
+        .unwrap_or("gelu_new");
     if !TANH_GELUS.contains(&act) {
         bail!("{what}: activation_function \"{act}\" is not supported; scalelab's MLP uses the tanh approximation (one of {})", TANH_GELUS.join(", "));
     }
     let d_model = uint(&["n_embd"])?;
     if let Some(n) = field("n_inner") {
         if n.as_u64() != Some(4 * d_model as u64) {
-            bail!("{what}: n_inner = {n}; scalelab's MLP width is 4·n_embd = {}", 4 * d_model);
+            bail!(
+                "{what}: n_inner = {n}; scalelab's MLP width is 4·n_embd = {}",
+                4 * d_model
+            );
         }
     }
-    for (k, want) in [("scale_attn_weights", true), ("scale_attn_by_inverse_layer_idx", false), ("add_cross_attention", false)] {
+    for (k, want) in [
+        ("scale_attn_weights", true),
+        ("scale_attn_by_inverse_layer_idx", false),
+        ("add_cross_attention", false),
+    ] {
         if let Some(x) = field(k) {
             if x.as_bool() != Some(want) {
                 bail!("{what}: {k} = {x} is not supported (scalelab computes {k} = {want})");
@@ -227,7 +325,9 @@ pub fn read_hf_config(hf: &Path) -> Result<ModelConfig> {
     }
     let ln_eps = match field("layer_norm_epsilon") {
         None => 1e-5,
-        Some(x) => x.as_f64().ok_or_else(|| anyhow!("{what}: field `layer_norm_epsilon` must be a number, got {x}"))?,
+        Some(x) => x.as_f64().ok_or_else(|| {
+            anyhow!("{what}: field `layer_norm_epsilon` must be a number, got {x}")
+        })?,
     };
     let m = ModelConfig {
         n_layer: uint(&["n_layer"])?,
@@ -252,7 +352,10 @@ fn weight_files(hf: &Path) -> Result<Vec<PathBuf>> {
     let index = hf.join(INDEX_FILE);
     if index.is_file() {
         let v: Value = fsx::read_json(&index)?;
-        let map = v.get("weight_map").and_then(Value::as_object).ok_or_else(|| anyhow!("{}: no `weight_map` object", index.display()))?;
+        let map = v
+            .get("weight_map")
+            .and_then(Value::as_object)
+            .ok_or_else(|| anyhow!("{}: no `weight_map` object", index.display()))?;
         let mut files: Vec<&str> = map.values().filter_map(Value::as_str).collect();
         files.sort_unstable();
         files.dedup();
@@ -277,7 +380,8 @@ pub fn read_hf_weights(hf: &Path) -> Result<HashMap<String, Tensor>> {
     let mut lm_head = None;
     for path in weight_files(hf)? {
         let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow!("{}: not a valid safetensors file ({e})", path.display()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| anyhow!("{}: not a valid safetensors file ({e})", path.display()))?;
         for (name, view) in st.tensors() {
             let short = name.strip_prefix(PREFIX).unwrap_or(&name).to_string();
             if is_mask_buffer(&short) {
@@ -285,13 +389,20 @@ pub fn read_hf_weights(hf: &Path) -> Result<HashMap<String, Tensor>> {
             }
             use safetensors::Dtype as D;
             if !matches!(view.dtype(), D::F16 | D::BF16 | D::F32 | D::F64) {
-                bail!("{}: tensor `{name}` has dtype {:?}, expected f16, bf16, f32 or f64", path.display(), view.dtype());
+                bail!(
+                    "{}: tensor `{name}` has dtype {:?}, expected f16, bf16, f32 or f64",
+                    path.display(),
+                    view.dtype()
+                );
             }
             let t = view.load(&Device::Cpu)?.to_dtype(DType::F32)?;
             if short == "lm_head.weight" {
                 lm_head = Some((path.clone(), t));
             } else if out.insert(short.clone(), t).is_some() {
-                bail!("{}: tensor `{short}` appears twice (with and without the `{PREFIX}` prefix?)", path.display());
+                bail!(
+                    "{}: tensor `{short}` appears twice (with and without the `{PREFIX}` prefix?)",
+                    path.display()
+                );
             }
         }
     }
@@ -317,11 +428,20 @@ pub struct Imported {
 /// tokenizer.json as `data.tokenizer` (so fine-tuning with `train --resume`
 /// tokenizes the same way) and the shipped corpus as a placeholder.
 fn imported_run_config(model: ModelConfig, out: &Path) -> Result<RunConfig> {
-    let abs = std::path::absolute(out).with_context(|| format!("run folder {}: cannot resolve", out.display()))?;
+    let abs = std::path::absolute(out)
+        .with_context(|| format!("run folder {}: cannot resolve", out.display()))?;
     let cfg = RunConfig {
         model,
-        data: DataConfig { corpus: PathBuf::from("data/pd_classics.txt.xz"), tokenizer: abs.join(TOKENIZER_FILE).display().to_string(), vocab: None, dir: None },
-        train: TrainConfig { max_steps: Some(1000), ..TrainConfig::default() },
+        data: DataConfig {
+            corpus: PathBuf::from("data/pd_classics.txt.xz"),
+            tokenizer: abs.join(TOKENIZER_FILE).display().to_string(),
+            vocab: None,
+            dir: None,
+        },
+        train: TrainConfig {
+            max_steps: Some(1000),
+            ..TrainConfig::default()
+        },
         optim: Default::default(),
     };
     cfg.validate()?;
@@ -344,36 +464,72 @@ pub fn import(hf: &Path, out: &Path, tokenizer_path: Option<&Path>) -> Result<Im
         bail!("hf folder {}: no such folder", hf.display());
     }
     let model = read_hf_config(hf)?;
-    let tk_path = tokenizer_path.map(Path::to_path_buf).unwrap_or_else(|| hf.join(TOKENIZER_FILE));
+    let tk_path = tokenizer_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| hf.join(TOKENIZER_FILE));
     if tokenizer_path.is_none() && !tk_path.is_file() {
-        bail!("hf folder {}: no {TOKENIZER_FILE} (pass --tokenizer FILE)", hf.display());
+        bail!(
+            "hf folder {}: no {TOKENIZER_FILE} (pass --tokenizer FILE)",
+            hf.display()
+        );
     }
     let tk = tokenizer::load(&tk_path)?;
     let tk_json = tokenizer::read_bytes(&tk_path)?;
     if tk.get_vocab_size(true) > model.vocab_size {
-        bail!("tokenizer {} has {} tokens, more than the model's vocab_size {}", tk_path.display(), tk.get_vocab_size(true), model.vocab_size);
+        bail!(
+            "tokenizer {} has {} tokens, more than the model's vocab_size {}",
+            tk_path.display(),
+            tk.get_vocab_size(true),
+            model.vocab_size
+        );
     }
     let weights = read_hf_weights(hf)?;
     let tensors = weights.len();
-    let params = Params::from_named(&model, weights, DType::F32, &Device::Cpu, &format!("hf folder {}", hf.display()))?;
+    let params = Params::from_named(
+        &model,
+        weights,
+        DType::F32,
+        &Device::Cpu,
+        &format!("hf folder {}", hf.display()),
+    )?;
     let cfg = imported_run_config(model, out)?;
     let moments: Vec<(String, Tensor)> = params
         .named_tensors()
         .into_iter()
-        .map(|(n, t)| Ok([(format!("m.{n}"), t.zeros_like()?), (format!("v.{n}"), t.zeros_like()?)]))
+        .map(|(n, t)| {
+            Ok([
+                (format!("m.{n}"), t.zeros_like()?),
+                (format!("v.{n}"), t.zeros_like()?),
+            ])
+        })
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .flatten()
         .collect();
-    let state = TrainState::fresh(&cfg, Sampler::new(cfg.train.seed.wrapping_add(1)).state(), fsx::sha256_hex(&tk_json));
+    let state = TrainState::fresh(
+        &cfg,
+        Sampler::new(cfg.train.seed.wrapping_add(1)).state(),
+        fsx::sha256_hex(&tk_json),
+    );
     let toml = config_toml(&cfg, hf);
     create_folder(out, "run folder", |tmp| {
         fsx::write_atomic(&tmp.join("config.toml"), toml.as_bytes())?;
         fsx::write_atomic(&tmp.join(TOKENIZER_FILE), &tk_json)?;
-        checkpoint::save(&tmp.join("checkpoints"), &params.named_tensors(), &moments, &state).map(|_| ())
+        checkpoint::save(
+            &tmp.join("checkpoints"),
+            &params.named_tensors(),
+            &moments,
+            &state,
+        )
+        .map(|_| ())
     })?;
     let checkpoint = out.join("checkpoints").join(checkpoint::step_dir_name(0));
-    Ok(Imported { config: cfg, checkpoint, tensors, params: params.numel() })
+    Ok(Imported {
+        config: cfg,
+        checkpoint,
+        tensors,
+        params: params.numel(),
+    })
 }
 
 /// Logits [t][vocab] (f32) of one sequence of token ids under a checkpoint.
@@ -386,7 +542,10 @@ pub fn logits(ck: &RunCheckpoint, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
         bail!("{} tokens exceed model.seq_len {}", tokens.len(), m.seq_len);
     }
     if let Some(t) = tokens.iter().find(|&&t| t as usize >= m.vocab_size) {
-        bail!("token id {t} is out of range (model.vocab_size {})", m.vocab_size);
+        bail!(
+            "token id {t} is out of range (model.vocab_size {})",
+            m.vocab_size
+        );
     }
     let model = Gpt::new(m, ck.params.var_builder(DType::F32, false)?)?;
     let x = Tensor::from_slice(tokens, (1, tokens.len()), &Device::Cpu)?;

@@ -21,8 +21,17 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
-        let b = if cfg.bias { Some(vb.get(cfg.d_model, "bias")?) } else { None };
-        Ok(LayerNorm { w: vb.get(cfg.d_model, "weight")?, b, eps: cfg.ln_eps, k })
+        let b = if cfg.bias {
+            Some(vb.get(cfg.d_model, "bias")?)
+        } else {
+            None
+        };
+        Ok(LayerNorm {
+            w: vb.get(cfg.d_model, "weight")?,
+            b,
+            eps: cfg.ln_eps,
+            k,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -38,8 +47,16 @@ struct Linear {
 
 impl Linear {
     fn new(din: usize, dout: usize, bias: bool, k: Kernels, vb: VarBuilder) -> Result<Self> {
-        let b = if bias { Some(vb.get(dout, "bias")?) } else { None };
-        Ok(Linear { w: vb.get((din, dout), "weight")?, b, k })
+        let b = if bias {
+            Some(vb.get(dout, "bias")?)
+        } else {
+            None
+        };
+        Ok(Linear {
+            w: vb.get((din, dout), "weight")?,
+            b,
+            k,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -67,7 +84,9 @@ impl Attention {
 
     /// x: [b, t, d] → [b, t, d].
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.k.causal_attention(&self.c_attn.forward(x)?, self.n_head)?;
+        let y = self
+            .k
+            .causal_attention(&self.c_attn.forward(x)?, self.n_head)?;
         self.c_proj.forward(&y)
     }
 }
@@ -81,7 +100,11 @@ struct Mlp {
 impl Mlp {
     fn new(cfg: &Config, k: Kernels, vb: VarBuilder) -> Result<Self> {
         let d = cfg.d_model;
-        Ok(Mlp { c_fc: Linear::new(d, 4 * d, cfg.bias, k, vb.pp("c_fc"))?, c_proj: Linear::new(4 * d, d, cfg.bias, k, vb.pp("c_proj"))?, k })
+        Ok(Mlp {
+            c_fc: Linear::new(d, 4 * d, cfg.bias, k, vb.pp("c_fc"))?,
+            c_proj: Linear::new(4 * d, d, cfg.bias, k, vb.pp("c_proj"))?,
+            k,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -130,7 +153,9 @@ impl Gpt {
 
     /// Build with a chosen implementation of the non-matmul ops (tests, benchmarks).
     pub fn with_kernels(cfg: &Config, vb: VarBuilder, k: Kernels) -> Result<Self> {
-        let blocks = (0..cfg.n_layer).map(|i| Block::new(cfg, k, vb.pp(format!("h.{i}")))).collect::<Result<Vec<_>>>()?;
+        let blocks = (0..cfg.n_layer)
+            .map(|i| Block::new(cfg, k, vb.pp(format!("h.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Gpt {
             cfg: cfg.clone(),
             wte: vb.get((cfg.vocab_size, cfg.d_model), "wte.weight")?,
@@ -149,9 +174,15 @@ impl Gpt {
     pub fn hidden(&self, idx: &Tensor) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
         if t > self.cfg.seq_len {
-            candle_core::bail!("sequence of {t} tokens exceeds model.seq_len {}", self.cfg.seq_len);
+            candle_core::bail!(
+                "sequence of {t} tokens exceeds model.seq_len {}",
+                self.cfg.seq_len
+            );
         }
-        let tok = self.wte.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, self.cfg.d_model))?;
+        let tok =
+            self.wte
+                .index_select(&idx.flatten_all()?, 0)?
+                .reshape((b, t, self.cfg.d_model))?;
         let mut x = tok.broadcast_add(&self.wpe.narrow(0, 0, t)?)?;
         for block in &self.blocks {
             x = block.forward(&x)?;
@@ -184,7 +215,11 @@ impl Gpt {
     pub fn loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let logits = self.logits_rows(idx)?;
         // Log-sum-exp statistics in f32 even when the matmuls ran in bf16/f16.
-        let logits = if logits.dtype().size_in_bytes() < 4 { logits.to_dtype(candle_core::DType::F32)? } else { logits };
+        let logits = if logits.dtype().size_in_bytes() < 4 {
+            logits.to_dtype(candle_core::DType::F32)?
+        } else {
+            logits
+        };
         self.k.cross_entropy(&logits, &targets.flatten_all()?)
     }
 }

@@ -32,7 +32,9 @@ impl MatmulShape {
 pub fn record_matmuls<T>(f: impl FnOnce() -> T) -> (T, Vec<MatmulShape>) {
     MATMUL_LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
     let out = f();
-    let log = MATMUL_LOG.with(|l| l.borrow_mut().take()).unwrap_or_default();
+    let log = MATMUL_LOG
+        .with(|l| l.borrow_mut().take())
+        .unwrap_or_default();
     (out, log)
 }
 
@@ -40,7 +42,12 @@ pub fn record_matmuls<T>(f: impl FnOnce() -> T) -> (T, Vec<MatmulShape>) {
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (ad, bd) = (a.dims(), b.dims());
     let r = ad.len();
-    log_matmul(MatmulShape { batch: ad[..r - 2].iter().product(), m: ad[r - 2], k: ad[r - 1], n: bd[bd.len() - 1] });
+    log_matmul(MatmulShape {
+        batch: ad[..r - 2].iter().product(),
+        m: ad[r - 2],
+        k: ad[r - 1],
+        n: bd[bd.len() - 1],
+    });
     a.matmul(b)
 }
 
@@ -82,7 +89,12 @@ pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
     let (b, t, d3) = qkv.dims3()?;
     let (d, h) = (d3 / 3, n_head);
     let hd = d / h;
-    let heads = |i: usize| qkv.narrow(2, i * d, d)?.reshape((b, t, h, hd))?.transpose(1, 2)?.contiguous();
+    let heads = |i: usize| {
+        qkv.narrow(2, i * d, d)?
+            .reshape((b, t, h, hd))?
+            .transpose(1, 2)?
+            .contiguous()
+    };
     let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
     let scores = (matmul(&q, &k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
     let att = softmax_last(&scores.broadcast_add(&causal_mask(t, qkv.dtype(), qkv.device())?)?)?;
@@ -110,7 +122,15 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
 
 /// Additive causal mask `[t, t]`: 0 on and below the diagonal, −inf above.
 pub fn causal_mask(t: usize, dtype: DType, dev: &Device) -> Result<Tensor> {
-    let m: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { f32::NEG_INFINITY } else { 0.0 }).collect();
+    let m: Vec<f32> = (0..t * t)
+        .map(|i| {
+            if i % t > i / t {
+                f32::NEG_INFINITY
+            } else {
+                0.0
+            }
+        })
+        .collect();
     Tensor::from_vec(m, (t, t), dev)?.to_dtype(dtype)
 }
 

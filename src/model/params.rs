@@ -45,10 +45,18 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     let proj_std = std / (2.0 * cfg.n_layer as f64).sqrt();
     let mut v = Vec::new();
     let mut push = |name: String, shape: Vec<usize>, init| v.push(ParamSpec { name, shape, init });
-    push("wte.weight".into(), vec![cfg.vocab_size, d], Init::Normal(std));
+    push(
+        "wte.weight".into(),
+        vec![cfg.vocab_size, d],
+        Init::Normal(std),
+    );
     push("wpe.weight".into(), vec![cfg.seq_len, d], Init::Normal(std));
-    let layers: [(&str, usize, usize, f64); 4] =
-        [("attn.c_attn", d, 3 * d, std), ("attn.c_proj", d, d, proj_std), ("mlp.c_fc", d, 4 * d, std), ("mlp.c_proj", 4 * d, d, proj_std)];
+    let layers: [(&str, usize, usize, f64); 4] = [
+        ("attn.c_attn", d, 3 * d, std),
+        ("attn.c_proj", d, d, proj_std),
+        ("mlp.c_fc", d, 4 * d, std),
+        ("mlp.c_proj", 4 * d, d, proj_std),
+    ];
     for i in 0..cfg.n_layer {
         let p = format!("h.{i}");
         let ln = |push: &mut dyn FnMut(String, Vec<usize>, Init), name: &str| {
@@ -59,14 +67,22 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
         };
         ln(&mut push, "ln_1");
         for (name, din, dout, s) in &layers[..2] {
-            push(format!("{p}.{name}.weight"), vec![*din, *dout], Init::Normal(*s));
+            push(
+                format!("{p}.{name}.weight"),
+                vec![*din, *dout],
+                Init::Normal(*s),
+            );
             if cfg.bias {
                 push(format!("{p}.{name}.bias"), vec![*dout], Init::Zeros);
             }
         }
         ln(&mut push, "ln_2");
         for (name, din, dout, s) in &layers[2..] {
-            push(format!("{p}.{name}.weight"), vec![*din, *dout], Init::Normal(*s));
+            push(
+                format!("{p}.{name}.weight"),
+                vec![*din, *dout],
+                Init::Normal(*s),
+            );
             if cfg.bias {
                 push(format!("{p}.{name}.bias"), vec![*dout], Init::Zeros);
             }
@@ -80,7 +96,12 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
 }
 
 /// Freshly initialised parameters from a seeded RNG (same values on every device).
-pub fn init_params(cfg: &ModelConfig, seed: u64, dtype: DType, dev: &Device) -> Result<Vec<(String, Tensor)>> {
+pub fn init_params(
+    cfg: &ModelConfig,
+    seed: u64,
+    dtype: DType,
+    dev: &Device,
+) -> Result<Vec<(String, Tensor)>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     param_specs(cfg)
         .into_iter()
@@ -112,7 +133,11 @@ pub struct ParamCounts {
 pub fn param_counts(cfg: &ModelConfig) -> ParamCounts {
     let specs = param_specs(cfg);
     let total: usize = specs.iter().map(ParamSpec::numel).sum();
-    let emb: usize = specs.iter().filter(|s| s.is_embedding()).map(ParamSpec::numel).sum();
+    let emb: usize = specs
+        .iter()
+        .filter(|s| s.is_embedding())
+        .map(ParamSpec::numel)
+        .sum();
     ParamCounts {
         total: total as u64,
         non_embedding: (total - emb) as u64,
@@ -153,26 +178,50 @@ impl Params {
             .into_iter()
             .map(|(_, t)| candle_core::Var::from_tensor(&t))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Params { specs: param_specs(cfg), vars })
+        Ok(Params {
+            specs: param_specs(cfg),
+            vars,
+        })
     }
 
     /// Adopt named tensors (e.g. from a checkpoint), checking names, shapes and dtype.
     /// `what` names the source in errors.
-    pub fn from_named(cfg: &ModelConfig, mut named: std::collections::HashMap<String, Tensor>, dtype: DType, dev: &Device, what: &str) -> Result<Self> {
+    pub fn from_named(
+        cfg: &ModelConfig,
+        mut named: std::collections::HashMap<String, Tensor>,
+        dtype: DType,
+        dev: &Device,
+        what: &str,
+    ) -> Result<Self> {
         let specs = param_specs(cfg);
         let mut vars = Vec::with_capacity(specs.len());
         for s in &specs {
-            let t = named.remove(&s.name).ok_or_else(|| anyhow::anyhow!("{what}: missing tensor `{}`", s.name))?;
+            let t = named
+                .remove(&s.name)
+                .ok_or_else(|| anyhow::anyhow!("{what}: missing tensor `{}`", s.name))?;
             if t.dims() != s.shape.as_slice() {
-                anyhow::bail!("{what}: tensor `{}` has shape {:?}, the config needs {:?}", s.name, t.dims(), s.shape);
+                anyhow::bail!(
+                    "{what}: tensor `{}` has shape {:?}, the config needs {:?}",
+                    s.name,
+                    t.dims(),
+                    s.shape
+                );
             }
             if !t.dtype().is_float() {
-                anyhow::bail!("{what}: tensor `{}` has dtype {:?}, expected a float type", s.name, t.dtype());
+                anyhow::bail!(
+                    "{what}: tensor `{}` has dtype {:?}, expected a float type",
+                    s.name,
+                    t.dtype()
+                );
             }
-            vars.push(candle_core::Var::from_tensor(&t.to_dtype(dtype)?.to_device(dev)?)?);
+            vars.push(candle_core::Var::from_tensor(
+                &t.to_dtype(dtype)?.to_device(dev)?,
+            )?);
         }
         if let Some(extra) = named.keys().next() {
-            anyhow::bail!("{what}: unexpected tensor `{extra}` (checkpoint from another model shape?)");
+            anyhow::bail!(
+                "{what}: unexpected tensor `{extra}` (checkpoint from another model shape?)"
+            );
         }
         Ok(Params { specs, vars })
     }
@@ -181,17 +230,29 @@ impl Params {
     /// are recorded so gradients flow back to the master `Var`s; without it the
     /// tensors are detached (evaluation, sampling: no backward graph is built).
     pub fn var_builder(&self, dtype: DType, track: bool) -> Result<candle_nn::VarBuilder<'static>> {
-        let dev = self.vars.first().map(|v| v.device().clone()).unwrap_or(Device::Cpu);
+        let dev = self
+            .vars
+            .first()
+            .map(|v| v.device().clone())
+            .unwrap_or(Device::Cpu);
         let mut map = std::collections::HashMap::with_capacity(self.vars.len());
         for (s, v) in self.specs.iter().zip(&self.vars) {
-            let t = if track { v.as_tensor().clone() } else { v.as_tensor().detach() };
+            let t = if track {
+                v.as_tensor().clone()
+            } else {
+                v.as_tensor().detach()
+            };
             map.insert(s.name.clone(), t.to_dtype(dtype)?);
         }
         Ok(candle_nn::VarBuilder::from_tensors(map, dtype, &dev))
     }
 
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
-        self.specs.iter().zip(&self.vars).map(|(s, v)| (s.name.clone(), v.as_tensor().detach())).collect()
+        self.specs
+            .iter()
+            .zip(&self.vars)
+            .map(|(s, v)| (s.name.clone(), v.as_tensor().detach()))
+            .collect()
     }
 
     pub fn numel(&self) -> usize {

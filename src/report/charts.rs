@@ -74,13 +74,24 @@ pub struct Chart {
 }
 
 fn tx(v: f64, log: bool) -> Option<f64> {
-    let v = if log { (v > 0.0).then(|| v.log10())? } else { v };
+    let v = if log {
+        (v > 0.0).then(|| v.log10())?
+    } else {
+        v
+    };
     v.is_finite().then_some(v)
 }
 
 fn tick(v: f64, log: bool) -> String {
     if !log {
-        return if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-2) { format!("{v:.1e}") } else { format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string() };
+        return if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-2) {
+            format!("{v:.1e}")
+        } else {
+            format!("{v:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        };
     }
     let p = 10f64.powf(v);
     if (v - v.round()).abs() < 1e-9 {
@@ -110,10 +121,24 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
-    let xs = c.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).chain(c.bands.iter().flat_map(|b| b.xs.iter().copied()));
-    let ys = c.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).chain(c.bands.iter().flat_map(|b| b.lo.iter().chain(&b.hi).copied()));
-    let (x0, x1) = range(xs.filter_map(|v| tx(v, c.log_x))).ok_or_else(|| anyhow!("chart {:?}: no data", c.title))?;
-    let (y0, y1) = range(ys.filter_map(|v| tx(v, c.log_y))).ok_or_else(|| anyhow!("chart {:?}: no data", c.title))?;
+    let xs = c
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .chain(c.bands.iter().flat_map(|b| b.xs.iter().copied()));
+    let ys = c
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .chain(
+            c.bands
+                .iter()
+                .flat_map(|b| b.lo.iter().chain(&b.hi).copied()),
+        );
+    let (x0, x1) = range(xs.filter_map(|v| tx(v, c.log_x)))
+        .ok_or_else(|| anyhow!("chart {:?}: no data", c.title))?;
+    let (y0, y1) = range(ys.filter_map(|v| tx(v, c.log_y)))
+        .ok_or_else(|| anyhow!("chart {:?}: no data", c.title))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(&c.title, ("sans-serif", 22))
         .margin(16)
@@ -125,8 +150,20 @@ where
     // A log axis spanning decades is labelled at the powers of ten only; a
     // fine tick grid (0.1 in log10) makes sure they are among the key points.
     let (dx, dy) = (lx && x1 - x0 >= 1.5, ly && y1 - y0 >= 1.5);
-    let count = |span: f64, decades: bool| if decades { (span * 10.0).ceil() as usize + 1 } else { 10 };
-    let label = |v: f64, log: bool, decades: bool| if decades && (v - v.round()).abs() > 1e-6 { String::new() } else { tick(v, log) };
+    let count = |span: f64, decades: bool| {
+        if decades {
+            (span * 10.0).ceil() as usize + 1
+        } else {
+            10
+        }
+    };
+    let label = |v: f64, log: bool, decades: bool| {
+        if decades && (v - v.round()).abs() > 1e-6 {
+            String::new()
+        } else {
+            tick(v, log)
+        }
+    };
     chart
         .configure_mesh()
         .x_desc(&c.x_label)
@@ -142,28 +179,53 @@ where
         .map_err(err)?;
     for b in &c.bands {
         let col = color(b.color);
-        let mut poly: Vec<(f64, f64)> = b.xs.iter().zip(&b.hi).filter_map(|(x, y)| Some((tx(*x, lx)?, tx(*y, ly)?))).collect();
-        poly.extend(b.xs.iter().zip(&b.lo).rev().filter_map(|(x, y)| Some((tx(*x, lx)?, tx(*y, ly)?))));
+        let mut poly: Vec<(f64, f64)> =
+            b.xs.iter()
+                .zip(&b.hi)
+                .filter_map(|(x, y)| Some((tx(*x, lx)?, tx(*y, ly)?)))
+                .collect();
+        poly.extend(
+            b.xs.iter()
+                .zip(&b.lo)
+                .rev()
+                .filter_map(|(x, y)| Some((tx(*x, lx)?, tx(*y, ly)?))),
+        );
         chart
             .draw_series(std::iter::once(Polygon::new(poly, col.mix(0.18).filled())))
             .map_err(err)?
             .label(&b.label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], col.mix(0.18).filled()));
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 16, y + 5)], col.mix(0.18).filled())
+            });
     }
     for s in &c.series {
         let col = color(s.color);
-        let pts: Vec<(f64, f64)> = s.points.iter().filter_map(|(x, y)| Some((tx(*x, lx)?, tx(*y, ly)?))).collect();
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter_map(|(x, y)| Some((tx(*x, lx)?, tx(*y, ly)?)))
+            .collect();
         let style = ShapeStyle::from(&col).stroke_width(2);
         let anno = match s.mark {
-            Mark::Line | Mark::LinePoints => chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(err)?,
-            Mark::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style)).map_err(err)?,
-            Mark::Points => chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, col.filled()))).map_err(err)?,
+            Mark::Line | Mark::LinePoints => chart
+                .draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(err)?,
+            Mark::Dashed => chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))
+                .map_err(err)?,
+            Mark::Points => chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 4, col.filled())))
+                .map_err(err)?,
         };
         if !s.label.is_empty() {
-            anno.label(&s.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
+            anno.label(&s.label).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2))
+            });
         }
         if s.mark == Mark::LinePoints {
-            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, col.filled()))).map_err(err)?;
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 3, col.filled())))
+                .map_err(err)?;
         }
     }
     if c.series.iter().any(|s| !s.label.is_empty()) || !c.bands.is_empty() {
@@ -196,8 +258,13 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
-    let logs: Vec<f64> = b.series.iter().flat_map(|(_, v)| v.iter().filter_map(|x| tx(*x, true))).collect();
-    let (y0, y1) = range(logs.into_iter()).ok_or_else(|| anyhow!("chart {:?}: no data", b.title))?;
+    let logs: Vec<f64> = b
+        .series
+        .iter()
+        .flat_map(|(_, v)| v.iter().filter_map(|x| tx(*x, true)))
+        .collect();
+    let (y0, y1) =
+        range(logs.into_iter()).ok_or_else(|| anyhow!("chart {:?}: no data", b.title))?;
     let y0 = y0.floor();
     let n = b.categories.len();
     let cats = b.categories.clone();
@@ -214,7 +281,11 @@ where
         .x_labels(n)
         .x_label_formatter(&|v| {
             let i = v.round();
-            if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < cats.len() { cats[i as usize].clone() } else { String::new() }
+            if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < cats.len() {
+                cats[i as usize].clone()
+            } else {
+                String::new()
+            }
         })
         .y_desc(&b.y_label)
         .y_label_formatter(&|v| tick(*v, true))
@@ -270,7 +341,9 @@ macro_rules! render_both {
             } else {
                 $draw(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), $what)
             };
-            let res = res.and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| anyhow!("{}: {e}", path.display())));
+            let res = res.and_then(|_| {
+                std::fs::rename(&tmp, &path).map_err(|e| anyhow!("{}: {e}", path.display()))
+            });
             if let Err(e) = res {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e.context(format!("chart {}", path.display())));

@@ -39,10 +39,22 @@ impl ReportOptions {
             bail!("--gpus must be at least 1");
         }
         if self.targets.is_empty() || self.targets.iter().any(|t| !(t.is_finite() && *t >= 1.0)) {
-            bail!("--targets must be positive parameter counts, got {:?}", self.targets);
+            bail!(
+                "--targets must be positive parameter counts, got {:?}",
+                self.targets
+            );
         }
-        crate::hardware::Catalog::load()?.get(&self.hardware).map_err(|e| anyhow::anyhow!("--hardware: {e}"))?;
-        Ok(Options { bootstrap: self.bootstrap, holdout: self.holdout, targets: self.targets.clone(), hardware: self.hardware.clone(), mfu: self.mfu, gpus: self.gpus })
+        crate::hardware::Catalog::load()?
+            .get(&self.hardware)
+            .map_err(|e| anyhow::anyhow!("--hardware: {e}"))?;
+        Ok(Options {
+            bootstrap: self.bootstrap,
+            holdout: self.holdout,
+            targets: self.targets.clone(),
+            hardware: self.hardware.clone(),
+            mfu: self.mfu,
+            gpus: self.gpus,
+        })
     }
 }
 
@@ -57,6 +69,10 @@ pub struct ReportArgs {
 pub fn cmd(a: ReportArgs) -> Result<i32> {
     let opts = a.opts.resolve()?;
     let path = super::report(&a.dir, &opts)?;
-    println!("wrote {} (charts in {})", path.display(), a.dir.join("charts").display());
+    println!(
+        "wrote {} (charts in {})",
+        path.display(),
+        a.dir.join("charts").display()
+    );
     Ok(0)
 }

@@ -14,7 +14,11 @@ pub struct RunCurves {
 impl RunCurves {
     pub fn read(name: &str, dir: &Path) -> Result<Self> {
         let (steps, evals) = metrics::read(&dir.join("metrics.jsonl"))?;
-        Ok(RunCurves { name: name.to_string(), steps, evals })
+        Ok(RunCurves {
+            name: name.to_string(),
+            steps,
+            evals,
+        })
     }
 }
 
@@ -61,17 +65,44 @@ pub fn write_loss_charts(runs: &[RunCurves], out: &Path) -> Result<Vec<PathBuf>>
             .iter()
             .enumerate()
             .map(|(i, r)| Series {
-                label: if runs.len() == 1 { "validation loss".into() } else { r.name.clone() },
-                points: r.evals.iter().filter(|e| axis.of(e) > 0.0).map(|e| (axis.of(e), e.val_loss)).collect(),
+                label: if runs.len() == 1 {
+                    "validation loss".into()
+                } else {
+                    r.name.clone()
+                },
+                points: r
+                    .evals
+                    .iter()
+                    .filter(|e| axis.of(e) > 0.0)
+                    .map(|e| (axis.of(e), e.val_loss))
+                    .collect(),
                 mark: Mark::LinePoints,
                 color: i,
             })
             .collect();
         if let [r] = runs {
             if matches!(axis, Axis::Tokens | Axis::Flops) {
-                let flops_per_token = r.steps.first().map(|s| s.flops_step / (s.tokens_seen.max(1) as f64 / s.step.max(1) as f64)).unwrap_or(0.0);
-                let x = |s: &StepRecord| if let Axis::Tokens = axis { s.tokens_seen as f64 } else { s.tokens_seen as f64 * flops_per_token };
-                series.insert(0, Series { label: "training loss".into(), points: r.steps.iter().map(|s| (x(s), s.loss)).collect(), mark: Mark::Line, color: 5 });
+                let flops_per_token = r
+                    .steps
+                    .first()
+                    .map(|s| s.flops_step / (s.tokens_seen.max(1) as f64 / s.step.max(1) as f64))
+                    .unwrap_or(0.0);
+                let x = |s: &StepRecord| {
+                    if let Axis::Tokens = axis {
+                        s.tokens_seen as f64
+                    } else {
+                        s.tokens_seen as f64 * flops_per_token
+                    }
+                };
+                series.insert(
+                    0,
+                    Series {
+                        label: "training loss".into(),
+                        points: r.steps.iter().map(|s| (x(s), s.loss)).collect(),
+                        mark: Mark::Line,
+                        color: 5,
+                    },
+                );
             }
         }
         let chart = Chart {

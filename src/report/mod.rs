@@ -19,7 +19,10 @@ pub fn report(dir: &Path, opts: &sweep::Options) -> Result<PathBuf> {
     } else if dir.join("metrics.jsonl").is_file() {
         run_report(dir)
     } else {
-        bail!("report: {} is neither a run folder (metrics.jsonl) nor a sweep folder (results.csv)", dir.display())
+        bail!(
+            "report: {} is neither a run folder (metrics.jsonl) nor a sweep folder (results.csv)",
+            dir.display()
+        )
     }
 }
 
@@ -34,16 +37,22 @@ pub fn images(dir: &Path, stems: &[PathBuf]) -> String {
 }
 
 fn run_report(dir: &Path) -> Result<PathBuf> {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
     let run = RunCurves::read(&name, dir)?;
     let charts = dir.join("charts");
     std::fs::create_dir_all(&charts)?;
     let stems = curves::write_loss_charts(std::slice::from_ref(&run), &charts)?;
     let mut md = format!("# Run report: {name}\n\n");
-    if let Ok(s) = crate::fsx::read_json::<crate::train::metrics::Summary>(&dir.join("summary.json")) {
+    if let Ok(s) =
+        crate::fsx::read_json::<crate::train::metrics::Summary>(&dir.join("summary.json"))
+    {
         let _ = writeln!(md, "| params | non-embedding | steps | tokens | FLOPs | final train loss | val loss | val bpb | wall | tok/s | MFU | device |");
         let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-        let _ = writeln!(
+        let _ =
+            writeln!(
             md,
             "| {} | {} | {} | {} | {:.3e} | {:.4} | {:.4} | {:.4} | {:.0} s | {:.0} | {} | {} |\n",
             s.params,

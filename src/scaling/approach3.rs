@@ -40,12 +40,24 @@ impl Grid {
     /// Chinchilla's grid: α, β ∈ {0, 0.5, …, 2}, e ∈ {−1, −0.5, …, 1.5},
     /// a, b ∈ {0, 5, …, 25}: 5·5·6·6·6 = 5400 starts.
     pub fn chinchilla() -> Self {
-        Grid { alpha: range(0.0, 2.0, 0.5), beta: range(0.0, 2.0, 0.5), e: range(-1.0, 1.5, 0.5), a: range(0.0, 25.0, 5.0), b: range(0.0, 25.0, 5.0) }
+        Grid {
+            alpha: range(0.0, 2.0, 0.5),
+            beta: range(0.0, 2.0, 0.5),
+            e: range(-1.0, 1.5, 0.5),
+            a: range(0.0, 25.0, 5.0),
+            b: range(0.0, 25.0, 5.0),
+        }
     }
 
     /// A coarser grid over the same box: α, β ∈ {0, 0.5, 1, 1.5}... see docs/fitting.md.
     pub fn coarse() -> Self {
-        Grid { alpha: vec![0.0, 0.5, 1.0, 2.0], beta: vec![0.0, 0.5, 1.0, 2.0], e: vec![-1.0, 0.0, 1.0], a: range(0.0, 25.0, 5.0), b: range(0.0, 25.0, 5.0) }
+        Grid {
+            alpha: vec![0.0, 0.5, 1.0, 2.0],
+            beta: vec![0.0, 0.5, 1.0, 2.0],
+            e: vec![-1.0, 0.0, 1.0],
+            a: range(0.0, 25.0, 5.0),
+            b: range(0.0, 25.0, 5.0),
+        }
     }
 
     pub fn starts(&self) -> Vec<[f64; 5]> {
@@ -75,7 +87,11 @@ pub struct Obs {
 
 impl Obs {
     pub fn new(n: &[f64], d: &[f64], l: &[f64]) -> Self {
-        Obs { ln_n: n.iter().map(|x| x.ln()).collect(), ln_d: d.iter().map(|x| x.ln()).collect(), ln_l: l.iter().map(|x| x.ln()).collect() }
+        Obs {
+            ln_n: n.iter().map(|x| x.ln()).collect(),
+            ln_d: d.iter().map(|x| x.ln()).collect(),
+            ln_l: l.iter().map(|x| x.ln()).collect(),
+        }
     }
     pub fn len(&self) -> usize {
         self.ln_l.len()
@@ -149,8 +165,15 @@ impl Gradient for Problem<'_> {
 
 /// One L-BFGS run; `None` if the solver failed or ended non-finite.
 pub fn minimise(obs: &Obs, w: Option<&[f64]>, start: [f64; 5]) -> Option<([f64; 5], f64)> {
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), LBFGS_MEMORY).with_tolerance_grad(TOL_GRAD).ok()?.with_tolerance_cost(TOL_COST).ok()?;
-    let res = Executor::new(Problem { obs, w }, solver).configure(|s| s.param(start.to_vec()).max_iters(MAX_ITERS)).run().ok()?;
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), LBFGS_MEMORY)
+        .with_tolerance_grad(TOL_GRAD)
+        .ok()?
+        .with_tolerance_cost(TOL_COST)
+        .ok()?;
+    let res = Executor::new(Problem { obs, w }, solver)
+        .configure(|s| s.param(start.to_vec()).max_iters(MAX_ITERS))
+        .run()
+        .ok()?;
     let st = res.state();
     let p = st.get_best_param()?;
     let theta = [p[0], p[1], p[2], p[3], p[4]];
@@ -174,13 +197,22 @@ pub struct MultiFit {
 /// Minimise from every start (in parallel); the lowest final objective wins
 /// (ties go to the earlier start, so the result does not depend on threads).
 pub fn fit_multi(obs: &Obs, w: Option<&[f64]>, starts: &[[f64; 5]]) -> Option<MultiFit> {
-    let results: Vec<Option<([f64; 5], f64)>> = starts.par_iter().map(|s| minimise(obs, w, *s)).collect();
+    let results: Vec<Option<([f64; 5], f64)>> =
+        starts.par_iter().map(|s| minimise(obs, w, *s)).collect();
     best_of(starts, &results)
 }
 
 fn best_of(starts: &[[f64; 5]], results: &[Option<([f64; 5], f64)>]) -> Option<MultiFit> {
-    let mut idx: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_some()).collect();
-    idx.sort_by(|&i, &j| results[i].unwrap().1.total_cmp(&results[j].unwrap().1).then(i.cmp(&j)));
+    let mut idx: Vec<usize> = (0..results.len())
+        .filter(|&i| results[i].is_some())
+        .collect();
+    idx.sort_by(|&i, &j| {
+        results[i]
+            .unwrap()
+            .1
+            .total_cmp(&results[j].unwrap().1)
+            .then(i.cmp(&j))
+    });
     let best = *idx.first()?;
     let (theta, f) = results[best].unwrap();
     let tol = 1e-6 * f.abs().max(1e-300);
@@ -188,19 +220,29 @@ fn best_of(starts: &[[f64; 5]], results: &[Option<([f64; 5], f64)>]) -> Option<M
         theta,
         objective: f,
         finished: idx.len(),
-        at_best: idx.iter().filter(|&&i| results[i].unwrap().1 - f <= tol).count(),
+        at_best: idx
+            .iter()
+            .filter(|&&i| results[i].unwrap().1 - f <= tol)
+            .count(),
         ranked_starts: idx.iter().map(|&i| starts[i]).collect(),
     })
 }
 
 /// Sequential multi-start (used inside the parallel bootstrap).
 pub fn fit_multi_seq(obs: &Obs, w: Option<&[f64]>, starts: &[[f64; 5]]) -> Option<MultiFit> {
-    let results: Vec<Option<([f64; 5], f64)>> = starts.iter().map(|s| minimise(obs, w, *s)).collect();
+    let results: Vec<Option<([f64; 5], f64)>> =
+        starts.iter().map(|s| minimise(obs, w, *s)).collect();
     best_of(starts, &results)
 }
 
 pub fn law_of(theta: &[f64; 5]) -> Law3 {
-    Law3 { a: theta[0].exp(), b: theta[1].exp(), e: theta[2].exp(), alpha: theta[3], beta: theta[4] }
+    Law3 {
+        a: theta[0].exp(),
+        b: theta[1].exp(),
+        e: theta[2].exp(),
+        alpha: theta[3],
+        beta: theta[4],
+    }
 }
 
 pub fn theta_of(l: &Law3) -> [f64; 5] {
@@ -235,9 +277,22 @@ mod tests {
     fn gradient_matches_finite_differences() {
         let n = [1e6, 3e7, 2e8, 1e9, 5e6];
         let d = [2e7, 1e9, 4e9, 2e10, 1e8];
-        let law = Law3 { e: 1.69, a: 406.4, b: 410.7, alpha: 0.34, beta: 0.28 };
+        let law = Law3 {
+            e: 1.69,
+            a: 406.4,
+            b: 410.7,
+            alpha: 0.34,
+            beta: 0.28,
+        };
         // Residuals on both sides of δ.
-        let l: Vec<f64> = n.iter().zip(&d).enumerate().map(|(i, (n, d))| law.loss(*n, *d) * (1.0 + 0.0004 * (i as f64 - 2.0) * (1.0 + 5.0 * (i % 2) as f64))).collect();
+        let l: Vec<f64> = n
+            .iter()
+            .zip(&d)
+            .enumerate()
+            .map(|(i, (n, d))| {
+                law.loss(*n, *d) * (1.0 + 0.0004 * (i as f64 - 2.0) * (1.0 + 5.0 * (i % 2) as f64))
+            })
+            .collect();
         let obs = Obs::new(&n, &d, &l);
         let w = [1.0, 2.0, 0.0, 1.0, 3.0];
         let th = [6.1, 5.9, 0.5, 0.35, 0.27];
@@ -248,14 +303,25 @@ mod tests {
             let (mut p, mut q) = (th, th);
             p[k] += h;
             q[k] -= h;
-            let fd = (objective(&p, &obs, Some(&w), None) - objective(&q, &obs, Some(&w), None)) / (2.0 * h);
-            assert!((fd - g[k]).abs() < 1e-6 * (1.0 + g[k].abs()), "param {k}: fd {fd} vs analytic {}", g[k]);
+            let fd = (objective(&p, &obs, Some(&w), None) - objective(&q, &obs, Some(&w), None))
+                / (2.0 * h);
+            assert!(
+                (fd - g[k]).abs() < 1e-6 * (1.0 + g[k].abs()),
+                "param {k}: fd {fd} vs analytic {}",
+                g[k]
+            );
         }
     }
 
     #[test]
     fn exact_data_is_recovered_from_the_grid() {
-        let law = Law3 { e: 1.69, a: 406.4, b: 410.7, alpha: 0.34, beta: 0.28 };
+        let law = Law3 {
+            e: 1.69,
+            a: 406.4,
+            b: 410.7,
+            alpha: 0.34,
+            beta: 0.28,
+        };
         let (mut n, mut d, mut l) = (vec![], vec![], vec![]);
         for i in 0..6 {
             for j in 0..5 {
@@ -269,7 +335,13 @@ mod tests {
         let obs = Obs::new(&n, &d, &l);
         let f = fit_multi(&obs, None, &Grid::coarse().starts()).unwrap();
         let got = law_of(&f.theta);
-        for (x, y) in [(got.e, law.e), (got.a, law.a), (got.b, law.b), (got.alpha, law.alpha), (got.beta, law.beta)] {
+        for (x, y) in [
+            (got.e, law.e),
+            (got.a, law.a),
+            (got.b, law.b),
+            (got.alpha, law.alpha),
+            (got.beta, law.beta),
+        ] {
             assert!((x / y - 1.0).abs() < 1e-3, "{got:?}");
         }
     }

@@ -36,7 +36,12 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Fit on all but the K largest runs (by FLOPs) and score those.
-    #[arg(long, value_name = "K", default_value_t = 0, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     pub holdout: i64,
     /// Starting grid for approach 3.
     #[arg(long, value_enum, default_value_t = GridChoice::Chinchilla)]
@@ -52,10 +57,20 @@ pub fn run(a: FitArgs) -> Result<i32> {
     }
     let loaded = data::load_points(&a.results)?;
     if loaded.points.len() < 3 {
-        bail!("{}: need at least 3 usable rows, found {} ({} skipped for status not ok)", a.results.display(), loaded.points.len(), loaded.skipped);
+        bail!(
+            "{}: need at least 3 usable rows, found {} ({} skipped for status not ok)",
+            a.results.display(),
+            loaded.points.len(),
+            loaded.skipped
+        );
     }
     if a.holdout as usize >= loaded.points.len() {
-        bail!("--holdout {} must be less than the number of runs in {} ({})", a.holdout, a.results.display(), loaded.points.len());
+        bail!(
+            "--holdout {} must be less than the number of runs in {} ({})",
+            a.holdout,
+            a.results.display(),
+            loaded.points.len()
+        );
     }
     let curves_path = a.curves.clone().or_else(|| {
         let sib = a.results.with_file_name("curves.csv");
@@ -82,13 +97,17 @@ pub fn run(a: FitArgs) -> Result<i32> {
         eprintln!("warning: {w}");
     }
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         crate::fsx::write_json_atomic(&dir.join("fit.json"), &rep)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep)?);
     } else {
-        print!("{}", table(&rep, &a.results, loaded.skipped, curves_path.as_deref()));
+        print!(
+            "{}",
+            table(&rep, &a.results, loaded.skipped, curves_path.as_deref())
+        );
         if let Some(dir) = &a.out {
             println!("wrote {}", dir.join("fit.json").display());
         }
@@ -97,7 +116,12 @@ pub fn run(a: FitArgs) -> Result<i32> {
 }
 
 fn ci(rep: &FitReport, key: &str) -> String {
-    match rep.approach3.as_ref().and_then(|r| r.ci.as_ref()).and_then(|c| c.get(key)) {
+    match rep
+        .approach3
+        .as_ref()
+        .and_then(|r| r.ci.as_ref())
+        .and_then(|c| c.get(key))
+    {
         Some([lo, hi]) => format!("[{}, {}]", g(*lo), g(*hi)),
         None => "–".into(),
     }
@@ -113,7 +137,12 @@ fn g(x: f64) -> String {
 }
 
 /// The human-readable report.
-pub fn table(rep: &FitReport, results: &Path, skipped_rows: usize, curves: Option<&Path>) -> String {
+pub fn table(
+    rep: &FitReport,
+    results: &Path,
+    skipped_rows: usize,
+    curves: Option<&Path>,
+) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(
@@ -121,13 +150,23 @@ pub fn table(rep: &FitReport, results: &Path, skipped_rows: usize, curves: Optio
         "fit of {}: {} points{}{}",
         results.display(),
         rep.n_points,
-        if skipped_rows > 0 { format!(" ({skipped_rows} row(s) skipped: status not ok)") } else { String::new() },
-        curves.map(|c| format!(", curves from {}", c.display())).unwrap_or_default()
+        if skipped_rows > 0 {
+            format!(" ({skipped_rows} row(s) skipped: status not ok)")
+        } else {
+            String::new()
+        },
+        curves
+            .map(|c| format!(", curves from {}", c.display()))
+            .unwrap_or_default()
     );
     let _ = writeln!(s, "\nApproach 3: L(N, D) = E + A/N^alpha + B/D^beta");
     match &rep.approach3 {
         None => {
-            let _ = writeln!(s, "  skipped: {}", rep.skipped.get("approach3").map_or("", String::as_str));
+            let _ = writeln!(
+                s,
+                "  skipped: {}",
+                rep.skipped.get("approach3").map_or("", String::as_str)
+            );
         }
         Some(r) => {
             let _ = writeln!(
@@ -149,32 +188,78 @@ pub fn table(rep: &FitReport, results: &Path, skipped_rows: usize, curves: Optio
             }
             if r.alpha > 0.0 && r.beta > 0.0 {
                 let law = r.law();
-                let _ = writeln!(s, "  compute-optimal (C = 6ND):  {:>10} {:>12} {:>12} {:>8} {:>22}", "C", "N_opt", "D_opt", "D/N", "loss [95% PI]");
+                let _ = writeln!(
+                    s,
+                    "  compute-optimal (C = 6ND):  {:>10} {:>12} {:>12} {:>8} {:>22}",
+                    "C", "N_opt", "D_opt", "D/N", "loss [95% PI]"
+                );
                 for c in [1e18, 1e20, 1e22, 1e24] {
                     let (n, d) = law.compute_optimal(c);
                     let (mid, lo, hi) = rep.predict_interval(n, d);
-                    let _ = writeln!(s, "  {:<27} {:>10.1e} {:>12.3e} {:>12.3e} {:>8.1} {:>8.4} [{:.4}, {:.4}]", "", c, n, d, d / n, mid, lo, hi);
+                    let _ = writeln!(
+                        s,
+                        "  {:<27} {:>10.1e} {:>12.3e} {:>12.3e} {:>8.1} {:>8.4} [{:.4}, {:.4}]",
+                        "",
+                        c,
+                        n,
+                        d,
+                        d / n,
+                        mid,
+                        lo,
+                        hi
+                    );
                 }
             }
         }
     }
-    let _ = writeln!(s, "\nApproach 2: IsoFLOP profiles (parabola in ln N per budget)");
+    let _ = writeln!(
+        s,
+        "\nApproach 2: IsoFLOP profiles (parabola in ln N per budget)"
+    );
     match &rep.approach2 {
         None => {
-            let _ = writeln!(s, "  skipped: {}", rep.skipped.get("approach2").map_or("", String::as_str));
+            let _ = writeln!(
+                s,
+                "  skipped: {}",
+                rep.skipped.get("approach2").map_or("", String::as_str)
+            );
         }
         Some(r) => {
-            let _ = writeln!(s, "  N_opt ∝ C^{:.4}, D_opt ∝ C^{:.4} (r² {:.4}) over {} budgets", r.a, r.b, r.r2, r.budgets.len());
-            let _ = writeln!(s, "  {:>12} {:>7} {:>12} {:>12} {:>10}", "budget", "sizes", "N_opt", "D_opt", "loss");
+            let _ = writeln!(
+                s,
+                "  N_opt ∝ C^{:.4}, D_opt ∝ C^{:.4} (r² {:.4}) over {} budgets",
+                r.a,
+                r.b,
+                r.r2,
+                r.budgets.len()
+            );
+            let _ = writeln!(
+                s,
+                "  {:>12} {:>7} {:>12} {:>12} {:>10}",
+                "budget", "sizes", "N_opt", "D_opt", "loss"
+            );
             for b in &r.budgets {
-                let _ = writeln!(s, "  {:>12.3e} {:>7} {:>12.3e} {:>12.3e} {:>10.4}{}", b.flops, b.sizes, b.n_opt, b.d_opt, b.loss_opt, if b.interior { "" } else { "  (extrapolated)" });
+                let _ = writeln!(
+                    s,
+                    "  {:>12.3e} {:>7} {:>12.3e} {:>12.3e} {:>10.4}{}",
+                    b.flops,
+                    b.sizes,
+                    b.n_opt,
+                    b.d_opt,
+                    b.loss_opt,
+                    if b.interior { "" } else { "  (extrapolated)" }
+                );
             }
         }
     }
     let _ = writeln!(s, "\nApproach 1: lower envelope of the training curves");
     match &rep.approach1 {
         None => {
-            let _ = writeln!(s, "  skipped: {}", rep.skipped.get("approach1").map_or("", String::as_str));
+            let _ = writeln!(
+                s,
+                "  skipped: {}",
+                rep.skipped.get("approach1").map_or("", String::as_str)
+            );
         }
         Some(r) => {
             let _ = writeln!(
@@ -192,15 +277,35 @@ pub fn table(rep: &FitReport, results: &Path, skipped_rows: usize, curves: Optio
     let _ = writeln!(s, "\nCost model");
     match &rep.cost_model {
         None => {
-            let _ = writeln!(s, "  none: {}", rep.skipped.get("cost_model").map_or("", String::as_str));
+            let _ = writeln!(
+                s,
+                "  none: {}",
+                rep.skipped.get("cost_model").map_or("", String::as_str)
+            );
         }
         Some(c) => {
             for d in &c.devices {
-                let fit = |f: &Option<super::cost_model::PowerFit>| f.map_or("–".into(), |f| format!("{:.3e}·N^{:.3} (r² {:.3})", f.coef, f.exponent, f.r2));
-                let _ = writeln!(s, "  device {} ({} runs): FLOP/s ≈ {} | tok/s ≈ {}", d.device, d.runs, fit(&d.flops_per_s), fit(&d.tok_per_s));
-                let _ = writeln!(s, "  {:>12} {:>5} {:>12} {:>12} {:>8}", "params", "runs", "FLOP/s", "tok/s", "mfu");
+                let fit = |f: &Option<super::cost_model::PowerFit>| {
+                    f.map_or("–".into(), |f| {
+                        format!("{:.3e}·N^{:.3} (r² {:.3})", f.coef, f.exponent, f.r2)
+                    })
+                };
+                let _ = writeln!(
+                    s,
+                    "  device {} ({} runs): FLOP/s ≈ {} | tok/s ≈ {}",
+                    d.device,
+                    d.runs,
+                    fit(&d.flops_per_s),
+                    fit(&d.tok_per_s)
+                );
+                let _ = writeln!(
+                    s,
+                    "  {:>12} {:>5} {:>12} {:>12} {:>8}",
+                    "params", "runs", "FLOP/s", "tok/s", "mfu"
+                );
                 for r in &d.by_size {
-                    let o = |v: Option<f64>, p: &dyn Fn(f64) -> String| v.map_or("–".to_string(), p);
+                    let o =
+                        |v: Option<f64>, p: &dyn Fn(f64) -> String| v.map_or("–".to_string(), p);
                     let _ = writeln!(
                         s,
                         "  {:>12.3e} {:>5} {:>12} {:>12} {:>8}",
@@ -215,16 +320,38 @@ pub fn table(rep: &FitReport, results: &Path, skipped_rows: usize, curves: Optio
         }
     }
     if let Some(h) = &rep.holdout {
-        let _ = writeln!(s, "\nHoldout: fitted without the {} largest runs (by FLOPs)", h.k);
-        let _ = writeln!(s, "  {:<16} {:>12} {:>12} {:>10} {:>10} {:>9} {:>20}", "run", "params", "tokens", "actual", "predicted", "rel err", "95% PI");
+        let _ = writeln!(
+            s,
+            "\nHoldout: fitted without the {} largest runs (by FLOPs)",
+            h.k
+        );
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>12} {:>12} {:>10} {:>10} {:>9} {:>20}",
+            "run", "params", "tokens", "actual", "predicted", "rel err", "95% PI"
+        );
         for r in &h.runs {
             let pi = match (r.lo, r.hi) {
                 (Some(lo), Some(hi)) => format!("[{lo:.4}, {hi:.4}]"),
                 _ => "–".into(),
             };
-            let _ = writeln!(s, "  {:<16} {:>12.3e} {:>12.3e} {:>10.4} {:>10.4} {:>8.2}% {:>20}", r.run, r.params, r.tokens, r.actual, r.predicted, 100.0 * r.rel_error, pi);
+            let _ = writeln!(
+                s,
+                "  {:<16} {:>12.3e} {:>12.3e} {:>10.4} {:>10.4} {:>8.2}% {:>20}",
+                r.run,
+                r.params,
+                r.tokens,
+                r.actual,
+                r.predicted,
+                100.0 * r.rel_error,
+                pi
+            );
         }
-        let _ = writeln!(s, "  mean |relative error| {:.2}%", 100.0 * h.mean_abs_rel_error);
+        let _ = writeln!(
+            s,
+            "  mean |relative error| {:.2}%",
+            100.0 * h.mean_abs_rel_error
+        );
     }
     s
 }

@@ -54,23 +54,43 @@ fn mean(v: &[f64]) -> Option<f64> {
 fn power_fit(x: &[f64], y: &[f64]) -> Option<PowerFit> {
     let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
     let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-    linfit(&lx, &ly).map(|f| PowerFit { coef: f.intercept.exp(), exponent: f.slope, r2: f.r2 })
+    linfit(&lx, &ly).map(|f| PowerFit {
+        coef: f.intercept.exp(),
+        exponent: f.slope,
+        r2: f.r2,
+    })
 }
 
 pub fn fit(points: &[Point]) -> Result<CostModel, String> {
-    let timed: Vec<&Point> = points.iter().filter(|p| p.wall_s.is_some() || p.tok_per_s.is_some()).collect();
+    let timed: Vec<&Point> = points
+        .iter()
+        .filter(|p| p.wall_s.is_some() || p.tok_per_s.is_some())
+        .collect();
     if timed.is_empty() {
         return Err("no wall_s or tok_per_s values".into());
     }
     let mut by_dev: BTreeMap<String, Vec<&Point>> = BTreeMap::new();
     for p in timed {
-        by_dev.entry(p.device.clone().unwrap_or_else(|| "all".into())).or_default().push(p);
+        by_dev
+            .entry(p.device.clone().unwrap_or_else(|| "all".into()))
+            .or_default()
+            .push(p);
     }
     let devices = by_dev
         .into_iter()
         .map(|(device, ps)| {
-            let fl: Vec<(f64, f64)> = ps.iter().filter_map(|p| p.wall_s.map(|w| (p.params, p.flops / w))).collect();
-            let tk: Vec<(f64, f64)> = ps.iter().filter_map(|p| p.tok_per_s.or(p.wall_s.map(|w| p.tokens / w)).map(|t| (p.params, t))).collect();
+            let fl: Vec<(f64, f64)> = ps
+                .iter()
+                .filter_map(|p| p.wall_s.map(|w| (p.params, p.flops / w)))
+                .collect();
+            let tk: Vec<(f64, f64)> = ps
+                .iter()
+                .filter_map(|p| {
+                    p.tok_per_s
+                        .or(p.wall_s.map(|w| p.tokens / w))
+                        .map(|t| (p.params, t))
+                })
+                .collect();
             let unzip = |v: &[(f64, f64)]| -> (Vec<f64>, Vec<f64>) { v.iter().copied().unzip() };
             let (fx, fy) = unzip(&fl);
             let (tx, ty) = unzip(&tk);
@@ -81,12 +101,33 @@ pub fn fit(points: &[Point]) -> Result<CostModel, String> {
             let by_size = sizes
                 .iter()
                 .map(|&n| {
-                    let sel = |v: &[(f64, f64)]| v.iter().filter(|(p, _)| same(*p, n)).map(|x| x.1).collect::<Vec<_>>();
-                    let mfu: Vec<f64> = ps.iter().filter(|p| same(p.params, n)).filter_map(|p| p.mfu).collect();
-                    SizeRow { params: n, runs: ps.iter().filter(|p| same(p.params, n)).count(), flops_per_s: mean(&sel(&fl)), tok_per_s: mean(&sel(&tk)), mfu: mean(&mfu) }
+                    let sel = |v: &[(f64, f64)]| {
+                        v.iter()
+                            .filter(|(p, _)| same(*p, n))
+                            .map(|x| x.1)
+                            .collect::<Vec<_>>()
+                    };
+                    let mfu: Vec<f64> = ps
+                        .iter()
+                        .filter(|p| same(p.params, n))
+                        .filter_map(|p| p.mfu)
+                        .collect();
+                    SizeRow {
+                        params: n,
+                        runs: ps.iter().filter(|p| same(p.params, n)).count(),
+                        flops_per_s: mean(&sel(&fl)),
+                        tok_per_s: mean(&sel(&tk)),
+                        mfu: mean(&mfu),
+                    }
                 })
                 .collect();
-            DeviceCost { device, runs: ps.len(), flops_per_s: power_fit(&fx, &fy), tok_per_s: power_fit(&tx, &ty), by_size }
+            DeviceCost {
+                device,
+                runs: ps.len(),
+                flops_per_s: power_fit(&fx, &fy),
+                tok_per_s: power_fit(&tx, &ty),
+                by_size,
+            }
         })
         .collect();
     Ok(CostModel { devices })

@@ -36,7 +36,14 @@ pub struct Point {
 impl Point {
     /// A point with `flops = 6·params·tokens` and no cost columns.
     pub fn new(run: impl Into<String>, params: f64, tokens: f64, loss: f64) -> Self {
-        Point { run: run.into(), params, tokens, flops: 6.0 * params * tokens, loss, ..Default::default() }
+        Point {
+            run: run.into(),
+            params,
+            tokens,
+            flops: 6.0 * params * tokens,
+            loss,
+            ..Default::default()
+        }
     }
 }
 
@@ -59,16 +66,31 @@ pub struct Curve {
 impl Curve {
     pub fn new(run: impl Into<String>, params: f64, mut evals: Vec<Eval>) -> Self {
         evals.sort_by(|a, b| a.flops.total_cmp(&b.flops));
-        Curve { run: run.into(), params, evals }
+        Curve {
+            run: run.into(),
+            params,
+            evals,
+        }
     }
 
     /// A one-point curve: the final result of a run.
     pub fn from_point(p: &Point) -> Self {
-        Curve::new(p.run.clone(), p.params, vec![Eval { tokens: p.tokens, flops: p.flops, loss: p.loss }])
+        Curve::new(
+            p.run.clone(),
+            p.params,
+            vec![Eval {
+                tokens: p.tokens,
+                flops: p.flops,
+                loss: p.loss,
+            }],
+        )
     }
 
     pub fn flops_range(&self) -> (f64, f64) {
-        (self.evals.first().map_or(f64::NAN, |e| e.flops), self.evals.last().map_or(f64::NAN, |e| e.flops))
+        (
+            self.evals.first().map_or(f64::NAN, |e| e.flops),
+            self.evals.last().map_or(f64::NAN, |e| e.flops),
+        )
     }
 
     /// (loss, tokens) at `flops`, interpolated linearly in log-FLOPs (tokens in
@@ -114,18 +136,35 @@ struct Columns {
 
 impl Columns {
     fn new(h: &csv::StringRecord) -> Self {
-        Columns { names: h.iter().map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect() }
+        Columns {
+            names: h
+                .iter()
+                .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+                .collect(),
+        }
     }
     fn find(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
     }
     fn require(&self, name: &str, file: &Path) -> Result<usize> {
-        self.find(name).ok_or_else(|| anyhow!("{}: missing column `{name}` (header: {})", file.display(), self.names.join(",")))
+        self.find(name).ok_or_else(|| {
+            anyhow!(
+                "{}: missing column `{name}` (header: {})",
+                file.display(),
+                self.names.join(",")
+            )
+        })
     }
     fn loss(&self, file: &Path) -> Result<usize> {
         self.find("val_loss")
             .or_else(|| self.find("loss"))
-            .ok_or_else(|| anyhow!("{}: missing column `loss` (or `val_loss`) (header: {})", file.display(), self.names.join(",")))
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: missing column `loss` (or `val_loss`) (header: {})",
+                    file.display(),
+                    self.names.join(",")
+                )
+            })
     }
 }
 
@@ -140,7 +179,13 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn where_(&self, col: usize) -> String {
-        format!("{}: row {} (line {}), column `{}`", self.file.display(), self.row, self.line, self.cols.names[col])
+        format!(
+            "{}: row {} (line {}), column `{}`",
+            self.file.display(),
+            self.row,
+            self.line,
+            self.cols.names[col]
+        )
     }
     fn text(&self, col: usize) -> &str {
         self.rec.get(col).unwrap_or("").trim()
@@ -151,7 +196,9 @@ impl Row<'_> {
         if s.is_empty() {
             return Ok(None);
         }
-        let v: f64 = s.parse().map_err(|_| anyhow!("{}: `{s}` is not a number", self.where_(col)))?;
+        let v: f64 = s
+            .parse()
+            .map_err(|_| anyhow!("{}: `{s}` is not a number", self.where_(col)))?;
         if !v.is_finite() {
             bail!("{}: `{s}` is not a finite number", self.where_(col));
         }
@@ -159,7 +206,9 @@ impl Row<'_> {
     }
     /// A finite number > 0.
     fn positive(&self, col: usize) -> Result<f64> {
-        let v = self.opt_num(col)?.ok_or_else(|| anyhow!("{}: empty cell", self.where_(col)))?;
+        let v = self
+            .opt_num(col)?
+            .ok_or_else(|| anyhow!("{}: empty cell", self.where_(col)))?;
         if v <= 0.0 {
             bail!("{}: must be > 0, got {v}", self.where_(col));
         }
@@ -176,12 +225,18 @@ impl Row<'_> {
 
 fn open(path: &Path) -> Result<csv::Reader<std::fs::File>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(f))
+    Ok(csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(f))
 }
 
 fn records(path: &Path) -> Result<(Columns, Vec<(u64, csv::StringRecord)>)> {
     let mut rd = open(path)?;
-    let cols = Columns::new(rd.headers().map_err(|e| anyhow!("{}: cannot read the header: {e}", path.display()))?);
+    let cols = Columns::new(
+        rd.headers()
+            .map_err(|e| anyhow!("{}: cannot read the header: {e}", path.display()))?,
+    );
     let mut out = Vec::new();
     for (i, r) in rd.records().enumerate() {
         let rec = r.map_err(|e| anyhow!("{}: data row {}: {e}", path.display(), i + 1))?;
@@ -194,13 +249,31 @@ fn records(path: &Path) -> Result<(Columns, Vec<(u64, csv::StringRecord)>)> {
 /// Read a results CSV (see the module docs).
 pub fn load_points(path: &Path) -> Result<Loaded> {
     let (cols, recs) = records(path)?;
-    let (pc, tc, lc) = (cols.require("params", path)?, cols.require("tokens", path)?, cols.loss(path)?);
+    let (pc, tc, lc) = (
+        cols.require("params", path)?,
+        cols.require("tokens", path)?,
+        cols.loss(path)?,
+    );
     let fc = cols.find("flops");
     let (runc, bc, sc) = (cols.find("run"), cols.find("budget"), cols.find("status"));
-    let (wc, tpc, mc, dc) = (cols.find("wall_s"), cols.find("tok_per_s"), cols.find("mfu"), cols.find("device"));
-    let mut out = Loaded { has_flops: fc.is_some(), ..Default::default() };
+    let (wc, tpc, mc, dc) = (
+        cols.find("wall_s"),
+        cols.find("tok_per_s"),
+        cols.find("mfu"),
+        cols.find("device"),
+    );
+    let mut out = Loaded {
+        has_flops: fc.is_some(),
+        ..Default::default()
+    };
     for (i, (line, rec)) in recs.iter().enumerate() {
-        let row = Row { file: path, rec, cols: &cols, line: *line, row: i + 1 };
+        let row = Row {
+            file: path,
+            rec,
+            cols: &cols,
+            line: *line,
+            row: i + 1,
+        };
         if let Some(s) = sc {
             if !row.text(s).eq_ignore_ascii_case("ok") {
                 out.skipped += 1;
@@ -209,7 +282,10 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
         }
         let (params, tokens, loss) = (row.positive(pc)?, row.positive(tc)?, row.positive(lc)?);
         let flops = row.opt_positive(fc)?.unwrap_or(6.0 * params * tokens);
-        let run = runc.map(|c| row.text(c).to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| format!("row{}", i + 1));
+        let run = runc
+            .map(|c| row.text(c).to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("row{}", i + 1));
         out.points.push(Point {
             run,
             params,
@@ -220,7 +296,9 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
             wall_s: row.opt_positive(wc)?,
             tok_per_s: row.opt_positive(tpc)?,
             mfu: row.opt_positive(mc)?,
-            device: dc.map(|c| row.text(c).to_string()).filter(|s| !s.is_empty()),
+            device: dc
+                .map(|c| row.text(c).to_string())
+                .filter(|s| !s.is_empty()),
         });
     }
     Ok(out)
@@ -229,12 +307,23 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
 /// Read a curves CSV into one curve per run (in order of first appearance).
 pub fn load_curves(path: &Path) -> Result<Vec<Curve>> {
     let (cols, recs) = records(path)?;
-    let (rc, pc, tc, lc) = (cols.require("run", path)?, cols.require("params", path)?, cols.require("tokens", path)?, cols.loss(path)?);
+    let (rc, pc, tc, lc) = (
+        cols.require("run", path)?,
+        cols.require("params", path)?,
+        cols.require("tokens", path)?,
+        cols.loss(path)?,
+    );
     let fc = cols.find("flops");
     let mut order: Vec<String> = Vec::new();
     let mut by_run: BTreeMap<String, (f64, Vec<Eval>)> = BTreeMap::new();
     for (i, (line, rec)) in recs.iter().enumerate() {
-        let row = Row { file: path, rec, cols: &cols, line: *line, row: i + 1 };
+        let row = Row {
+            file: path,
+            rec,
+            cols: &cols,
+            line: *line,
+            row: i + 1,
+        };
         let run = row.text(rc).to_string();
         if run.is_empty() {
             bail!("{}: empty cell", row.where_(rc));
@@ -246,9 +335,18 @@ pub fn load_curves(path: &Path) -> Result<Vec<Curve>> {
             (params, Vec::new())
         });
         if (entry.0 - params).abs() > 1e-9 * params {
-            bail!("{}: run `{run}` has params {} here but {} earlier", row.where_(pc), params, entry.0);
+            bail!(
+                "{}: run `{run}` has params {} here but {} earlier",
+                row.where_(pc),
+                params,
+                entry.0
+            );
         }
-        entry.1.push(Eval { tokens, flops, loss });
+        entry.1.push(Eval {
+            tokens,
+            flops,
+            loss,
+        });
     }
     Ok(order
         .into_iter()
@@ -265,7 +363,22 @@ mod tests {
 
     #[test]
     fn curve_interpolates_in_log_flops() {
-        let c = Curve::new("r", 10.0, vec![Eval { tokens: 100.0, flops: 1e4, loss: 3.0 }, Eval { tokens: 10.0, flops: 1e2, loss: 5.0 }]);
+        let c = Curve::new(
+            "r",
+            10.0,
+            vec![
+                Eval {
+                    tokens: 100.0,
+                    flops: 1e4,
+                    loss: 3.0,
+                },
+                Eval {
+                    tokens: 10.0,
+                    flops: 1e2,
+                    loss: 5.0,
+                },
+            ],
+        );
         let (l, t) = c.at(1e3).unwrap();
         assert!((l - 4.0).abs() < 1e-12 && (t - 31.6227766).abs() < 1e-6);
         assert!(c.at(1e5).is_none() && c.at(10.0).is_none());

@@ -49,32 +49,63 @@ fn winner(curves: &[Curve], cands: &[(usize, f64, f64)], c: f64) -> Option<EnvPo
     if smallest || largest {
         return None;
     }
-    Some(EnvPoint { flops: c, params: p, tokens: wt, loss: wl, run: curves[wi].run.clone() })
+    Some(EnvPoint {
+        flops: c,
+        params: p,
+        tokens: wt,
+        loss: wl,
+        run: curves[wi].run.clone(),
+    })
 }
 
 pub fn fit(curves: &[Curve], n_grid: usize) -> Result<Envelope, String> {
-    let curves: Vec<Curve> = curves.iter().filter(|c| !c.evals.is_empty()).cloned().collect();
+    let curves: Vec<Curve> = curves
+        .iter()
+        .filter(|c| !c.evals.is_empty())
+        .cloned()
+        .collect();
     if curves.is_empty() {
         return Err("no curves".into());
     }
     let mut pts = Vec::new();
     let tried;
     if curves.iter().all(|c| c.evals.len() == 1) {
-        let as_points: Vec<Point> = curves.iter().map(|c| Point { flops: c.evals[0].flops, ..Point::new(c.run.clone(), c.params, c.evals[0].tokens, c.evals[0].loss) }).collect();
+        let as_points: Vec<Point> = curves
+            .iter()
+            .map(|c| Point {
+                flops: c.evals[0].flops,
+                ..Point::new(c.run.clone(), c.params, c.evals[0].tokens, c.evals[0].loss)
+            })
+            .collect();
         let groups = budget_groups(&as_points);
         tried = groups.len();
         for (c, idx) in groups {
-            let cands: Vec<(usize, f64, f64)> = idx.iter().map(|&i| (i, curves[i].evals[0].loss, curves[i].evals[0].tokens)).collect();
+            let cands: Vec<(usize, f64, f64)> = idx
+                .iter()
+                .map(|&i| (i, curves[i].evals[0].loss, curves[i].evals[0].tokens))
+                .collect();
             pts.extend(winner(&curves, &cands, c));
         }
     } else {
-        let lo = curves.iter().map(|c| c.flops_range().0).fold(f64::INFINITY, f64::min).ln();
-        let hi = curves.iter().map(|c| c.flops_range().1).fold(f64::NEG_INFINITY, f64::max).ln();
+        let lo = curves
+            .iter()
+            .map(|c| c.flops_range().0)
+            .fold(f64::INFINITY, f64::min)
+            .ln();
+        let hi = curves
+            .iter()
+            .map(|c| c.flops_range().1)
+            .fold(f64::NEG_INFINITY, f64::max)
+            .ln();
         let n = n_grid.max(2);
         tried = n;
         for k in 0..n {
             let c = (lo + (hi - lo) * k as f64 / (n - 1) as f64).exp();
-            let cands: Vec<(usize, f64, f64)> = curves.iter().enumerate().filter_map(|(i, cv)| cv.at(c).map(|(l, t)| (i, l, t))).collect();
+            let cands: Vec<(usize, f64, f64)> = curves
+                .iter()
+                .enumerate()
+                .filter_map(|(i, cv)| cv.at(c).map(|(l, t)| (i, l, t)))
+                .collect();
             pts.extend(winner(&curves, &cands, c));
         }
     }
@@ -92,7 +123,18 @@ pub fn fit(curves: &[Curve], n_grid: usize) -> Result<Envelope, String> {
         ));
     }
     let lc: Vec<f64> = pts.iter().map(|p| p.flops.ln()).collect();
-    let fnn = linfit(&lc, &pts.iter().map(|p| p.params.ln()).collect::<Vec<_>>()).ok_or("the envelope spans no range of compute")?;
-    let fd = linfit(&lc, &pts.iter().map(|p| p.tokens.ln()).collect::<Vec<_>>()).ok_or("the envelope spans no range of compute")?;
-    Ok(Envelope { a: fnn.slope, b: fd.slope, n_coef: fnn.intercept.exp(), d_coef: fd.intercept.exp(), r2: fnn.r2, tried, dropped_at_edge: tried - pts.len(), points: pts })
+    let fnn = linfit(&lc, &pts.iter().map(|p| p.params.ln()).collect::<Vec<_>>())
+        .ok_or("the envelope spans no range of compute")?;
+    let fd = linfit(&lc, &pts.iter().map(|p| p.tokens.ln()).collect::<Vec<_>>())
+        .ok_or("the envelope spans no range of compute")?;
+    Ok(Envelope {
+        a: fnn.slope,
+        b: fd.slope,
+        n_coef: fnn.intercept.exp(),
+        d_coef: fd.intercept.exp(),
+        r2: fnn.r2,
+        tried,
+        dropped_at_edge: tried - pts.len(),
+        points: pts,
+    })
 }

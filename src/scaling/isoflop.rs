@@ -70,7 +70,9 @@ pub fn parabola(x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
 }
 
 fn det3(m: &[[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
 fn distinct(mut v: Vec<f64>) -> usize {
@@ -93,7 +95,9 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
             continue;
         }
         let Some(p) = parabola(&x, &y) else {
-            warns.push(format!("approach 2: budget {c:.3e}: degenerate parabola, left out"));
+            warns.push(format!(
+                "approach 2: budget {c:.3e}: degenerate parabola, left out"
+            ));
             continue;
         };
         if p[2] <= 0.0 {
@@ -101,16 +105,33 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
             continue;
         }
         let xv = -p[1] / (2.0 * p[2]);
-        let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = x
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         let interior = xv >= lo && xv <= hi;
         if !interior {
             warns.push(format!("approach 2: budget {c:.3e}: the optimum N = {:.3e} lies outside the sampled sizes (extrapolated)", xv.exp()));
         }
         let n_opt = xv.exp();
-        budgets.push(Budget { flops: *c, n_opt, d_opt: c / (6.0 * n_opt), loss_opt: p[0] + p[1] * xv + p[2] * xv * xv, parabola: p, points: idx.len(), sizes, interior });
+        budgets.push(Budget {
+            flops: *c,
+            n_opt,
+            d_opt: c / (6.0 * n_opt),
+            loss_opt: p[0] + p[1] * xv + p[2] * xv * xv,
+            parabola: p,
+            points: idx.len(),
+            sizes,
+            interior,
+        });
     }
     if budgets.len() < 2 {
-        let most = groups.iter().map(|(_, g)| distinct(g.iter().map(|&i| points[i].params).collect())).max().unwrap_or(0);
+        let most = groups
+            .iter()
+            .map(|(_, g)| distinct(g.iter().map(|&i| points[i].params).collect()))
+            .max()
+            .unwrap_or(0);
         return Err(format!(
             "needs at least 2 compute budgets with ≥ 3 model sizes each and a convex loss profile; found {} usable of {} budgets (most sizes in one budget: {most})",
             budgets.len(),
@@ -128,9 +149,21 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
         ));
     }
     let lc: Vec<f64> = inner.iter().map(|b| b.flops.ln()).collect();
-    let fnn = linfit(&lc, &inner.iter().map(|b| b.n_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
-    let fd = linfit(&lc, &inner.iter().map(|b| b.d_opt.ln()).collect::<Vec<_>>()).ok_or("the budgets do not span a range of compute")?;
-    Ok((IsoFlop { a: fnn.slope, b: fd.slope, n_coef: fnn.intercept.exp(), d_coef: fd.intercept.exp(), r2: fnn.r2, budgets }, warns))
+    let fnn = linfit(&lc, &inner.iter().map(|b| b.n_opt.ln()).collect::<Vec<_>>())
+        .ok_or("the budgets do not span a range of compute")?;
+    let fd = linfit(&lc, &inner.iter().map(|b| b.d_opt.ln()).collect::<Vec<_>>())
+        .ok_or("the budgets do not span a range of compute")?;
+    Ok((
+        IsoFlop {
+            a: fnn.slope,
+            b: fd.slope,
+            n_coef: fnn.intercept.exp(),
+            d_coef: fd.intercept.exp(),
+            r2: fnn.r2,
+            budgets,
+        },
+        warns,
+    ))
 }
 
 #[cfg(test)]
@@ -142,6 +175,9 @@ mod tests {
         let x: Vec<f64> = (0..6).map(|i| 14.0 + i as f64).collect();
         let y: Vec<f64> = x.iter().map(|x| 3.0 - 0.5 * x + 0.02 * x * x).collect();
         let p = parabola(&x, &y).unwrap();
-        assert!((p[0] - 3.0).abs() < 1e-8 && (p[1] + 0.5).abs() < 1e-9 && (p[2] - 0.02).abs() < 1e-11, "{p:?}");
+        assert!(
+            (p[0] - 3.0).abs() < 1e-8 && (p[1] + 0.5).abs() < 1e-9 && (p[2] - 0.02).abs() < 1e-11,
+            "{p:?}"
+        );
     }
 }

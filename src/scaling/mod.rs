@@ -84,7 +84,14 @@ pub struct FitOptions {
 
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { bootstrap: 1000, seed: 0, holdout: 0, grid: approach3::Grid::chinchilla(), bootstrap_starts: 3, envelope_points: 40 }
+        FitOptions {
+            bootstrap: 1000,
+            seed: 0,
+            holdout: 0,
+            grid: approach3::Grid::chinchilla(),
+            bootstrap_starts: 3,
+            envelope_points: 40,
+        }
     }
 }
 
@@ -120,7 +127,13 @@ pub struct Approach3 {
 
 impl Approach3 {
     pub fn law(&self) -> Law3 {
-        Law3 { e: self.e, a: self.a_coef, b: self.b_coef, alpha: self.alpha, beta: self.beta }
+        Law3 {
+            e: self.e,
+            a: self.a_coef,
+            b: self.b_coef,
+            alpha: self.alpha,
+            beta: self.beta,
+        }
     }
 }
 
@@ -176,12 +189,19 @@ impl FitReport {
     /// (mid, lo, hi). Without bootstrap samples lo = hi = mid; without an
     /// approach-3 fit all three are NaN.
     pub fn predict_interval(&self, n: f64, d: f64) -> (f64, f64, f64) {
-        let Some(law) = self.law() else { return (f64::NAN, f64::NAN, f64::NAN) };
+        let Some(law) = self.law() else {
+            return (f64::NAN, f64::NAN, f64::NAN);
+        };
         let mid = law.loss(n, d);
         if self.samples.is_empty() {
             return (mid, mid, mid);
         }
-        let mut v: Vec<f64> = self.samples.iter().map(|s| s.loss(n, d)).filter(|x| x.is_finite()).collect();
+        let mut v: Vec<f64> = self
+            .samples
+            .iter()
+            .map(|s| s.loss(n, d))
+            .filter(|x| x.is_finite())
+            .collect();
         v.sort_by(f64::total_cmp);
         (mid, percentile(&v, 0.025), percentile(&v, 0.975))
     }
@@ -220,8 +240,16 @@ pub fn linfit(x: &[f64], y: &[f64]) -> Option<LinFit> {
         return None;
     }
     let slope = sxy / sxx;
-    let r2 = if syy > 0.0 { (sxy * sxy) / (sxx * syy) } else { 1.0 };
-    Some(LinFit { slope, intercept: my - slope * mx, r2 })
+    let r2 = if syy > 0.0 {
+        (sxy * sxy) / (sxx * syy)
+    } else {
+        1.0
+    };
+    Some(LinFit {
+        slope,
+        intercept: my - slope * mx,
+        r2,
+    })
 }
 
 /// Groups of point indices that share a compute budget: the `budget` column
@@ -231,7 +259,13 @@ pub fn linfit(x: &[f64], y: &[f64]) -> Option<LinFit> {
 pub fn budget_groups(points: &[Point]) -> Vec<(f64, Vec<usize>)> {
     let mut idx: Vec<usize> = (0..points.len()).collect();
     let use_col = points.iter().all(|p| p.budget.is_some());
-    let key = |i: usize| if use_col { points[i].budget.unwrap() } else { points[i].flops };
+    let key = |i: usize| {
+        if use_col {
+            points[i].budget.unwrap()
+        } else {
+            points[i].flops
+        }
+    };
     idx.sort_by(|&i, &j| key(i).total_cmp(&key(j)));
     let tol = if use_col { 1e-9 } else { 1.1f64.ln() };
     let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
@@ -242,7 +276,11 @@ pub fn budget_groups(points: &[Point]) -> Vec<(f64, Vec<usize>)> {
         }
     }
     for (b, g) in &mut groups {
-        *b = if use_col { points[g[0]].budget.unwrap() } else { (g.iter().map(|&i| points[i].flops.ln()).sum::<f64>() / g.len() as f64).exp() };
+        *b = if use_col {
+            points[g[0]].budget.unwrap()
+        } else {
+            (g.iter().map(|&i| points[i].flops.ln()).sum::<f64>() / g.len() as f64).exp()
+        };
     }
     groups
 }
@@ -254,12 +292,24 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
     if points.len() < 3 {
         bail!("need at least 3 usable points, got {}", points.len());
     }
-    if let Some(p) = points.iter().find(|p| !(p.params > 0.0 && p.tokens > 0.0 && p.flops > 0.0 && p.loss > 0.0 && (p.params * p.tokens * p.flops * p.loss).is_finite())) {
-        bail!("run `{}`: params, tokens, flops and loss must be finite and > 0", p.run);
+    if let Some(p) = points.iter().find(|p| {
+        !(p.params > 0.0
+            && p.tokens > 0.0
+            && p.flops > 0.0
+            && p.loss > 0.0
+            && (p.params * p.tokens * p.flops * p.loss).is_finite())
+    }) {
+        bail!(
+            "run `{}`: params, tokens, flops and loss must be finite and > 0",
+            p.run
+        );
     }
     let k = opts.holdout;
     if k > 0 && k >= points.len() {
-        bail!("--holdout {k} must be less than the number of runs ({})", points.len());
+        bail!(
+            "--holdout {k} must be less than the number of runs ({})",
+            points.len()
+        );
     }
     let mut order: Vec<usize> = (0..points.len()).collect();
     order.sort_by(|&i, &j| points[j].flops.total_cmp(&points[i].flops).then(i.cmp(&j)));
@@ -268,16 +318,33 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
     keep.sort_unstable();
     let train: Vec<Point> = keep.iter().map(|&i| points[i].clone()).collect();
     if k > 0 && train.len() < 3 {
-        bail!("--holdout {k} leaves {} runs to fit; need at least 3", train.len());
+        bail!(
+            "--holdout {k} leaves {} runs to fit; need at least 3",
+            train.len()
+        );
     }
     let held_names: std::collections::HashSet<&str> = held.iter().map(|p| p.run.as_str()).collect();
-    let train_curves: Option<Vec<Curve>> = curves.map(|cs| cs.iter().filter(|c| !held_names.contains(c.run.as_str())).cloned().collect());
+    let train_curves: Option<Vec<Curve>> = curves.map(|cs| {
+        cs.iter()
+            .filter(|c| !held_names.contains(c.run.as_str()))
+            .cloned()
+            .collect()
+    });
 
-    let mut rep = FitReport { n_points: train.len(), ..Default::default() };
+    let mut rep = FitReport {
+        n_points: train.len(),
+        ..Default::default()
+    };
 
     // Approach 3.
     if train.len() < 5 {
-        rep.skipped.insert("approach3".into(), format!("needs at least 5 points for 5 parameters, got {}", train.len()));
+        rep.skipped.insert(
+            "approach3".into(),
+            format!(
+                "needs at least 5 points for 5 parameters, got {}",
+                train.len()
+            ),
+        );
     } else {
         let obs = approach3::Obs::new(
             &train.iter().map(|p| p.params).collect::<Vec<_>>(),
@@ -287,7 +354,10 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
         let starts = opts.grid.starts();
         match approach3::fit_multi(&obs, None, &starts) {
             None => {
-                rep.skipped.insert("approach3".into(), "L-BFGS failed from every starting point".into());
+                rep.skipped.insert(
+                    "approach3".into(),
+                    "L-BFGS failed from every starting point".into(),
+                );
             }
             Some(f) => {
                 let law = approach3::law_of(&f.theta);
@@ -296,7 +366,11 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
                 }
                 let mut bstarts = vec![f.theta];
                 bstarts.extend(f.ranked_starts.iter().take(opts.bootstrap_starts).copied());
-                rep.samples = if opts.bootstrap > 0 { approach3::bootstrap(&obs, &bstarts, opts.bootstrap, opts.seed) } else { vec![] };
+                rep.samples = if opts.bootstrap > 0 {
+                    approach3::bootstrap(&obs, &bstarts, opts.bootstrap, opts.seed)
+                } else {
+                    vec![]
+                };
                 let ci = (!rep.samples.is_empty()).then(|| ci_of(&rep.samples));
                 rep.approach3 = Some(Approach3 {
                     e: law.e,
@@ -359,7 +433,8 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
     if k > 0 {
         match rep.law() {
             None => {
-                rep.skipped.insert("holdout".into(), "approach 3 was not fitted".into());
+                rep.skipped
+                    .insert("holdout".into(), "approach 3 was not fitted".into());
             }
             Some(_) => {
                 let runs: Vec<HoldoutRun> = held
@@ -381,7 +456,11 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
                     })
                     .collect();
                 let mare = runs.iter().map(|r| r.rel_error.abs()).sum::<f64>() / runs.len() as f64;
-                rep.holdout = Some(Holdout { k, runs, mean_abs_rel_error: mare });
+                rep.holdout = Some(Holdout {
+                    k,
+                    runs,
+                    mean_abs_rel_error: mare,
+                });
             }
         }
     }
@@ -403,7 +482,10 @@ fn ci_of(samples: &[Law3]) -> BTreeMap<String, [f64; 2]> {
         .map(|(name, f)| {
             let mut v: Vec<f64> = samples.iter().map(f).filter(|x| x.is_finite()).collect();
             v.sort_by(f64::total_cmp);
-            (name.to_string(), [percentile(&v, 0.025), percentile(&v, 0.975)])
+            (
+                name.to_string(),
+                [percentile(&v, 0.025), percentile(&v, 0.975)],
+            )
         })
         .collect()
 }
@@ -414,7 +496,13 @@ mod tests {
 
     #[test]
     fn compute_optimal_minimises_on_the_isoflop() {
-        let l = Law3 { e: 1.69, a: 406.4, b: 410.7, alpha: 0.34, beta: 0.28 };
+        let l = Law3 {
+            e: 1.69,
+            a: 406.4,
+            b: 410.7,
+            alpha: 0.34,
+            beta: 0.28,
+        };
         let c = 1e21;
         let (n, d) = l.compute_optimal(c);
         assert!((6.0 * n * d / c - 1.0).abs() < 1e-12);
@@ -426,7 +514,11 @@ mod tests {
     #[test]
     fn linfit_and_percentile() {
         let f = linfit(&[0.0, 1.0, 2.0], &[1.0, 3.0, 5.0]).unwrap();
-        assert!((f.slope - 2.0).abs() < 1e-12 && (f.intercept - 1.0).abs() < 1e-12 && (f.r2 - 1.0).abs() < 1e-12);
+        assert!(
+            (f.slope - 2.0).abs() < 1e-12
+                && (f.intercept - 1.0).abs() < 1e-12
+                && (f.r2 - 1.0).abs() < 1e-12
+        );
         assert!(linfit(&[1.0, 1.0], &[0.0, 1.0]).is_none());
         assert_eq!(percentile(&[1.0, 2.0, 3.0], 0.5), 2.0);
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.25), 1.75);
@@ -434,8 +526,14 @@ mod tests {
 
     #[test]
     fn budgets_group_within_ten_percent() {
-        let p = |f: f64| Point { flops: f, ..Point::new("r", 1.0, 1.0, 1.0) };
+        let p = |f: f64| Point {
+            flops: f,
+            ..Point::new("r", 1.0, 1.0, 1.0)
+        };
         let g = budget_groups(&[p(1e18), p(1.05e18), p(2e18), p(1e19), p(0.98e18)]);
-        assert_eq!(g.iter().map(|(_, v)| v.len()).collect::<Vec<_>>(), vec![3, 1, 1]);
+        assert_eq!(
+            g.iter().map(|(_, v)| v.len()).collect::<Vec<_>>(),
+            vec![3, 1, 1]
+        );
     }
 }

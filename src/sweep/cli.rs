@@ -34,7 +34,10 @@ pub fn cmd(a: SweepArgs) -> Result<i32> {
     let sweep = Sweep::open(&a.spec, a.out.clone())?;
     if a.jobs {
         sweep.claim_folder()?;
-        let exe = std::env::current_exe().ok().map(|p| p.display().to_string()).unwrap_or_else(|| "scalelab".into());
+        let exe = std::env::current_exe()
+            .ok()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "scalelab".into());
         for r in &sweep.plan {
             if !matches!(sweep.state(r), super::results::RunState::Finished(_)) {
                 println!("{}", sweep.job(r, &exe)?);
@@ -57,16 +60,31 @@ pub fn cmd(a: SweepArgs) -> Result<i32> {
                 return Err(e);
             }
         };
-        eprintln!("sweep {}: {} runs trained now, {} failed", sweep.out.display(), o.trained, o.failed);
+        eprintln!(
+            "sweep {}: {} runs trained now, {} failed",
+            sweep.out.display(),
+            o.trained,
+            o.failed
+        );
         o.rows
     };
     let ok = rows.iter().filter(|r| r.status == "ok").count();
     let failed = rows.iter().filter(|r| r.status == "failed").count();
-    eprintln!("{ok}/{} runs finished; results in {}", rows.len(), sweep.out.join("results.csv").display());
+    eprintln!(
+        "{ok}/{} runs finished; results in {}",
+        rows.len(),
+        sweep.out.join("results.csv").display()
+    );
     if !a.no_report && ok > 0 {
         let t = std::time::Instant::now();
         let path = crate::report::report(&sweep.out, &report_opts)?;
-        eprintln!("fit and report in {:.0} s: {} (charts in {}, fit in {})", t.elapsed().as_secs_f64(), path.display(), sweep.out.join("charts").display(), sweep.out.join("fit.json").display());
+        eprintln!(
+            "fit and report in {:.0} s: {} (charts in {}, fit in {})",
+            t.elapsed().as_secs_f64(),
+            path.display(),
+            sweep.out.join("charts").display(),
+            sweep.out.join("fit.json").display()
+        );
     }
     if failed > 0 {
         eprintln!("error: {failed} runs failed (see the error column of results.csv); run the sweep again to retry them");

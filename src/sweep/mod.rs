@@ -25,8 +25,13 @@ impl Sweep {
     /// Load and expand the spec; `out` defaults to checkpoints/sweeps/<spec name>.
     pub fn open(spec_path: &Path, out: Option<PathBuf>) -> Result<Self> {
         let (spec, _) = Spec::load(spec_path)?;
-        let plan = spec.plan().map_err(|e| anyhow!("sweep spec {}: {e:#}", spec_path.display()))?;
-        let stem = spec_path.file_stem().and_then(|s| s.to_str()).unwrap_or("sweep");
+        let plan = spec
+            .plan()
+            .map_err(|e| anyhow!("sweep spec {}: {e:#}", spec_path.display()))?;
+        let stem = spec_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("sweep");
         let out = out.unwrap_or_else(|| PathBuf::from("checkpoints/sweeps").join(stem));
         Ok(Sweep { spec, plan, out })
     }
@@ -36,13 +41,17 @@ impl Sweep {
     }
 
     pub fn state(&self, run: &PlannedRun) -> RunState {
-        results::state(&self.run_dir(run), &results::failure_path(&self.out, &run.name))
+        results::state(
+            &self.run_dir(run),
+            &results::failure_path(&self.out, &run.name),
+        )
     }
 
     /// Record the spec in the folder, refusing a folder made by a different spec
     /// (its runs would be mixed with ours).
     pub fn claim_folder(&self) -> Result<()> {
-        std::fs::create_dir_all(self.out.join("runs")).with_context(|| format!("sweep folder {}: cannot create", self.out.display()))?;
+        std::fs::create_dir_all(self.out.join("runs"))
+            .with_context(|| format!("sweep folder {}: cannot create", self.out.display()))?;
         let text = toml::to_string_pretty(&self.spec)?;
         let path = self.out.join("spec.toml");
         match std::fs::read_to_string(&path) {
@@ -58,7 +67,17 @@ impl Sweep {
 
     /// Rebuild results.csv and curves.csv from the run folders.
     pub fn write_tables(&self) -> Result<Vec<results::Row>> {
-        let rows: Vec<results::Row> = self.plan.iter().map(|r| results::row(r, &self.run_dir(r), &results::failure_path(&self.out, &r.name))).collect();
+        let rows: Vec<results::Row> = self
+            .plan
+            .iter()
+            .map(|r| {
+                results::row(
+                    r,
+                    &self.run_dir(r),
+                    &results::failure_path(&self.out, &r.name),
+                )
+            })
+            .collect();
         results::write_csv(&self.out.join("results.csv"), &rows)?;
         let mut curves = Vec::new();
         for (r, row) in self.plan.iter().zip(&rows) {
@@ -76,13 +95,19 @@ impl Sweep {
         let cfg_path = self.out.join("configs").join(format!("{}.toml", run.name));
         std::fs::create_dir_all(cfg_path.parent().expect("has parent"))?;
         fsx::write_atomic(&cfg_path, run.cfg.to_toml().as_bytes())?;
-        Ok(format!("{exe} train --config {} --out {} --resume --quiet", sh(&cfg_path.display().to_string()), sh(&self.run_dir(run).display().to_string())))
+        Ok(format!(
+            "{exe} train --config {} --out {} --resume --quiet",
+            sh(&cfg_path.display().to_string()),
+            sh(&self.run_dir(run).display().to_string())
+        ))
     }
 }
 
 /// Quote for a POSIX shell when needed.
 fn sh(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:+,".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=:+,".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -99,14 +124,29 @@ pub struct Outcome {
 /// Train every run that is not finished, in plan order.
 pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     sweep.claim_folder()?;
-    let _lock = train::lock_run_dir(&sweep.out).map_err(|_| anyhow!("sweep folder {} is in use by another scalelab sweep", sweep.out.display()))?;
+    let _lock = train::lock_run_dir(&sweep.out).map_err(|_| {
+        anyhow!(
+            "sweep folder {} is in use by another scalelab sweep",
+            sweep.out.display()
+        )
+    })?;
     // Tokenize once, up front, with its own progress output.
     train::ensure_dataset(&sweep.plan[0].cfg, quiet)?;
 
     let cost = |r: &PlannedRun| train::total_steps(&r.cfg) as f64 * r.cfg.tokens_per_step() as f64;
     let total: f64 = sweep.plan.iter().map(cost).sum();
-    let pb = if quiet { ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden()) } else { ProgressBar::new(1000) };
-    pb.set_style(ProgressStyle::with_template("{bar:30} {percent}% of tokens | {msg} | elapsed {elapsed} | eta {eta}").expect("template").progress_chars("=> "));
+    let pb = if quiet {
+        ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden())
+    } else {
+        ProgressBar::new(1000)
+    };
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {percent}% of tokens | {msg} | elapsed {elapsed} | eta {eta}",
+        )
+        .expect("template")
+        .progress_chars("=> "),
+    );
     let mut done = 0.0;
     let (mut trained, mut failed) = (0, 0);
     let n = sweep.plan.len();
@@ -116,18 +156,31 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
         let failure = results::failure_path(&sweep.out, &r.name);
         match sweep.state(r) {
             RunState::Finished(s) => {
-                crate::train::metrics::println(&pb, format!("{label}: finished earlier (val loss {:.4})", s.val_loss));
+                crate::train::metrics::println(
+                    &pb,
+                    format!("{label}: finished earlier (val loss {:.4})", s.val_loss),
+                );
             }
             state => {
                 if let RunState::Failed(_) = state {
                     let _ = std::fs::remove_file(&failure);
                 }
                 pb.set_message(r.name.clone());
-                let opts = TrainOptions { out: dir.clone(), resume: true, halt_after: None, quiet: true };
-                let res = std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
-                    let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-                    Err(anyhow!("panicked: {msg}"))
-                });
+                let opts = TrainOptions {
+                    out: dir.clone(),
+                    resume: true,
+                    halt_after: None,
+                    quiet: true,
+                };
+                let res =
+                    std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
+                        let msg = p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        Err(anyhow!("panicked: {msg}"))
+                    });
                 match res {
                     Ok(s) => {
                         trained += 1;
@@ -143,7 +196,11 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
                         ));
                     }
                     // A stop, or GPUs left blocked by a failed multi-GPU run: no next run.
-                    Err(e) if e.downcast_ref::<Stopped>().is_some() || e.downcast_ref::<crate::train::dist::RanksLeftBehind>().is_some() => {
+                    Err(e)
+                        if e.downcast_ref::<Stopped>().is_some()
+                            || e.downcast_ref::<crate::train::dist::RanksLeftBehind>()
+                                .is_some() =>
+                    {
                         pb.abandon();
                         sweep.write_tables()?;
                         return Err(e);
@@ -164,5 +221,9 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     }
     pb.finish_and_clear();
     let rows = sweep.write_tables()?;
-    Ok(Outcome { rows, trained, failed })
+    Ok(Outcome {
+        rows,
+        trained,
+        failed,
+    })
 }

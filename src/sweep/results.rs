@@ -144,8 +144,12 @@ pub fn curve(run: &PlannedRun, dir: &Path) -> Result<Vec<CurvePoint>> {
 
 /// Read a results.csv written by [`write_csv`].
 pub fn read_rows(path: &Path) -> Result<Vec<Row>> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    r.deserialize().enumerate().map(|(i, row)| row.map_err(|e| anyhow::anyhow!("{} row {}: {e}", path.display(), i + 2))).collect()
+    let mut r =
+        csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    r.deserialize()
+        .enumerate()
+        .map(|(i, row)| row.map_err(|e| anyhow::anyhow!("{} row {}: {e}", path.display(), i + 2)))
+        .collect()
 }
 
 /// Serialize rows as CSV and write the file atomically.
@@ -154,6 +158,8 @@ pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     for r in rows {
         w.serialize(r)?;
     }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     crate::fsx::write_atomic(path, &bytes)
 }

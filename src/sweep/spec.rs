@@ -123,24 +123,40 @@ pub struct PlannedRun {
 
 impl Spec {
     pub fn load(path: &Path) -> Result<(Self, PathBuf)> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("sweep spec {}: cannot read", path.display()))?;
-        let mut spec: Spec = toml::from_str(&text).map_err(|e| anyhow!("sweep spec {}: {}", path.display(), crate::config::one_line(&e.to_string())))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("sweep spec {}: cannot read", path.display()))?;
+        let mut spec: Spec = toml::from_str(&text).map_err(|e| {
+            anyhow!(
+                "sweep spec {}: {}",
+                path.display(),
+                crate::config::one_line(&e.to_string())
+            )
+        })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         if spec.base.is_relative() {
             spec.base = dir.join(&spec.base);
         }
-        spec.validate().map_err(|e| anyhow!("sweep spec {}: {e}", path.display()))?;
+        spec.validate()
+            .map_err(|e| anyhow!("sweep spec {}: {e}", path.display()))?;
         Ok((spec, path.to_path_buf()))
     }
 
     fn validate(&self) -> Result<()> {
-        let designs = [self.design.isoflop.is_some(), self.design.tokens.is_some(), self.design.tokens_per_param.is_some()];
+        let designs = [
+            self.design.isoflop.is_some(),
+            self.design.tokens.is_some(),
+            self.design.tokens_per_param.is_some(),
+        ];
         match designs.iter().filter(|d| **d).count() {
             0 => bail!("design: give one of isoflop, tokens, tokens_per_param"),
             1 => {}
             _ => bail!("design: isoflop, tokens and tokens_per_param are contradictory designs; give exactly one"),
         }
-        for (name, v) in [("isoflop", &self.design.isoflop), ("tokens", &self.design.tokens), ("tokens_per_param", &self.design.tokens_per_param)] {
+        for (name, v) in [
+            ("isoflop", &self.design.isoflop),
+            ("tokens", &self.design.tokens),
+            ("tokens_per_param", &self.design.tokens_per_param),
+        ] {
             if let Some(v) = v {
                 if v.is_empty() {
                     bail!("design.{name} is empty");
@@ -179,18 +195,30 @@ impl Spec {
         } else if let Some(v) = &d.tokens {
             (v, Budget::Tokens)
         } else {
-            (d.tokens_per_param.as_ref().expect("validated"), Budget::TokensPerParam)
+            (
+                d.tokens_per_param.as_ref().expect("validated"),
+                Budget::TokensPerParam,
+            )
         };
         v.iter().map(|x| f(*x)).collect()
     }
 
     /// Size overrides and a short label for each size.
     fn sizes(&self) -> Vec<(String, Vec<String>)> {
-        let mut out: Vec<(String, Vec<String>)> = self.sizes.depth.iter().map(|d| (format!("d{d}"), vec![format!("model.depth={d}")])).collect();
+        let mut out: Vec<(String, Vec<String>)> = self
+            .sizes
+            .depth
+            .iter()
+            .map(|d| (format!("d{d}"), vec![format!("model.depth={d}")]))
+            .collect();
         for s in &self.sizes.shapes {
             out.push((
                 format!("l{}h{}d{}", s.n_layer, s.n_head, s.d_model),
-                vec![format!("model.n_layer={}", s.n_layer), format!("model.n_head={}", s.n_head), format!("model.d_model={}", s.d_model)],
+                vec![
+                    format!("model.n_layer={}", s.n_layer),
+                    format!("model.n_head={}", s.n_head),
+                    format!("model.d_model={}", s.d_model),
+                ],
             ));
         }
         out
@@ -206,7 +234,8 @@ impl Spec {
             .into_iter()
             .map(|(size, size_ov)| {
                 let ov: Vec<String> = self.set.iter().cloned().chain(size_ov).collect();
-                let cfg = RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
+                let cfg =
+                    RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
                 Ok((size, cfg))
             })
             .collect::<Result<_>>()?;
@@ -220,17 +249,26 @@ impl Spec {
                 match budget {
                     Budget::Flops(c) => t.max_flops = Some(c),
                     Budget::Tokens(d) => t.max_tokens = Some(d.round() as u64),
-                    Budget::TokensPerParam(r) => t.max_tokens = Some((r * param_counts(&cfg.model).total as f64).round() as u64),
+                    Budget::TokensPerParam(r) => {
+                        t.max_tokens =
+                            Some((r * param_counts(&cfg.model).total as f64).round() as u64)
+                    }
                 }
                 let steps = total_steps(&cfg);
                 if let Budget::Flops(c) = budget {
-                    let per_step = crate::flops::StepFlops::new(&cfg.model, cfg.model.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64).matmul_step as f64;
+                    let per_step = crate::flops::StepFlops::new(
+                        &cfg.model,
+                        cfg.model.seq_len,
+                        (cfg.train.batch_size * cfg.train.grad_accum) as u64,
+                    )
+                    .matmul_step as f64;
                     if per_step > c {
                         bail!("design.isoflop: budget {c:e} is smaller than one training step of size {size} ({per_step:.3e} FLOPs)");
                     }
                 }
                 if let Some([lo, hi]) = self.design.tokens_per_param_range {
-                    let r = (steps as u64 * cfg.tokens_per_step()) as f64 / param_counts(&cfg.model).total as f64;
+                    let r = (steps as u64 * cfg.tokens_per_step()) as f64
+                        / param_counts(&cfg.model).total as f64;
                     if r < lo || r > hi {
                         continue;
                     }
@@ -239,8 +277,14 @@ impl Spec {
                 if let Some(f) = self.warmup_frac {
                     cfg.optim.warmup_steps = (f * steps as f64).round() as usize;
                 }
-                cfg.validate().map_err(|e| anyhow!("size {size}, budget {}: {e:#}", budget.value()))?;
-                runs.push(PlannedRun { name: format!("{size}-{}", budget.tag()), size: size.clone(), budget, cfg });
+                cfg.validate()
+                    .map_err(|e| anyhow!("size {size}, budget {}: {e:#}", budget.value()))?;
+                runs.push(PlannedRun {
+                    name: format!("{size}-{}", budget.tag()),
+                    size: size.clone(),
+                    budget,
+                    cfg,
+                });
             }
         }
         if runs.is_empty() {

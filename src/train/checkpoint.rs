@@ -73,7 +73,10 @@ pub fn step_dir_name(step: usize) -> String {
 /// Serialise named tensors into safetensors bytes (CPU copies).
 pub fn safetensors_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
     // Collect CPU copies first, then one serialisation into memory (written atomically by the caller).
-    let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?))).collect::<Result<_>>()?;
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?)))
+        .collect::<Result<_>>()?;
     let data: Vec<(String, Vec<u8>, Vec<usize>, safetensors::Dtype)> = cpu
         .iter()
         .map(|(n, t)| {
@@ -83,7 +86,13 @@ pub fn safetensors_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
         .collect::<Result<_>>()?;
     let views = data
         .iter()
-        .map(|(n, b, s, dt)| Ok((n.clone(), safetensors::tensor::TensorView::new(*dt, s.clone(), b).map_err(|e| anyhow!("{e}"))?)))
+        .map(|(n, b, s, dt)| {
+            Ok((
+                n.clone(),
+                safetensors::tensor::TensorView::new(*dt, s.clone(), b)
+                    .map_err(|e| anyhow!("{e}"))?,
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, None).map_err(|e| anyhow!("safetensors: {e}"))
 }
@@ -91,19 +100,55 @@ pub fn safetensors_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
 fn tensor_bytes(t: &Tensor) -> Result<(Vec<u8>, safetensors::Dtype)> {
     let t = t.flatten_all()?;
     Ok(match t.dtype() {
-        DType::F32 => (t.to_vec1::<f32>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::F32),
-        DType::F64 => (t.to_vec1::<f64>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::F64),
-        DType::BF16 => (t.to_vec1::<half::bf16>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::BF16),
-        DType::F16 => (t.to_vec1::<half::f16>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::F16),
-        DType::U32 => (t.to_vec1::<u32>()?.iter().flat_map(|x| x.to_le_bytes()).collect(), safetensors::Dtype::U32),
+        DType::F32 => (
+            t.to_vec1::<f32>()?
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            safetensors::Dtype::F32,
+        ),
+        DType::F64 => (
+            t.to_vec1::<f64>()?
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            safetensors::Dtype::F64,
+        ),
+        DType::BF16 => (
+            t.to_vec1::<half::bf16>()?
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            safetensors::Dtype::BF16,
+        ),
+        DType::F16 => (
+            t.to_vec1::<half::f16>()?
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            safetensors::Dtype::F16,
+        ),
+        DType::U32 => (
+            t.to_vec1::<u32>()?
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            safetensors::Dtype::U32,
+        ),
         dt => bail!("cannot checkpoint a tensor of dtype {dt:?}"),
     })
 }
 
 /// Read a safetensors file into named tensors on `dev`; errors name the file.
 pub fn load_safetensors(path: &Path, dev: &Device) -> Result<HashMap<String, Tensor>> {
-    let bytes = fs::read(path).with_context(|| format!("checkpoint {}: cannot read", path.display()))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow!("checkpoint {}: not a valid safetensors file ({e})", path.display()))?;
+    let bytes =
+        fs::read(path).with_context(|| format!("checkpoint {}: cannot read", path.display()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+        anyhow!(
+            "checkpoint {}: not a valid safetensors file ({e})",
+            path.display()
+        )
+    })?;
     let mut out = HashMap::new();
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
@@ -121,17 +166,29 @@ pub fn load_safetensors(path: &Path, dev: &Device) -> Result<HashMap<String, Ten
 }
 
 /// Write a checkpoint for `state` atomically into `ckpt_root/step_XXXXXXXX`.
-pub fn save(ckpt_root: &Path, weights: &[(String, Tensor)], moments: &[(String, Tensor)], state: &TrainState) -> Result<PathBuf> {
-    fs::create_dir_all(ckpt_root).with_context(|| format!("cannot create {}", ckpt_root.display()))?;
+pub fn save(
+    ckpt_root: &Path,
+    weights: &[(String, Tensor)],
+    moments: &[(String, Tensor)],
+    state: &TrainState,
+) -> Result<PathBuf> {
+    fs::create_dir_all(ckpt_root)
+        .with_context(|| format!("cannot create {}", ckpt_root.display()))?;
     let final_dir = ckpt_root.join(step_dir_name(state.step));
-    let tmp = ckpt_root.join(format!(".{}.tmp-{}", step_dir_name(state.step), std::process::id()));
+    let tmp = ckpt_root.join(format!(
+        ".{}.tmp-{}",
+        step_dir_name(state.step),
+        std::process::id()
+    ));
     let _ = fs::remove_dir_all(&tmp);
     let res = (|| -> Result<()> {
         fs::create_dir_all(&tmp)?;
         let mut state = state.clone();
         for (file, tensors) in [(MODEL_FILE, weights), (OPTIM_FILE, moments)] {
             let bytes = safetensors_bytes(tensors)?;
-            state.files.insert(file.to_string(), fsx::sha256_hex(&bytes));
+            state
+                .files
+                .insert(file.to_string(), fsx::sha256_hex(&bytes));
             fsx::write_atomic(&tmp.join(file), &bytes)?;
             crate::fault::checkpoint_pause();
         }
@@ -151,7 +208,10 @@ pub fn save(ckpt_root: &Path, weights: &[(String, Tensor)], moments: &[(String, 
     })();
     if let Err(e) = res {
         let _ = fs::remove_dir_all(&tmp);
-        return Err(e.context(format!("cannot write checkpoint in {} (disk full or read-only?); earlier checkpoints are kept", ckpt_root.display())));
+        return Err(e.context(format!(
+            "cannot write checkpoint in {} (disk full or read-only?); earlier checkpoints are kept",
+            ckpt_root.display()
+        )));
     }
     Ok(final_dir)
 }
@@ -159,16 +219,25 @@ pub fn save(ckpt_root: &Path, weights: &[(String, Tensor)], moments: &[(String, 
 /// Read and verify one checkpoint folder: state.json parses and each tensor
 /// file matches its recorded sha256.
 pub fn verify(dir: &Path) -> Result<TrainState> {
-    let state: TrainState = fsx::read_json(&dir.join(STATE_FILE)).map_err(|e| anyhow!("checkpoint {}: {e:#}", dir.display()))?;
+    let state: TrainState = fsx::read_json(&dir.join(STATE_FILE))
+        .map_err(|e| anyhow!("checkpoint {}: {e:#}", dir.display()))?;
     for file in [MODEL_FILE, OPTIM_FILE] {
-        let want = state.files.get(file).ok_or_else(|| anyhow!("checkpoint {}: state.json has no hash for {file}", dir.display()))?;
+        let want = state.files.get(file).ok_or_else(|| {
+            anyhow!(
+                "checkpoint {}: state.json has no hash for {file}",
+                dir.display()
+            )
+        })?;
         let path = dir.join(file);
         if !path.is_file() {
             bail!("checkpoint {}: {file} is missing", dir.display());
         }
         let got = fsx::sha256_file(&path)?;
         if &got != want {
-            bail!("checkpoint {}: {file} is corrupt (sha256 mismatch)", dir.display());
+            bail!(
+                "checkpoint {}: {file} is corrupt (sha256 mismatch)",
+                dir.display()
+            );
         }
     }
     Ok(state)
@@ -192,7 +261,10 @@ pub fn list(ckpt_root: &Path) -> Vec<(usize, PathBuf)> {
 
 /// The newest checkpoint that verifies; corrupt ones are reported through
 /// `warn` and skipped.
-pub fn latest_good(ckpt_root: &Path, mut warn: impl FnMut(String)) -> Option<(PathBuf, TrainState)> {
+pub fn latest_good(
+    ckpt_root: &Path,
+    mut warn: impl FnMut(String),
+) -> Option<(PathBuf, TrainState)> {
     for (_, dir) in list(ckpt_root) {
         match verify(&dir) {
             Ok(s) => return Some((dir, s)),
@@ -209,15 +281,20 @@ pub fn prune(ckpt_root: &Path, keep_last: usize, best_step: Option<usize>) -> Re
     for (step, dir) in list(ckpt_root).into_iter().skip(keep_last) {
         if Some(step) != best_step {
             let trash = trash_path(&dir);
-            fs::rename(&dir, &trash).with_context(|| format!("cannot remove old checkpoint {}", dir.display()))?;
-            fs::remove_dir_all(&trash).with_context(|| format!("cannot remove old checkpoint {}", dir.display()))?;
+            fs::rename(&dir, &trash)
+                .with_context(|| format!("cannot remove old checkpoint {}", dir.display()))?;
+            fs::remove_dir_all(&trash)
+                .with_context(|| format!("cannot remove old checkpoint {}", dir.display()))?;
         }
     }
     Ok(())
 }
 
 fn trash_path(dir: &Path) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     dir.with_file_name(format!(".trash-{name}-{}", std::process::id()))
 }
 

@@ -55,7 +55,12 @@ impl MetricsLog {
             (Some(step), Ok(f)) => BufReader::new(f)
                 .lines()
                 .map_while(|l| l.ok())
-                .filter(|l| serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["step"].as_u64()).is_some_and(|s| s as usize <= step))
+                .filter(|l| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .ok()
+                        .and_then(|v| v["step"].as_u64())
+                        .is_some_and(|s| s as usize <= step)
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -64,18 +69,28 @@ impl MetricsLog {
             text.push('\n');
         }
         crate::fsx::write_atomic(path, text.as_bytes())?;
-        let file = OpenOptions::new().append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        Ok(MetricsLog { path: path.to_path_buf(), file })
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(MetricsLog {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     pub fn write<T: Serialize>(&mut self, rec: &T) -> Result<()> {
         let mut line = serde_json::to_string(rec)?;
         line.push('\n');
-        self.file.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", self.path.display()))
+        self.file
+            .write_all(line.as_bytes())
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
     pub fn sync(&mut self) -> Result<()> {
-        self.file.sync_data().with_context(|| format!("cannot sync {}", self.path.display()))
+        self.file
+            .sync_data()
+            .with_context(|| format!("cannot sync {}", self.path.display()))
     }
 }
 
@@ -85,10 +100,17 @@ pub fn read(path: &Path) -> Result<(Vec<StepRecord>, Vec<EvalRecord>)> {
     let (mut steps, mut evals) = (Vec::new(), Vec::new());
     for (i, line) in BufReader::new(f).lines().enumerate() {
         let line = line?;
-        let v: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("{}:{}: malformed JSON", path.display(), i + 1))?;
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: malformed JSON", path.display(), i + 1))?;
         match v["kind"].as_str() {
-            Some("step") => steps.push(serde_json::from_value(v).with_context(|| format!("{}:{}: bad step record", path.display(), i + 1))?),
-            Some("eval") => evals.push(serde_json::from_value(v).with_context(|| format!("{}:{}: bad eval record", path.display(), i + 1))?),
+            Some("step") => steps.push(
+                serde_json::from_value(v)
+                    .with_context(|| format!("{}:{}: bad step record", path.display(), i + 1))?,
+            ),
+            Some("eval") => evals.push(
+                serde_json::from_value(v)
+                    .with_context(|| format!("{}:{}: bad eval record", path.display(), i + 1))?,
+            ),
             _ => {}
         }
     }
@@ -111,11 +133,26 @@ pub fn si(x: f64) -> String {
 
 /// `step 120/2000 | loss 3.41 | lr 5.9e-4 | norm 0.82 | 41 ms | 12.3k tok/s | mfu –`
 pub fn console_line(r: &StepRecord, total: usize) -> String {
-    let mfu = r.mfu.map(|m| format!("{:.1}%", 100.0 * m)).unwrap_or_else(|| "–".into());
-    let skip = if r.skipped { " | SKIPPED (non-finite)" } else { "" };
+    let mfu = r
+        .mfu
+        .map(|m| format!("{:.1}%", 100.0 * m))
+        .unwrap_or_else(|| "–".into());
+    let skip = if r.skipped {
+        " | SKIPPED (non-finite)"
+    } else {
+        ""
+    };
     format!(
         "step {}/{} | loss {:.4} | lr {:.2e} | norm {:.3} | {:.0} ms | {} tok/s | mfu {}{}",
-        r.step, total, r.loss, r.lr, r.grad_norm, r.dt_ms, si(r.tok_per_s), mfu, skip
+        r.step,
+        total,
+        r.loss,
+        r.lr,
+        r.grad_norm,
+        r.dt_ms,
+        si(r.tok_per_s),
+        mfu,
+        skip
     )
 }
 

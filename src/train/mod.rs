@@ -30,7 +30,11 @@ use std::time::Instant;
 #[derive(Debug, thiserror::Error)]
 pub enum Stopped {
     #[error("interrupted by {name}; checkpoint written at step {step} (resume with --resume)")]
-    Signal { name: &'static str, code: i32, step: usize },
+    Signal {
+        name: &'static str,
+        code: i32,
+        step: usize,
+    },
     #[error("halted after step {0} as requested (--halt-after); resume with --resume")]
     Halted(usize),
 }
@@ -96,7 +100,11 @@ impl Signals {
 
     /// How a run stopped by the signal with exit `code` ends.
     fn stopped(code: i32, step: usize) -> Stopped {
-        Stopped::Signal { name: if code == 130 { "SIGINT" } else { "SIGTERM" }, code, step }
+        Stopped::Signal {
+            name: if code == 130 { "SIGINT" } else { "SIGTERM" },
+            code,
+            step,
+        }
     }
 }
 
@@ -107,7 +115,11 @@ pub fn ensure_dataset(cfg: &RunConfig, quiet: bool) -> Result<Dataset> {
         let spec_text = tokenizer_spec_text(cfg);
         let spec = crate::data::tokenizer::TokenizerSpec::parse(&spec_text, cfg.model.vocab_size)?;
         if !quiet {
-            eprintln!("preparing {} from {} ({spec_text})", dir.display(), cfg.data.corpus.display());
+            eprintln!(
+                "preparing {} from {} ({spec_text})",
+                dir.display(),
+                cfg.data.corpus.display()
+            );
         }
         crate::data::prepare::prepare(&cfg.data.corpus, &dir, &spec, &spec_text)?;
     }
@@ -136,17 +148,29 @@ pub fn dataset_dir(cfg: &RunConfig) -> PathBuf {
     if let Some(d) = &cfg.data.dir {
         return d.clone();
     }
-    let stem = cfg.data.corpus.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = cfg
+        .data
+        .corpus
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let stem = stem.split('.').next().unwrap_or("corpus").to_string();
-    let slug = crate::data::tokenizer::TokenizerSpec::parse(&tokenizer_spec_text(cfg), cfg.model.vocab_size)
-        .map(|s| s.slug())
-        .unwrap_or_else(|_| "tok".into());
+    let slug = crate::data::tokenizer::TokenizerSpec::parse(
+        &tokenizer_spec_text(cfg),
+        cfg.model.vocab_size,
+    )
+    .map(|s| s.slug())
+    .unwrap_or_else(|_| "tok".into());
     PathBuf::from("data/prepared").join(format!("{stem}-{slug}"))
 }
 
 /// Total optimizer steps: the tightest of max_steps / max_tokens / max_flops.
 pub fn total_steps(cfg: &RunConfig) -> usize {
-    let per_step = StepFlops::new(&cfg.model, cfg.model.seq_len, (cfg.train.batch_size * cfg.train.grad_accum) as u64);
+    let per_step = StepFlops::new(
+        &cfg.model,
+        cfg.model.seq_len,
+        (cfg.train.batch_size * cfg.train.grad_accum) as u64,
+    );
     let mut n = usize::MAX;
     if let Some(s) = cfg.train.max_steps {
         n = n.min(s);
@@ -161,33 +185,53 @@ pub fn total_steps(cfg: &RunConfig) -> usize {
 }
 
 /// Mean loss and bits-per-byte over the fixed validation batches (no backward graph).
-pub fn evaluate(model: &Gpt, batches: &[Batch], dev: &Device, bytes_per_token: f64) -> Result<(f64, f64)> {
+pub fn evaluate(
+    model: &Gpt,
+    batches: &[Batch],
+    dev: &Device,
+    bytes_per_token: f64,
+) -> Result<(f64, f64)> {
     let mut sum = 0.0;
     for b in batches {
         let (x, y) = batch_tensors(b, dev)?;
-        sum += model.loss(&x, &y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        sum += model
+            .loss(&x, &y)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
     }
     let loss = sum / batches.len() as f64;
     Ok((loss, loss / (std::f64::consts::LN_2 * bytes_per_token)))
 }
 
 pub fn batch_tensors(b: &Batch, dev: &Device) -> Result<(Tensor, Tensor)> {
-    Ok((Tensor::from_slice(&b.x, (b.batch, b.seq_len), dev)?, Tensor::from_slice(&b.y, (b.batch, b.seq_len), dev)?))
+    Ok((
+        Tensor::from_slice(&b.x, (b.batch, b.seq_len), dev)?,
+        Tensor::from_slice(&b.y, (b.batch, b.seq_len), dev)?,
+    ))
 }
 
 /// Peak FLOP/s for MFU: `train.hardware`, or the CUDA device's catalog entry.
-fn resolve_peak(cfg: &RunConfig, dev: &Device, dtype: DTypeSpec) -> Result<(Option<String>, Option<f64>)> {
+fn resolve_peak(
+    cfg: &RunConfig,
+    dev: &Device,
+    dtype: DTypeSpec,
+) -> Result<(Option<String>, Option<f64>)> {
     let catalog = hardware::Catalog::load()?;
     let id = match &cfg.train.hardware {
         Some(id) => {
-            catalog.get(id).map_err(|e| anyhow!("train.hardware: {e}"))?;
+            catalog
+                .get(id)
+                .map_err(|e| anyhow!("train.hardware: {e}"))?;
             Some(id.clone())
         }
         // A CPU's peak is not knowable from its name: MFU on CPU needs train.hardware.
         None if dev.is_cpu() => None,
-        None => crate::device::device_name(dev).and_then(|n| catalog.detect(&n).map(|(id, _)| id.to_string())),
+        None => crate::device::device_name(dev)
+            .and_then(|n| catalog.detect(&n).map(|(id, _)| id.to_string())),
     };
-    let peak = id.as_ref().and_then(|id| catalog.entries[id].peak_flops(dtype.peak_field()));
+    let peak = id
+        .as_ref()
+        .and_then(|id| catalog.entries[id].peak_flops(dtype.peak_field()));
     Ok((id, peak))
 }
 
@@ -225,7 +269,11 @@ pub fn train_step(
         let batch = dist::shard(next_batch()?, comm.rank(), comm.world());
         let t0 = Instant::now();
         let (x, y) = batch_tensors(&batch, dev)?;
-        let model = Gpt::with_kernels(&cfg.model, params.var_builder(dtype.compute(), true)?, cfg.train.kernels)?;
+        let model = Gpt::with_kernels(
+            &cfg.model,
+            params.var_builder(dtype.compute(), true)?,
+            cfg.train.kernels,
+        )?;
         let loss = model.loss(&x, &y)?;
         loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let t1 = Instant::now();
@@ -233,7 +281,11 @@ pub fn train_step(
         let g = params.grads(&(loss / accum as f64)?.backward()?)?;
         grads = Some(match grads {
             None => g,
-            Some(acc) => acc.iter().zip(&g).map(|(a, b)| a + b).collect::<candle_core::Result<_>>()?,
+            Some(acc) => acc
+                .iter()
+                .zip(&g)
+                .map(|(a, b)| a + b)
+                .collect::<candle_core::Result<_>>()?,
         });
         dev.synchronize()?;
         bwd_s += t1.elapsed().as_secs_f64();
@@ -252,7 +304,14 @@ pub fn train_step(
         opt.step(params, &grads, lr, cfg.train.kernels)?;
     }
     dev.synchronize()?;
-    Ok(StepResult { loss, grad_norm, applied, fwd_s, bwd_s, opt_s: t2.elapsed().as_secs_f64() })
+    Ok(StepResult {
+        loss,
+        grad_norm,
+        applied,
+        fwd_s,
+        bwd_s,
+        opt_s: t2.elapsed().as_secs_f64(),
+    })
 }
 
 /// Everything a run carries from step to step.
@@ -274,12 +333,21 @@ impl Run {
             .specs
             .iter()
             .zip(self.opt.m.iter().zip(&self.opt.v))
-            .flat_map(|(s, (m, v))| [(format!("m.{}", s.name), m.clone()), (format!("v.{}", s.name), v.clone())])
+            .flat_map(|(s, (m, v))| {
+                [
+                    (format!("m.{}", s.name), m.clone()),
+                    (format!("v.{}", s.name), v.clone()),
+                ]
+            })
             .collect();
         // train_step drops non-finite updates; this guard keeps any NaN that got
         // past it out of the checkpoints (the previous one stays the latest good).
         for (s, v) in self.params.specs.iter().zip(&self.params.vars) {
-            let sum = v.as_tensor().sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let sum = v
+                .as_tensor()
+                .sum_all()?
+                .to_dtype(DType::F64)?
+                .to_scalar::<f64>()?;
             if !sum.is_finite() {
                 bail!("parameter {} holds non-finite values at step {}; refusing to write a checkpoint", s.name, self.state.step);
             }
@@ -288,46 +356,102 @@ impl Run {
         self.state.adam_t = self.opt.t;
         let root = self.dir.join("checkpoints");
         let path = checkpoint::save(&root, &self.params.named_tensors(), &moments, &self.state)?;
-        checkpoint::prune(&root, self.cfg.train.keep_last, self.state.best_val.map(|b| b.0))?;
+        checkpoint::prune(
+            &root,
+            self.cfg.train.keep_last,
+            self.state.best_val.map(|b| b.0),
+        )?;
         Ok(path)
     }
 
     /// A new run into `run_dir`: seeded weights, zero moments, the sampler at its start.
-    fn fresh(cfg: &RunConfig, run_dir: &Path, dev: &Device, dtype: DTypeSpec, tokenizer_sha: &str) -> Result<Run> {
+    fn fresh(
+        cfg: &RunConfig,
+        run_dir: &Path,
+        dev: &Device,
+        dtype: DTypeSpec,
+        tokenizer_sha: &str,
+    ) -> Result<Run> {
         let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), dev)?;
         let opt = optim::AdamW::new(&cfg.optim, &params)?;
         let sampler = Sampler::new(cfg.train.seed.wrapping_add(1));
         let state = TrainState::fresh(cfg, sampler.state(), tokenizer_sha.to_string());
-        Ok(Run { cfg: cfg.clone(), dir: run_dir.to_path_buf(), dev: dev.clone(), dtype, params, opt, sampler, state })
+        Ok(Run {
+            cfg: cfg.clone(),
+            dir: run_dir.to_path_buf(),
+            dev: dev.clone(),
+            dtype,
+            params,
+            opt,
+            sampler,
+            state,
+        })
     }
 
     /// The run in `run_dir` from its checkpoint `dir`, continuing under `cfg`
     /// (the optimizer and the state take the config given now).
-    fn restore(cfg: &RunConfig, run_dir: &Path, dir: &Path, mut state: TrainState, dev: &Device, dtype: DTypeSpec) -> Result<Run> {
+    fn restore(
+        cfg: &RunConfig,
+        run_dir: &Path,
+        dir: &Path,
+        mut state: TrainState,
+        dev: &Device,
+        dtype: DTypeSpec,
+    ) -> Result<Run> {
         let what = dir.display().to_string();
         let mut weights = checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), dev)?;
-        let params = Params::from_named(&cfg.model, std::mem::take(&mut weights), dtype.master(), dev, &what)?;
+        let params = Params::from_named(
+            &cfg.model,
+            std::mem::take(&mut weights),
+            dtype.master(),
+            dev,
+            &what,
+        )?;
         let mut moments = checkpoint::load_safetensors(&dir.join(checkpoint::OPTIM_FILE), dev)?;
         let mut opt = optim::AdamW::new(&cfg.optim, &params)?;
         let (mut m, mut v) = (Vec::new(), Vec::new());
         for s in &params.specs {
-            for (key, out) in [(format!("m.{}", s.name), &mut m), (format!("v.{}", s.name), &mut v)] {
-                let t = moments.remove(&key).ok_or_else(|| anyhow!("checkpoint {what}: optimizer state lacks `{key}`"))?;
+            for (key, out) in [
+                (format!("m.{}", s.name), &mut m),
+                (format!("v.{}", s.name), &mut v),
+            ] {
+                let t = moments
+                    .remove(&key)
+                    .ok_or_else(|| anyhow!("checkpoint {what}: optimizer state lacks `{key}`"))?;
                 if t.dims() != s.shape.as_slice() {
-                    bail!("checkpoint {what}: `{key}` has shape {:?}, expected {:?}", t.dims(), s.shape);
+                    bail!(
+                        "checkpoint {what}: `{key}` has shape {:?}, expected {:?}",
+                        t.dims(),
+                        s.shape
+                    );
                 }
                 out.push(t.to_dtype(dtype.master())?);
             }
         }
         opt.load_state(m, v, state.adam_t);
-        let sampler = Sampler::from_state(&state.sampler).map_err(|e| anyhow!("checkpoint {what}: {e}"))?;
+        let sampler =
+            Sampler::from_state(&state.sampler).map_err(|e| anyhow!("checkpoint {what}: {e}"))?;
         state.config = cfg.clone();
-        Ok(Run { cfg: cfg.clone(), dir: run_dir.to_path_buf(), dev: dev.clone(), dtype, params, opt, sampler, state })
+        Ok(Run {
+            cfg: cfg.clone(),
+            dir: run_dir.to_path_buf(),
+            dev: dev.clone(),
+            dtype,
+            params,
+            opt,
+            sampler,
+            state,
+        })
     }
 }
 
 /// Check that a checkpoint belongs to this config; the error names the mismatch.
-fn check_compatible(cfg: &RunConfig, st: &TrainState, tokenizer_sha: &str, dir: &Path) -> Result<()> {
+fn check_compatible(
+    cfg: &RunConfig,
+    st: &TrainState,
+    tokenizer_sha: &str,
+    dir: &Path,
+) -> Result<()> {
     if st.config.model != cfg.model {
         bail!(
             "checkpoint {} was trained with a different model config ({:?}) than the one given ({:?}); refusing to resume",
@@ -344,8 +468,18 @@ fn check_compatible(cfg: &RunConfig, st: &TrainState, tokenizer_sha: &str, dir: 
 
 /// Lock the run folder for this process (released when the file is dropped).
 pub(crate) fn lock_run_dir(dir: &Path) -> Result<File> {
-    let f = File::create(dir.join(".lock")).with_context(|| format!("run folder {}: cannot create the lock file (read-only?)", dir.display()))?;
-    f.try_lock().map_err(|_| anyhow!("run folder {} is in use by another scalelab process", dir.display()))?;
+    let f = File::create(dir.join(".lock")).with_context(|| {
+        format!(
+            "run folder {}: cannot create the lock file (read-only?)",
+            dir.display()
+        )
+    })?;
+    f.try_lock().map_err(|_| {
+        anyhow!(
+            "run folder {} is in use by another scalelab process",
+            dir.display()
+        )
+    })?;
     Ok(f)
 }
 
@@ -403,13 +537,18 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     if !opts.resume && (!existing.is_empty() || dir.join("metrics.jsonl").exists()) {
         bail!("run folder {} already holds a run; pass --resume to continue it or choose another --out", dir.display());
     }
-    fs::create_dir_all(&dir).with_context(|| format!("run folder {}: cannot create", dir.display()))?;
+    fs::create_dir_all(&dir)
+        .with_context(|| format!("run folder {}: cannot create", dir.display()))?;
     // Lock before reading checkpoints, so no other process writes one meanwhile.
     let lock = lock_run_dir(&dir)?;
     checkpoint::clean_stale(&ckpt_root);
     clean_stale_temps(&dir);
     let mut notes = Vec::new();
-    let resumed = if opts.resume { checkpoint::latest_good(&ckpt_root, |m| notes.push(m)) } else { None };
+    let resumed = if opts.resume {
+        checkpoint::latest_good(&ckpt_root, |m| notes.push(m))
+    } else {
+        None
+    };
     if let Some((cdir, st)) = &resumed {
         check_compatible(cfg, st, &ds.meta.tokenizer_sha256, cdir)?;
     }
@@ -423,13 +562,27 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         );
     }
     // Fail now, not after the first steps, when checkpoints cannot be written.
-    fs::create_dir_all(&ckpt_root).with_context(|| format!("run folder {}: cannot create {}", dir.display(), ckpt_root.display()))?;
+    fs::create_dir_all(&ckpt_root).with_context(|| {
+        format!(
+            "run folder {}: cannot create {}",
+            dir.display(),
+            ckpt_root.display()
+        )
+    })?;
     for n in &notes {
         eprintln!("warning: {n}");
     }
     match &resumed {
-        Some((cdir, st)) if !opts.quiet => eprintln!("resuming {} from {} (step {})", dir.display(), cdir.display(), st.step),
-        None if opts.resume && !opts.quiet => eprintln!("no usable checkpoint in {}; starting from scratch", ckpt_root.display()),
+        Some((cdir, st)) if !opts.quiet => eprintln!(
+            "resuming {} from {} (step {})",
+            dir.display(),
+            cdir.display(),
+            st.step
+        ),
+        None if opts.resume && !opts.quiet => eprintln!(
+            "no usable checkpoint in {}; starting from scratch",
+            ckpt_root.display()
+        ),
         _ => {}
     }
     let runs = devs
@@ -450,7 +603,10 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     if start_step >= total_steps(cfg) {
         if let Ok(s) = fsx::read_json::<Summary>(&dir.join("summary.json")) {
             if !opts.quiet {
-                eprintln!("run {} already finished at step {start_step}; nothing to do", dir.display());
+                eprintln!(
+                    "run {} already finished at step {start_step}; nothing to do",
+                    dir.display()
+                );
             }
             return Ok(s);
         }
@@ -458,21 +614,46 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     // Installed here, once, not by W rank threads at the same time.
     Signals::get()?;
     let runs = std::sync::Mutex::new(runs);
-    let setup = Arc::new(Setup { cfg: cfg.clone(), opts: opts.clone(), dtype, ds, dir, runs, hw_id, peak, _lock: lock });
+    let setup = Arc::new(Setup {
+        cfg: cfg.clone(),
+        opts: opts.clone(),
+        dtype,
+        ds,
+        dir,
+        runs,
+        hw_id,
+        peak,
+        _lock: lock,
+    });
     dist::launch(devs, move |comm, dev| train_rank(&setup, comm, dev))
 }
 
 /// One rank's training loop. Rank 0 evaluates, logs, checkpoints and returns
 /// the summary; the other ranks return `None`.
 fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Result<Option<Summary>> {
-    let Setup { cfg, opts, dtype, ds, dir, .. } = setup;
+    let Setup {
+        cfg,
+        opts,
+        dtype,
+        ds,
+        dir,
+        ..
+    } = setup;
     let dtype = *dtype;
     let lead = comm.rank() == 0;
     let world = comm.world();
     let taken = setup.runs.lock().unwrap_or_else(|p| p.into_inner())[comm.rank()].take();
-    let mut run = taken.ok_or_else(|| anyhow!("rank {}: no starting state (started twice?)", comm.rank()))?;
+    let mut run =
+        taken.ok_or_else(|| anyhow!("rank {}: no starting state (started twice?)", comm.rank()))?;
     let start_step = run.state.step;
-    let mut log = if lead { Some(MetricsLog::open(&dir.join("metrics.jsonl"), Some(start_step).filter(|_| start_step > 0))?) } else { None };
+    let mut log = if lead {
+        Some(MetricsLog::open(
+            &dir.join("metrics.jsonl"),
+            Some(start_step).filter(|_| start_step > 0),
+        )?)
+    } else {
+        None
+    };
 
     let total = total_steps(cfg);
     let t = cfg.model.seq_len;
@@ -498,8 +679,16 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
         crate::device::gpu_peak_bytes(dev, true);
     }
 
-    let pb = if opts.quiet || !lead { ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()) } else { ProgressBar::new(total as u64) };
-    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} steps | {msg} | eta {eta}").expect("template").progress_chars("=> "));
+    let pb = if opts.quiet || !lead {
+        ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden())
+    } else {
+        ProgressBar::new(total as u64)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps | {msg} | eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     pb.set_position(start_step as u64);
     let say = |s: String| {
         if !opts.quiet && lead {
@@ -523,7 +712,11 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
 
     let wall0 = Instant::now() - std::time::Duration::from_secs_f64(run.state.elapsed_s);
     let do_eval = |run: &mut Run, log: &mut MetricsLog| -> Result<f64> {
-        let model = Gpt::with_kernels(&run.cfg.model, run.params.var_builder(run.dtype.compute(), false)?, run.cfg.train.kernels)?;
+        let model = Gpt::with_kernels(
+            &run.cfg.model,
+            run.params.var_builder(run.dtype.compute(), false)?,
+            run.cfg.train.kernels,
+        )?;
         let (val_loss, val_bpb) = evaluate(&model, &evals, &run.dev, bpt)?;
         run.state.last_val_loss = Some(val_loss);
         if run.state.best_val.is_none_or(|(_, b)| val_loss < b) {
@@ -538,7 +731,10 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
             val_bpb,
             elapsed_s: wall0.elapsed().as_secs_f64(),
         })?;
-        say(format!("step {} | val loss {val_loss:.4} | val bpb {val_bpb:.4}", run.state.step));
+        say(format!(
+            "step {} | val loss {val_loss:.4} | val bpb {val_bpb:.4}",
+            run.state.step
+        ));
         Ok(val_bpb)
     };
     if start_step == 0 {
@@ -553,7 +749,9 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
         let t0 = Instant::now();
         let sampler = &mut run.sampler;
         crate::fault::arm_nonfinite(step + 1);
-        let r = train_step(cfg, comm, &run.params, &mut run.opt, dtype, lr, || sampler.next_batch(&ds.train, micro, t))?;
+        let r = train_step(cfg, comm, &run.params, &mut run.opt, dtype, lr, || {
+            sampler.next_batch(&ds.train, micro, t)
+        })?;
         let (loss, norm, finite) = (r.loss, r.grad_norm, r.applied);
         if !finite {
             if cfg.train.on_nonfinite == NonFinite::Stop {
@@ -598,7 +796,9 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
         run.state.elapsed_s = wall0.elapsed().as_secs_f64();
         let code = stop_code()?;
         let halt = opts.halt_after == Some(run.state.step);
-        if let Some(log) = log.as_mut().filter(|_| run.state.step % cfg.train.checkpoint_every == 0 || last || code != 0 || halt) {
+        if let Some(log) = log.as_mut().filter(|_| {
+            run.state.step % cfg.train.checkpoint_every == 0 || last || code != 0 || halt
+        }) {
             log.sync()?;
             run.checkpoint()?;
         }
@@ -606,7 +806,12 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
             // No rank leaves before rank 0's checkpoint is written.
             dist::agree(comm, 0, dev)?;
             pb.abandon();
-            return Err(if code != 0 { Signals::stopped(code, run.state.step) } else { Stopped::Halted(run.state.step) }.into());
+            return Err(if code != 0 {
+                Signals::stopped(code, run.state.step)
+            } else {
+                Stopped::Halted(run.state.step)
+            }
+            .into());
         }
     }
     pb.finish_and_clear();
@@ -616,12 +821,26 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
 
     let (steps_log, evals_log) = metrics::read(&dir.join("metrics.jsonl"))?;
     // Skipped (non-finite) steps do not count towards the final training loss.
-    let applied: Vec<f64> = steps_log.iter().filter(|r| !r.skipped).map(|r| r.loss).collect();
+    let applied: Vec<f64> = steps_log
+        .iter()
+        .filter(|r| !r.skipped)
+        .map(|r| r.loss)
+        .collect();
     let tail = (applied.len() / 10).max(1);
     // NaN (null in summary.json) when every step was skipped.
-    let final_train_loss = if applied.is_empty() { f64::NAN } else { applied.iter().rev().take(tail).sum::<f64>() / tail as f64 };
-    let last_eval = evals_log.last().ok_or_else(|| anyhow!("no evaluation recorded"))?;
-    let tok_per_s = if run.state.timed_s > 0.0 { run.state.timed_tokens as f64 / run.state.timed_s } else { f64::NAN };
+    let final_train_loss = if applied.is_empty() {
+        f64::NAN
+    } else {
+        applied.iter().rev().take(tail).sum::<f64>() / tail as f64
+    };
+    let last_eval = evals_log
+        .last()
+        .ok_or_else(|| anyhow!("no evaluation recorded"))?;
+    let tok_per_s = if run.state.timed_s > 0.0 {
+        run.state.timed_tokens as f64 / run.state.timed_s
+    } else {
+        f64::NAN
+    };
     let name = crate::device::device_name(dev).unwrap_or_else(|| cfg.train.device.clone());
     let summary = Summary {
         status: "finished".into(),
@@ -634,15 +853,24 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
         final_train_loss,
         val_loss: last_eval.val_loss,
         val_bpb: last_eval.val_bpb,
-        best_val_loss: run.state.best_val.map(|b| b.1).unwrap_or(last_eval.val_loss),
+        best_val_loss: run
+            .state
+            .best_val
+            .map(|b| b.1)
+            .unwrap_or(last_eval.val_loss),
         wall_s: wall0.elapsed().as_secs_f64(),
         tok_per_s,
         mfu: peak.map(|p| tok_per_s * step_flops.matmul_per_token() / p),
-        device: if world > 1 { format!("{world}× {name}") } else { name },
+        device: if world > 1 {
+            format!("{world}× {name}")
+        } else {
+            name
+        },
         hardware: setup.hw_id.clone(),
         dtype: cfg.train.dtype.clone(),
         skipped_nonfinite: run.state.skipped_nonfinite,
-        peak_gpu_mib: crate::device::gpu_peak_bytes(dev, false).map(|b| b as f64 / (1 << 20) as f64),
+        peak_gpu_mib: crate::device::gpu_peak_bytes(dev, false)
+            .map(|b| b as f64 / (1 << 20) as f64),
     };
     fsx::write_json_atomic(&dir.join("summary.json"), &summary)?;
     Ok(Some(summary))

@@ -23,10 +23,22 @@ impl AdamW {
         let zeros = |p: &candle_core::Var| p.as_tensor().zeros_like();
         Ok(AdamW {
             cfg: cfg.clone(),
-            m: params.vars.iter().map(zeros).collect::<candle_core::Result<_>>()?,
-            v: params.vars.iter().map(zeros).collect::<candle_core::Result<_>>()?,
+            m: params
+                .vars
+                .iter()
+                .map(zeros)
+                .collect::<candle_core::Result<_>>()?,
+            v: params
+                .vars
+                .iter()
+                .map(zeros)
+                .collect::<candle_core::Result<_>>()?,
             t: 0,
-            decay: params.specs.iter().map(|s| s.decays(cfg.decay_embeddings)).collect(),
+            decay: params
+                .specs
+                .iter()
+                .map(|s| s.decays(cfg.decay_embeddings))
+                .collect(),
         })
     }
 
@@ -49,7 +61,15 @@ impl AdamW {
             let wd = if self.decay[i] { o.weight_decay } else { 0.0 };
             let p = var.as_tensor();
             if k.fused_for(p) {
-                let s = adamw::Step { beta1: o.beta1, beta2: o.beta2, eps: o.eps, lr, weight_decay: wd, bc1, bc2 };
+                let s = adamw::Step {
+                    beta1: o.beta1,
+                    beta2: o.beta2,
+                    eps: o.eps,
+                    lr,
+                    weight_decay: wd,
+                    bc1,
+                    bc2,
+                };
                 adamw::adamw_step(p, &g, &self.m[i], &self.v[i], s)?;
                 continue;
             }
@@ -69,7 +89,14 @@ impl AdamW {
 pub fn grad_norm(grads: &[Tensor], k: Kernels) -> Result<f64> {
     let mut s = 0.0f64;
     for g in grads {
-        s += if k.fused_for(g) { adamw::sum_squares(g)? } else { g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()? };
+        s += if k.fused_for(g) {
+            adamw::sum_squares(g)?
+        } else {
+            g.to_dtype(DType::F64)?
+                .sqr()?
+                .sum_all()?
+                .to_scalar::<f64>()?
+        };
     }
     Ok(s.sqrt())
 }

@@ -34,7 +34,14 @@ mod tests {
     use super::*;
 
     fn cfg(schedule: Schedule) -> OptimConfig {
-        OptimConfig { lr: 1.0, min_lr: 0.1, warmup_steps: 10, schedule, decay_frac: 0.2, ..Default::default() }
+        OptimConfig {
+            lr: 1.0,
+            min_lr: 0.1,
+            warmup_steps: 10,
+            schedule,
+            decay_frac: 0.2,
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -89,9 +89,14 @@ pub fn log_case(strip: &[&Path], args: &[&str], code: Option<i32>, line: &str) {
 
 /// `log_case` for a command run with environment settings `env` (`VAR=value `, shown before it).
 pub fn log_case_env(strip: &[&Path], env: &str, args: &[&str], code: Option<i32>, line: &str) {
-    let Some(log) = std::env::var_os("SCALELAB_BAD_INPUT_LOG") else { return };
+    let Some(log) = std::env::var_os("SCALELAB_BAD_INPUT_LOG") else {
+        return;
+    };
     let clean = |s: &str| {
-        strip.iter().fold(s.to_string(), |s, p| s.replace(&format!("{}/", p.display()), "").replace(&p.display().to_string(), "."))
+        strip.iter().fold(s.to_string(), |s, p| {
+            s.replace(&format!("{}/", p.display()), "")
+                .replace(&p.display().to_string(), ".")
+        })
     };
     let rec = serde_json::json!({
         "test": std::thread::current().name().unwrap_or("?"),
@@ -101,19 +106,34 @@ pub fn log_case_env(strip: &[&Path], env: &str, args: &[&str], code: Option<i32>
     });
     // One write per record: parallel tests append to the same file.
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     f.write_all(format!("{rec}\n").as_bytes()).unwrap();
 }
 
 /// Options for a quiet `train::train` into `out`.
-pub fn train_opts(out: PathBuf, resume: bool, halt_after: Option<usize>) -> scalelab::train::TrainOptions {
-    scalelab::train::TrainOptions { out, resume, halt_after, quiet: true }
+pub fn train_opts(
+    out: PathBuf,
+    resume: bool,
+    halt_after: Option<usize>,
+) -> scalelab::train::TrainOptions {
+    scalelab::train::TrainOptions {
+        out,
+        resume,
+        halt_after,
+        quiet: true,
+    }
 }
 
 /// The weights and optimizer state of two runs' checkpoints at `step` are byte-identical.
 pub fn assert_same_checkpoint(a: &Path, b: &Path, step: usize, what: &str) {
     use scalelab::train::checkpoint::{MODEL_FILE, OPTIM_FILE};
-    let at = |run: &Path, file: &str| std::fs::read(run.join(format!("checkpoints/step_{step:08}")).join(file)).unwrap();
+    let at = |run: &Path, file: &str| {
+        std::fs::read(run.join(format!("checkpoints/step_{step:08}")).join(file)).unwrap()
+    };
     for file in [MODEL_FILE, OPTIM_FILE] {
         assert!(at(a, file) == at(b, file), "{file} at step {step}: {what}");
     }

@@ -16,13 +16,18 @@ use std::sync::Mutex;
 const BLOCK: usize = 64;
 
 fn blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..t).step_by(BLOCK).map(move |i0| (i0, (i0 + BLOCK).min(t)))
+    (0..t)
+        .step_by(BLOCK)
+        .map(move |i0| (i0, (i0 + BLOCK).min(t)))
 }
 
 /// `row ← softmax(c · row)` in place; `row` is the unmasked part (j ≤ i).
 fn softmax_row<T: Real>(row: &mut [T], scale: T) {
-    let max = row.iter().fold(T::neg_infinity(), |m, &v| num_traits::Float::max(m, v));
-    row.iter_mut().for_each(|v| *v = ((*v - max) * scale).exp_fast());
+    let max = row
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| num_traits::Float::max(m, v));
+    row.iter_mut()
+        .for_each(|v| *v = ((*v - max) * scale).exp_fast());
     let inv = sum_by(row, |v| v).recip();
     row.iter_mut().for_each(|v| *v *= inv);
 }
@@ -49,7 +54,12 @@ impl Dims {
         if d3 % (3 * n_head) != 0 {
             bail!("{op}: last dim {d3} is not 3 × a multiple of {n_head} heads");
         }
-        Ok(Dims { b, t, h: n_head, hd: d3 / 3 / n_head })
+        Ok(Dims {
+            b,
+            t,
+            h: n_head,
+            hd: d3 / 3 / n_head,
+        })
     }
 
     fn d(&self) -> usize {
@@ -59,7 +69,10 @@ impl Dims {
     /// Head `bh % h` of batch `bh / h` in a `[b, t, width]` buffer, from column `col`.
     fn head<T>(&self, base: *const T, width: usize, col: usize, bh: usize) -> View<T> {
         let (bi, hi) = (bh / self.h, bh % self.h);
-        View::rows(base.wrapping_add(bi * self.t * width + col + hi * self.hd), width)
+        View::rows(
+            base.wrapping_add(bi * self.t * width + col + hi * self.hd),
+            width,
+        )
     }
 
     /// Q, K, V of head `bh` in a packed `[b, t, 3d]` buffer.
@@ -109,19 +122,70 @@ fn backward<T: Real + 'static>(qkv: &[T], p: &[T], dy: &[T], g: Dims, scale: T) 
             // SAFETY (all GEMMs): the views stay inside the inputs, this task's
             // scratch and this head's columns of dqkv, which no other task writes.
             for (i0, i1) in blocks(t) {
-                unsafe { gemm(i1 - i0, i1, hd, View::rows(ds.as_mut_ptr(), t).at(i0, 0), dyv.at(i0, 0), v.t(), T::one(), false, 1) };
+                unsafe {
+                    gemm(
+                        i1 - i0,
+                        i1,
+                        hd,
+                        View::rows(ds.as_mut_ptr(), t).at(i0, 0),
+                        dyv.at(i0, 0),
+                        v.t(),
+                        T::one(),
+                        false,
+                        1,
+                    )
+                };
                 for i in i0..i1 {
-                    softmax_row_backward(&pm[i * t..i * t + i + 1], &mut ds[i * t..i * t + i + 1], scale);
+                    softmax_row_backward(
+                        &pm[i * t..i * t + i + 1],
+                        &mut ds[i * t..i * t + i + 1],
+                        scale,
+                    );
                     ds[i * t + i + 1..i * t + i1].fill(T::zero());
                 }
-                unsafe { gemm(i1 - i0, hd, i1, dq.at(i0, 0), View::rows(ds.as_ptr(), t).at(i0, 0), k, T::one(), false, 1) };
+                unsafe {
+                    gemm(
+                        i1 - i0,
+                        hd,
+                        i1,
+                        dq.at(i0, 0),
+                        View::rows(ds.as_ptr(), t).at(i0, 0),
+                        k,
+                        T::one(),
+                        false,
+                        1,
+                    )
+                };
             }
             // Column block [j0, j1) of dS and P is zero in rows above j0.
-            let (dsv, pv) = (View::rows(ds.as_ptr(), t).t(), View::rows(pm.as_ptr(), t).t());
+            let (dsv, pv) = (
+                View::rows(ds.as_ptr(), t).t(),
+                View::rows(pm.as_ptr(), t).t(),
+            );
             for (j0, j1) in blocks(t) {
                 unsafe {
-                    gemm(j1 - j0, hd, t - j0, dk.at(j0, 0), dsv.at(j0, j0), q.at(j0, 0), T::one(), false, 1);
-                    gemm(j1 - j0, hd, t - j0, dv.at(j0, 0), pv.at(j0, j0), dyv.at(j0, 0), T::one(), false, 1);
+                    gemm(
+                        j1 - j0,
+                        hd,
+                        t - j0,
+                        dk.at(j0, 0),
+                        dsv.at(j0, j0),
+                        q.at(j0, 0),
+                        T::one(),
+                        false,
+                        1,
+                    );
+                    gemm(
+                        j1 - j0,
+                        hd,
+                        t - j0,
+                        dv.at(j0, 0),
+                        pv.at(j0, j0),
+                        dyv.at(j0, 0),
+                        T::one(),
+                        false,
+                        1,
+                    );
                 }
             }
         },
@@ -150,15 +214,27 @@ impl CustomOp1 for Attention {
         let g = Dims::new(self.name(), l, self.n_head)?;
         dispatch!(self.name(), s, |T| {
             let (y, p) = forward(slice::<T>(self.name(), s, l)?, g, T::c(Self::scale(g)));
-            *self.probs.lock().expect("not poisoned") = Some(Tensor::from_vec(p, (g.b, g.h, g.t, g.t), &candle_core::Device::Cpu)?);
+            *self.probs.lock().expect("not poisoned") = Some(Tensor::from_vec(
+                p,
+                (g.b, g.h, g.t, g.t),
+                &candle_core::Device::Cpu,
+            )?);
             Ok((owned(y), Shape::from((g.b, g.t, g.d()))))
         })
     }
 
     fn bwd(&self, qkv: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
         let p = self.probs.lock().expect("not poisoned").clone();
-        let Some(p) = p else { bail!("{}: backward without forward", self.name()) };
-        Ok(Some(qkv.apply_op3_no_bwd(&p, &dy.contiguous()?, &AttentionBwd { n_head: self.n_head })?))
+        let Some(p) = p else {
+            bail!("{}: backward without forward", self.name())
+        };
+        Ok(Some(qkv.apply_op3_no_bwd(
+            &p,
+            &dy.contiguous()?,
+            &AttentionBwd {
+                n_head: self.n_head,
+            },
+        )?))
     }
 }
 
@@ -171,11 +247,25 @@ impl CustomOp3 for AttentionBwd {
         "fused-causal-attention-bwd"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let g = Dims::new(self.name(), l1, self.n_head)?;
         let n = self.name();
         dispatch!(n, s1, |T| {
-            let dqkv = backward(slice::<T>(n, s1, l1)?, slice::<T>(n, s2, l2)?, slice::<T>(n, s3, l3)?, g, T::c(Attention::scale(g)));
+            let dqkv = backward(
+                slice::<T>(n, s1, l1)?,
+                slice::<T>(n, s2, l2)?,
+                slice::<T>(n, s3, l3)?,
+                g,
+                T::c(Attention::scale(g)),
+            );
             Ok((owned(dqkv), l1.shape().clone()))
         })
     }
@@ -183,5 +273,8 @@ impl CustomOp3 for AttentionBwd {
 
 /// Causal multi-head self-attention (scale 1/√head_dim) of `qkv [b, t, 3d]` → `[b, t, d]`.
 pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
-    qkv.contiguous()?.apply_op1(Attention { n_head, probs: Mutex::new(None) })
+    qkv.contiguous()?.apply_op1(Attention {
+        n_head,
+        probs: Mutex::new(None),
+    })
 }

@@ -63,10 +63,19 @@ fn exp_f32(x: f32) -> f32 {
     let shifted = x * std::f32::consts::LOG2_E + ROUND;
     let n = shifted - ROUND;
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 0.5;
+    let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
     // n as an integer from the low mantissa bits of `shifted` (a float-to-int
     // cast would not vectorise: it saturates lane by lane), then 2ⁿ's bits.
-    let two_n = f32::from_bits((shifted.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127)) << 23);
+    let two_n = f32::from_bits(
+        (shifted
+            .to_bits()
+            .wrapping_sub(ROUND.to_bits())
+            .wrapping_add(127))
+            << 23,
+    );
     (p * r * r + r + 1.0) * two_n
 }
 
@@ -102,7 +111,9 @@ pub fn slice<'a, T: WithDType>(op: &str, s: &'a CpuStorage, l: &Layout) -> Resul
 
 /// [`slice`] for the storage an in-place op writes.
 pub fn slice_mut<'a, T: Real>(op: &str, s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [T]> {
-    let Some(data) = T::storage_mut(s) else { bail!("{op}: storage is not {:?}", T::DTYPE) };
+    let Some(data) = T::storage_mut(s) else {
+        bail!("{op}: storage is not {:?}", T::DTYPE)
+    };
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&mut data[a..b]),
         None => bail!("{op}: input must be contiguous"),
@@ -143,17 +154,30 @@ pub struct View<T> {
 impl<T> View<T> {
     /// Row-major `[.., cols]` storage with row stride `rs` starting at `p`.
     pub fn rows(p: *const T, rs: usize) -> Self {
-        View { p: p as *mut T, rs: rs as isize, cs: 1 }
+        View {
+            p: p as *mut T,
+            rs: rs as isize,
+            cs: 1,
+        }
     }
 
     /// The transposed view (no copy).
     pub fn t(self) -> Self {
-        View { p: self.p, rs: self.cs, cs: self.rs }
+        View {
+            p: self.p,
+            rs: self.cs,
+            cs: self.rs,
+        }
     }
 
     /// The view starting at element (i, j).
     pub fn at(self, i: usize, j: usize) -> Self {
-        View { p: self.p.wrapping_offset(i as isize * self.rs + j as isize * self.cs), ..self }
+        View {
+            p: self
+                .p
+                .wrapping_offset(i as isize * self.rs + j as isize * self.cs),
+            ..self
+        }
     }
 }
 
@@ -164,9 +188,43 @@ impl<T> View<T> {
 /// The views must address valid memory for the given extents, and `dst` must
 /// not overlap `a`, `b` or any memory another thread touches meanwhile.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm<T: Real + 'static>(m: usize, n: usize, k: usize, dst: View<T>, a: View<T>, b: View<T>, scale: T, accumulate: bool, threads: usize) {
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    gemm::gemm(m, n, k, dst.p, dst.cs, dst.rs, accumulate, a.p, a.cs, a.rs, b.p, b.cs, b.rs, T::one(), scale, false, false, false, par);
+pub unsafe fn gemm<T: Real + 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: View<T>,
+    a: View<T>,
+    b: View<T>,
+    scale: T,
+    accumulate: bool,
+    threads: usize,
+) {
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.p,
+        dst.cs,
+        dst.rs,
+        accumulate,
+        a.p,
+        a.cs,
+        a.rs,
+        b.p,
+        b.cs,
+        b.rs,
+        T::one(),
+        scale,
+        false,
+        false,
+        false,
+        par,
+    );
 }
 
 /// A raw pointer that rayon tasks may share: each task writes a disjoint region.
@@ -186,11 +244,13 @@ impl<T> SharedMut<T> {
 mod tests {
     #[test]
     fn exp_f32_is_within_3e7_relative_of_exp() {
-        let worst = (0..=175_000).map(|i| -87.0 + i as f64 * 1e-3).fold(0.0f64, |w, x| {
-            let got = super::exp_f32(x as f32) as f64;
-            let want = (x as f32 as f64).exp();
-            w.max((got - want).abs() / want)
-        });
+        let worst = (0..=175_000)
+            .map(|i| -87.0 + i as f64 * 1e-3)
+            .fold(0.0f64, |w, x| {
+                let got = super::exp_f32(x as f32) as f64;
+                let want = (x as f32 as f64).exp();
+                w.max((got - want).abs() / want)
+            });
         assert!(worst < 3e-7, "{worst:e}");
         assert_eq!(super::exp_f32(f32::NEG_INFINITY), super::exp_f32(-87.0));
         assert!(super::exp_f32(f32::NAN).is_nan());

@@ -8,7 +8,9 @@ use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape,
 use rayon::prelude::*;
 
 fn lse<T: Real>(row: &[T]) -> T {
-    let max = row.iter().fold(T::neg_infinity(), |m, &v| num_traits::Float::max(m, v));
+    let max = row
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| num_traits::Float::max(m, v));
     max + sum_by(row, |v| (v - max).exp_fast()).ln()
 }
 
@@ -24,7 +26,11 @@ fn forward<T: Real>(op: &str, z: &[T], targets: &[u32], v: usize) -> Result<Vec<
     for r in 0..targets.len() {
         target(op, targets, r, v)?;
     }
-    let loss = z.par_chunks(v).zip(targets.par_iter()).map(|(row, &t)| lse(row) - row[t as usize]).collect();
+    let loss = z
+        .par_chunks(v)
+        .zip(targets.par_iter())
+        .map(|(row, &t)| lse(row) - row[t as usize])
+        .collect();
     Ok(loss)
 }
 
@@ -32,18 +38,21 @@ fn forward<T: Real>(op: &str, z: &[T], targets: &[u32], v: usize) -> Result<Vec<
 fn backward<T: Real>(z: &[T], targets: &[u32], gl: &[T], v: usize) -> Vec<T> {
     let mut dz = vec![T::zero(); z.len()];
     let rows = rows_per_task(targets.len(), v);
-    dz.par_chunks_mut(rows * v).zip(z.par_chunks(rows * v)).enumerate().for_each(|(c, (dzc, zc))| {
-        for (k, (dr, zr)) in dzc.chunks_mut(v).zip(zc.chunks(v)).enumerate() {
-            let r = c * rows + k;
-            let (g, loss) = (gl[2 * r], gl[2 * r + 1]);
-            let l = loss + zr[targets[r] as usize];
-            for (d, &x) in dr.iter_mut().zip(zr) {
-                *d = g * (x - l).exp_fast();
+    dz.par_chunks_mut(rows * v)
+        .zip(z.par_chunks(rows * v))
+        .enumerate()
+        .for_each(|(c, (dzc, zc))| {
+            for (k, (dr, zr)) in dzc.chunks_mut(v).zip(zc.chunks(v)).enumerate() {
+                let r = c * rows + k;
+                let (g, loss) = (gl[2 * r], gl[2 * r + 1]);
+                let l = loss + zr[targets[r] as usize];
+                for (d, &x) in dr.iter_mut().zip(zr) {
+                    *d = g * (x - l).exp_fast();
+                }
+                let t = targets[r] as usize;
+                dr[t] -= g;
             }
-            let t = targets[r] as usize;
-            dr[t] -= g;
-        }
-    });
+        });
     dz
 }
 
@@ -61,7 +70,13 @@ impl CustomOp2 for CrossEntropy {
         "fused-cross-entropy"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (n, v) = rows_cols(self.name(), l1)?;
         let targets = slice::<u32>(self.name(), s2, l2)?;
         if targets.len() != n {
@@ -73,9 +88,18 @@ impl CustomOp2 for CrossEntropy {
         })
     }
 
-    fn bwd(&self, z: &Tensor, targets: &Tensor, loss: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        z: &Tensor,
+        targets: &Tensor,
+        loss: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let gl = Tensor::stack(&[g, loss], 1)?;
-        Ok((Some(z.apply_op3_no_bwd(targets, &gl, &CrossEntropyBwd)?), None))
+        Ok((
+            Some(z.apply_op3_no_bwd(targets, &gl, &CrossEntropyBwd)?),
+            None,
+        ))
     }
 }
 
@@ -86,11 +110,24 @@ impl CustomOp3 for CrossEntropyBwd {
         "fused-cross-entropy-bwd"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (_, v) = rows_cols(self.name(), l1)?;
         let targets = slice::<u32>(self.name(), s2, l2)?;
         dispatch!(self.name(), s1, |T| {
-            let dz = backward(slice::<T>(self.name(), s1, l1)?, targets, slice::<T>(self.name(), s3, l3)?, v);
+            let dz = backward(
+                slice::<T>(self.name(), s1, l1)?,
+                targets,
+                slice::<T>(self.name(), s3, l3)?,
+                v,
+            );
             Ok((owned::<T>(dz), l1.shape().clone()))
         })
     }
@@ -98,5 +135,8 @@ impl CustomOp3 for CrossEntropyBwd {
 
 /// Mean cross-entropy of `logits [n, v]` against `targets [n]` (u32).
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropy)?.mean_all()
+    logits
+        .contiguous()?
+        .apply_op2(&targets.contiguous()?, CrossEntropy)?
+        .mean_all()
 }

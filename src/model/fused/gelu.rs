@@ -12,11 +12,13 @@ const CHUNK: usize = 8 * 1024;
 
 fn forward<T: Real>(x: &[T]) -> Vec<T> {
     let mut y = vec![T::zero(); x.len()];
-    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(yc, xc)| {
-        for (y, &x) in yc.iter_mut().zip(xc) {
-            *y = x * sigmoid_2u(x);
-        }
-    });
+    y.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(yc, xc)| {
+            for (y, &x) in yc.iter_mut().zip(xc) {
+                *y = x * sigmoid_2u(x);
+            }
+        });
     y
 }
 
@@ -32,12 +34,14 @@ fn sigmoid_2u<T: Real>(x: T) -> T {
 fn backward<T: Real>(x: &[T], dy: &[T]) -> Vec<T> {
     let (k, c3, two) = (T::c(K), T::c(3.0 * C), T::c(2.0));
     let mut dx = vec![T::zero(); x.len()];
-    dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))).for_each(|(dxc, (xc, dyc))| {
-        for ((dx, &x), &dy) in dxc.iter_mut().zip(xc).zip(dyc) {
-            let s = sigmoid_2u(x);
-            *dx = dy * (s + two * x * s * (T::one() - s) * k * (T::one() + c3 * x * x));
-        }
-    });
+    dx.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
+        .for_each(|(dxc, (xc, dyc))| {
+            for ((dx, &x), &dy) in dxc.iter_mut().zip(xc).zip(dyc) {
+                let s = sigmoid_2u(x);
+                *dx = dy * (s + two * x * s * (T::one() - s) * k * (T::one() + c3 * x * x));
+            }
+        });
     dx
 }
 
@@ -49,7 +53,10 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        dispatch!(self.name(), s, |T| Ok((owned::<T>(forward(slice::<T>(self.name(), s, l)?)), l.shape().clone())))
+        dispatch!(self.name(), s, |T| Ok((
+            owned::<T>(forward(slice::<T>(self.name(), s, l)?)),
+            l.shape().clone()
+        )))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
@@ -64,9 +71,18 @@ impl CustomOp2 for GeluBwd {
         "fused-gelu-bwd"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         dispatch!(self.name(), s1, |T| {
-            let dx = backward(slice::<T>(self.name(), s1, l1)?, slice::<T>(self.name(), s2, l2)?);
+            let dx = backward(
+                slice::<T>(self.name(), s1, l1)?,
+                slice::<T>(self.name(), s2, l2)?,
+            );
             Ok((owned::<T>(dx), l1.shape().clone()))
         })
     }

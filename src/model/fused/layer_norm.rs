@@ -17,14 +17,16 @@ fn forward<T: Real>(x: &[T], w: &[T], b: &[T], eps: T) -> Vec<T> {
     let d = w.len();
     let mut y = vec![T::zero(); x.len()];
     let chunk = rows_per_task(x.len() / d, d) * d;
-    y.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).for_each(|(yc, xc)| {
-        for (yr, xr) in yc.chunks_mut(d).zip(xc.chunks(d)) {
-            let (mean, rstd) = stats(xr, eps);
-            for i in 0..d {
-                yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+    y.par_chunks_mut(chunk)
+        .zip(x.par_chunks(chunk))
+        .for_each(|(yc, xc)| {
+            for (yr, xr) in yc.chunks_mut(d).zip(xc.chunks(d)) {
+                let (mean, rstd) = stats(xr, eps);
+                for i in 0..d {
+                    yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+                }
             }
-        }
-    });
+        });
     y
 }
 
@@ -80,18 +82,44 @@ impl CustomOp3 for LayerNorm {
         "fused-layer-norm"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         dispatch!(self.name(), s1, |T| {
-            let (x, w, b) = (slice::<T>(self.name(), s1, l1)?, slice::<T>(self.name(), s2, l2)?, slice::<T>(self.name(), s3, l3)?);
-            Ok((owned::<T>(forward(x, w, b, T::c(self.eps))), l1.shape().clone()))
+            let (x, w, b) = (
+                slice::<T>(self.name(), s1, l1)?,
+                slice::<T>(self.name(), s2, l2)?,
+                slice::<T>(self.name(), s3, l3)?,
+            );
+            Ok((
+                owned::<T>(forward(x, w, b, T::c(self.eps))),
+                l1.shape().clone(),
+            ))
         })
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let all = x.apply_op3_no_bwd(w, &dy.contiguous()?, &LayerNormBwd { eps: self.eps })?;
         let (n, d) = (x.elem_count(), w.elem_count());
         let dx = all.narrow(0, 0, n)?.reshape(x.shape())?;
-        Ok((Some(dx), Some(all.narrow(0, n, d)?), Some(all.narrow(0, n + d, d)?)))
+        Ok((
+            Some(dx),
+            Some(all.narrow(0, n, d)?),
+            Some(all.narrow(0, n + d, d)?),
+        ))
     }
 }
 
@@ -104,9 +132,21 @@ impl CustomOp3 for LayerNormBwd {
         "fused-layer-norm-bwd"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         dispatch!(self.name(), s1, |T| {
-            let (x, w, dy) = (slice::<T>(self.name(), s1, l1)?, slice::<T>(self.name(), s2, l2)?, slice::<T>(self.name(), s3, l3)?);
+            let (x, w, dy) = (
+                slice::<T>(self.name(), s1, l1)?,
+                slice::<T>(self.name(), s2, l2)?,
+                slice::<T>(self.name(), s3, l3)?,
+            );
             let out = backward(x, w, dy, T::c(self.eps));
             let n = out.len();
             Ok((owned::<T>(out), Shape::from(n)))

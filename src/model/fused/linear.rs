@@ -7,10 +7,18 @@
 //! model's step).
 
 use super::cpu::{dispatch, gemm, owned, rows_per_task, slice, Real, View};
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
+};
 use rayon::prelude::*;
 
-fn forward<T: Real + 'static>(x: &[T], w: &[T], b: Option<&[T]>, din: usize, dout: usize) -> Vec<T> {
+fn forward<T: Real + 'static>(
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    din: usize,
+    dout: usize,
+) -> Vec<T> {
     let rows = x.len() / din;
     let mut y = match b {
         Some(b) => {
@@ -21,7 +29,19 @@ fn forward<T: Real + 'static>(x: &[T], w: &[T], b: Option<&[T]>, din: usize, dou
         None => vec![T::zero(); rows * dout],
     };
     // SAFETY: the views address exactly x [rows, din], w [din, dout] and y [rows, dout].
-    unsafe { gemm(rows, dout, din, View::rows(y.as_mut_ptr(), dout), View::rows(x.as_ptr(), din), View::rows(w.as_ptr(), dout), T::one(), true, rayon::current_num_threads()) };
+    unsafe {
+        gemm(
+            rows,
+            dout,
+            din,
+            View::rows(y.as_mut_ptr(), dout),
+            View::rows(x.as_ptr(), din),
+            View::rows(w.as_ptr(), dout),
+            T::one(),
+            true,
+            rayon::current_num_threads(),
+        )
+    };
     y
 }
 
@@ -53,7 +73,10 @@ fn column_sums<T: Real>(dy: &[T], d: usize) -> Vec<T> {
 fn dims(op: &str, lx: &Layout, lw: &Layout) -> Result<(usize, usize)> {
     let (din, dout) = lw.shape().dims2()?;
     if lx.dims().last() != Some(&din) {
-        bail!("{op}: input {:?} does not end in the weight's {din} rows", lx.dims());
+        bail!(
+            "{op}: input {:?} does not end in the weight's {din} rows",
+            lx.dims()
+        );
     }
     Ok((din, dout))
 }
@@ -65,13 +88,22 @@ fn out_shape(lx: &Layout, dout: usize) -> Shape {
 }
 
 /// dx, dW and (with a bias) db from the output gradient.
-fn backward(x: &Tensor, w: &Tensor, dy: &Tensor, bias: bool) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+fn backward(
+    x: &Tensor,
+    w: &Tensor,
+    dy: &Tensor,
+    bias: bool,
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
     let (din, dout) = w.dims2()?;
     let rows = x.elem_count() / din;
     let dy = dy.contiguous()?.reshape((rows, dout))?;
     let dx = dy.matmul(&w.t()?)?.reshape(x.shape())?;
     let dw = x.reshape((rows, din))?.t()?.matmul(&dy)?;
-    let db = if bias { Some(dy.apply_op1_no_bwd(&ColumnSums)?) } else { None };
+    let db = if bias {
+        Some(dy.apply_op1_no_bwd(&ColumnSums)?)
+    } else {
+        None
+    };
     Ok((dx, dw, db))
 }
 
@@ -82,12 +114,33 @@ impl CustomOp2 for Linear {
         "fused-linear"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sw: &CpuStorage, lw: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (n, (din, dout)) = (self.name(), dims(self.name(), lx, lw)?);
-        dispatch!(n, sx, |T| Ok((owned(forward(slice::<T>(n, sx, lx)?, slice::<T>(n, sw, lw)?, None, din, dout)), out_shape(lx, dout))))
+        dispatch!(n, sx, |T| Ok((
+            owned(forward(
+                slice::<T>(n, sx, lx)?,
+                slice::<T>(n, sw, lw)?,
+                None,
+                din,
+                dout
+            )),
+            out_shape(lx, dout)
+        )))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (dx, dw, _) = backward(x, w, dy, false)?;
         Ok((Some(dx), Some(dw)))
     }
@@ -100,18 +153,39 @@ impl CustomOp3 for LinearBias {
         "fused-linear-bias"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sw: &CpuStorage, lw: &Layout, sb: &CpuStorage, lb: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (n, (din, dout)) = (self.name(), dims(self.name(), lx, lw)?);
         if lb.dims() != [dout] {
             bail!("{n}: bias {:?} does not match {dout} outputs", lb.dims());
         }
         dispatch!(n, sx, |T| {
-            let y = forward(slice::<T>(n, sx, lx)?, slice::<T>(n, sw, lw)?, Some(slice::<T>(n, sb, lb)?), din, dout);
+            let y = forward(
+                slice::<T>(n, sx, lx)?,
+                slice::<T>(n, sw, lw)?,
+                Some(slice::<T>(n, sb, lb)?),
+                din,
+                dout,
+            );
             Ok((owned(y), out_shape(lx, dout)))
         })
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (dx, dw, db) = backward(x, w, dy, true)?;
         Ok((Some(dx), Some(dw), db))
     }
@@ -126,7 +200,10 @@ impl CustomOp1 for ColumnSums {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let d = l.dims()[1];
-        dispatch!(self.name(), s, |T| Ok((owned(column_sums(slice::<T>(self.name(), s, l)?, d)), Shape::from(d))))
+        dispatch!(self.name(), s, |T| Ok((
+            owned(column_sums(slice::<T>(self.name(), s, l)?, d)),
+            Shape::from(d)
+        )))
     }
 }
 

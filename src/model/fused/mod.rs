@@ -39,7 +39,13 @@ impl Kernels {
 
 impl Kernels {
     /// LayerNorm over the last dim.
-    pub fn layer_norm(self, x: &Tensor, w: &Tensor, b: Option<&Tensor>, eps: f64) -> candle_core::Result<Tensor> {
+    pub fn layer_norm(
+        self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        eps: f64,
+    ) -> candle_core::Result<Tensor> {
         if self.fused_for(x) {
             layer_norm::layer_norm(x, w, b, eps)
         } else {
@@ -51,7 +57,12 @@ impl Kernels {
     pub fn linear(self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result<Tensor> {
         if self.fused_for(x) {
             let (din, dout) = w.dims2()?;
-            super::ops::log_matmul(super::ops::MatmulShape { batch: 1, m: x.elem_count() / din, k: din, n: dout });
+            super::ops::log_matmul(super::ops::MatmulShape {
+                batch: 1,
+                m: x.elem_count() / din,
+                k: din,
+                n: dout,
+            });
             linear::linear(x, w, b)
         } else {
             super::ops::linear(x, w, b)
@@ -73,8 +84,18 @@ impl Kernels {
             let (b, t, d3) = qkv.dims3()?;
             let hd = d3 / 3 / n_head;
             // The fused op runs its GEMMs itself: count them like `ops::matmul` does.
-            super::ops::log_matmul(super::ops::MatmulShape { batch: b * n_head, m: t, k: hd, n: t });
-            super::ops::log_matmul(super::ops::MatmulShape { batch: b * n_head, m: t, k: t, n: hd });
+            super::ops::log_matmul(super::ops::MatmulShape {
+                batch: b * n_head,
+                m: t,
+                k: hd,
+                n: t,
+            });
+            super::ops::log_matmul(super::ops::MatmulShape {
+                batch: b * n_head,
+                m: t,
+                k: t,
+                n: hd,
+            });
             attention::causal_attention(qkv, n_head)
         } else {
             super::ops::causal_attention(qkv, n_head)

@@ -35,7 +35,14 @@ pub struct Member<'g> {
 
 impl Group {
     pub fn new(world: usize) -> Self {
-        Group { world, round: Mutex::new(Round { bufs: vec![None; world], ..Round::default() }), cv: Condvar::new() }
+        Group {
+            world,
+            round: Mutex::new(Round {
+                bufs: vec![None; world],
+                ..Round::default()
+            }),
+            cv: Condvar::new(),
+        }
     }
 
     pub fn member(&self, rank: usize) -> Member<'_> {
@@ -53,8 +60,15 @@ impl Group {
         self.round.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wait_while<'a>(&self, g: MutexGuard<'a, Round>, cond: impl Fn(&Round) -> bool) -> Result<MutexGuard<'a, Round>> {
-        let g = self.cv.wait_while(g, |r| !r.aborted && cond(r)).unwrap_or_else(|p| p.into_inner());
+    fn wait_while<'a>(
+        &self,
+        g: MutexGuard<'a, Round>,
+        cond: impl Fn(&Round) -> bool,
+    ) -> Result<MutexGuard<'a, Round>> {
+        let g = self
+            .cv
+            .wait_while(g, |r| !r.aborted && cond(r))
+            .unwrap_or_else(|p| p.into_inner());
         // A round that completed before the abort is still delivered.
         if cond(&g) {
             return Err(super::PeerFailed.into());
@@ -67,14 +81,21 @@ impl Group {
         let mut g = self.wait_while(self.lock(), |r| r.takers > 0)?;
         if let Some(other) = g.bufs.iter().flatten().next() {
             if other.len() != data.len() {
-                bail!("all-reduce size mismatch: rank {rank} sent {} values, a peer {}", data.len(), other.len());
+                bail!(
+                    "all-reduce size mismatch: rank {rank} sent {} values, a peer {}",
+                    data.len(),
+                    other.len()
+                );
             }
         }
         g.bufs[rank] = Some(data);
         g.arrived += 1;
         let gen = g.generation;
         if g.arrived == self.world {
-            let mut bufs = g.bufs.iter_mut().map(|b| b.take().expect("every rank arrived"));
+            let mut bufs = g
+                .bufs
+                .iter_mut()
+                .map(|b| b.take().expect("every rank arrived"));
             let mut sum = bufs.next().expect("world >= 1");
             for b in bufs {
                 sum.iter_mut().zip(&b).for_each(|(s, x)| *s += x);

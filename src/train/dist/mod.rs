@@ -62,7 +62,12 @@ pub fn shard(b: Batch, rank: usize, world: usize) -> Batch {
 pub fn slice_rows(b: &Batch, rank: usize, world: usize) -> Batch {
     let rows = b.batch / world;
     let span = rank * rows * b.seq_len..(rank + 1) * rows * b.seq_len;
-    Batch { x: b.x[span.clone()].to_vec(), y: b.y[span].to_vec(), batch: rows, seq_len: b.seq_len }
+    Batch {
+        x: b.x[span.clone()].to_vec(),
+        y: b.y[span].to_vec(),
+        batch: rows,
+        seq_len: b.seq_len,
+    }
 }
 
 /// Replace each rank's gradients and mean loss by their averages over ranks:
@@ -74,7 +79,10 @@ pub fn average(comm: &dyn Collective, grads: &mut [Tensor], loss: &mut f64) -> R
         return Ok(());
     }
     let dev = grads[0].device().clone();
-    let parts: Vec<Tensor> = grads.iter().map(|g| g.flatten_all()).collect::<candle_core::Result<_>>()?;
+    let parts: Vec<Tensor> = grads
+        .iter()
+        .map(|g| g.flatten_all())
+        .collect::<candle_core::Result<_>>()?;
     let mean = (comm.all_reduce_sum(&Tensor::cat(&parts, 0)?)? / w as f64)?;
     let mut at = 0;
     for g in grads.iter_mut() {
@@ -82,7 +90,10 @@ pub fn average(comm: &dyn Collective, grads: &mut [Tensor], loss: &mut f64) -> R
         *g = mean.narrow(0, at, n)?.reshape(g.shape())?;
         at += n;
     }
-    *loss = comm.all_reduce_sum(&Tensor::new(&[*loss], &dev)?)?.to_vec1::<f64>()?[0] / w as f64;
+    *loss = comm
+        .all_reduce_sum(&Tensor::new(&[*loss], &dev)?)?
+        .to_vec1::<f64>()?[0]
+        / w as f64;
     Ok(())
 }
 
@@ -110,7 +121,10 @@ pub fn check_shape(ranks: usize, batch_size: usize) -> Result<()> {
 /// [`check_shape`], and whether this build can run `ranks` on `device`.
 pub fn check(ranks: usize, batch_size: usize, device: &str) -> Result<()> {
     check_shape(ranks, batch_size)?;
-    if ranks > 1 && !matches!(parse_device_spec(device)?, DeviceSpec::Cpu) && !cfg!(feature = "nccl") {
+    if ranks > 1
+        && !matches!(parse_device_spec(device)?, DeviceSpec::Cpu)
+        && !cfg!(feature = "nccl")
+    {
         bail!("train.ranks = {ranks} on device `{device}` needs NCCL: rebuild with --features nccl (on CPU, ranks are simulated in one process)");
     }
     Ok(())
@@ -125,10 +139,16 @@ pub fn open_devices(spec: &str, world: usize) -> Result<Vec<Device>> {
             DeviceSpec::Cpu => "cpu".into(),
             DeviceSpec::Cuda(n) => format!("cuda:{}", n + rank),
             DeviceSpec::Auto if world == 1 => "auto".into(),
-            DeviceSpec::Auto => bail!("train.device = \"auto\" with train.ranks = {world}: name cpu or cuda[:N]"),
+            DeviceSpec::Auto => {
+                bail!("train.device = \"auto\" with train.ranks = {world}: name cpu or cuda[:N]")
+            }
         })
     };
-    (0..world).map(|r| open_device(&name(r)?).map_err(|e| anyhow!("train.ranks = {world}: rank {r}: {e}"))).collect()
+    (0..world)
+        .map(|r| {
+            open_device(&name(r)?).map_err(|e| anyhow!("train.ranks = {world}: rank {r}: {e}"))
+        })
+        .collect()
 }
 
 /// A rank that stopped because a peer failed (not the cause).
@@ -155,7 +175,9 @@ pub fn launch<T: Send + 'static>(
     devices: Vec<Device>,
     f: impl Fn(&dyn Collective, &Device) -> Result<Option<T>> + Send + Sync + 'static,
 ) -> Result<T> {
-    let root = |r: Result<Option<T>>| r.and_then(|o| o.ok_or_else(|| anyhow!("rank 0 returned no result")));
+    let root = |r: Result<Option<T>>| {
+        r.and_then(|o| o.ok_or_else(|| anyhow!("rank 0 returned no result")))
+    };
     let world = devices.len();
     if world == 1 {
         return root(f(&Solo, &devices[0]));
@@ -170,39 +192,60 @@ pub fn launch<T: Send + 'static>(
         let (tx, f, group) = (tx.clone(), f.clone(), group.clone());
         #[cfg(feature = "nccl")]
         let id = id;
-        std::thread::Builder::new().name(format!("rank{rank}")).spawn(move || {
-            let run = || -> Result<Option<T>> {
-                if !on_cuda {
-                    return f(&group.member(rank), &dev);
+        std::thread::Builder::new()
+            .name(format!("rank{rank}"))
+            .spawn(move || {
+                let run = || -> Result<Option<T>> {
+                    if !on_cuda {
+                        return f(&group.member(rank), &dev);
+                    }
+                    #[cfg(feature = "nccl")]
+                    return nccl::Rank::join(
+                        rank,
+                        world,
+                        &dev,
+                        id.expect("NCCL id made for CUDA ranks"),
+                    )
+                    .and_then(|c| f(&c, &dev));
+                    #[cfg(not(feature = "nccl"))]
+                    bail!("data parallelism on CUDA needs --features nccl")
+                };
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(
+                    |p| {
+                        let msg = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned());
+                        Err(anyhow!("panicked: {}", msg.unwrap_or_default()))
+                    },
+                );
+                if r.is_err() {
+                    group.abort();
                 }
-                #[cfg(feature = "nccl")]
-                return nccl::Rank::join(rank, world, &dev, id.expect("NCCL id made for CUDA ranks")).and_then(|c| f(&c, &dev));
-                #[cfg(not(feature = "nccl"))]
-                bail!("data parallelism on CUDA needs --features nccl")
-            };
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|p| {
-                let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
-                Err(anyhow!("panicked: {}", msg.unwrap_or_default()))
-            });
-            if r.is_err() {
-                group.abort();
-            }
-            let _ = tx.send((rank, r));
-        })?;
+                let _ = tx.send((rank, r));
+            })?;
     }
     drop(tx);
     let mut results: Vec<Option<Result<Option<T>>>> = (0..world).map(|_| None).collect();
     let mut failed = false;
-    while let Some((rank, r)) = if failed { rx.recv_timeout(GRACE).ok() } else { rx.recv().ok() } {
+    while let Some((rank, r)) = if failed {
+        rx.recv_timeout(GRACE).ok()
+    } else {
+        rx.recv().ok()
+    } {
         failed |= r.is_err();
         results[rank] = Some(r);
     }
     let missing = results.iter().filter(|r| r.is_none()).count();
     // The cause: rank 0's error unless it only stopped for a peer, else the first real one.
     let is_cause = |r: &Option<Result<Option<T>>>| matches!(r, Some(Err(e)) if e.downcast_ref::<PeerFailed>().is_none());
-    let pick = (0..world).find(|&k| is_cause(&results[k])).or_else(|| (0..world).find(|&k| matches!(results[k], Some(Err(_)))));
+    let pick = (0..world)
+        .find(|&k| is_cause(&results[k]))
+        .or_else(|| (0..world).find(|&k| matches!(results[k], Some(Err(_)))));
     match pick.and_then(|k| results[k].take().map(|r| (k, r))) {
-        Some((k, Err(e))) if missing > 0 => Err(e.context(format!("rank {k} of {world}")).context(RanksLeftBehind(missing))),
+        Some((k, Err(e))) if missing > 0 => Err(e
+            .context(format!("rank {k} of {world}"))
+            .context(RanksLeftBehind(missing))),
         Some((k, Err(e))) => Err(e.context(format!("rank {k} of {world}"))),
         _ => match results[0].take() {
             Some(ok) => root(ok),

@@ -30,16 +30,30 @@ impl Rank {
         let stream = dev.cuda_stream();
         // ncclCommInitRank takes the thread's current context as the rank's GPU:
         // a fresh rank thread has none (it would default to GPU 0).
-        stream.context().bind_to_thread().map_err(|e| anyhow!("rank {rank}: cannot bind its CUDA context: {e:?}"))?;
-        let comm = Comm::from_rank(stream, rank, world, id).map_err(|e| anyhow!("NCCL: rank {rank} of {world} cannot join: {e:?}"))?;
-        Ok(Rank { comm, dev: dev.clone() })
+        stream
+            .context()
+            .bind_to_thread()
+            .map_err(|e| anyhow!("rank {rank}: cannot bind its CUDA context: {e:?}"))?;
+        let comm = Comm::from_rank(stream, rank, world, id)
+            .map_err(|e| anyhow!("NCCL: rank {rank} of {world} cannot join: {e:?}"))?;
+        Ok(Rank {
+            comm,
+            dev: dev.clone(),
+        })
     }
 
-    fn reduce<T: CudaDType + NcclType + DeviceRepr>(&self, s: &CudaStorage, offset: usize, n: usize) -> Result<CudaStorage> {
+    fn reduce<T: CudaDType + NcclType + DeviceRepr>(
+        &self,
+        s: &CudaStorage,
+        offset: usize,
+        n: usize,
+    ) -> Result<CudaStorage> {
         let src = s.as_cuda_slice::<T>()?.slice(offset..offset + n);
         // SAFETY: the all-reduce writes all n elements before anything reads them.
         let mut dst = unsafe { self.dev.alloc::<T>(n)? };
-        self.comm.all_reduce(&src, &mut dst, &ReduceOp::Sum).map_err(|e| anyhow!("NCCL all-reduce of {n} values: {e:?}"))?;
+        self.comm
+            .all_reduce(&src, &mut dst, &ReduceOp::Sum)
+            .map_err(|e| anyhow!("NCCL all-reduce of {n} values: {e:?}"))?;
         Ok(CudaStorage::wrap_cuda_slice(dst, self.dev.clone()))
     }
 }
@@ -55,14 +69,21 @@ impl Collective for Rank {
         let t = t.contiguous()?;
         let n = t.elem_count();
         let (storage, layout) = t.storage_and_layout();
-        let Storage::Cuda(s) = &*storage else { bail!("NCCL all-reduce: tensor is not on a CUDA device") };
+        let Storage::Cuda(s) = &*storage else {
+            bail!("NCCL all-reduce: tensor is not on a CUDA device")
+        };
         let off = layout.start_offset();
         let out = match s.dtype() {
             DType::F32 => self.reduce::<f32>(s, off, n)?,
             DType::F64 => self.reduce::<f64>(s, off, n)?,
             dt => bail!("NCCL all-reduce: unsupported dtype {dt:?}"),
         };
-        Ok(Tensor::from_storage(Storage::Cuda(out), n, BackpropOp::none(), false))
+        Ok(Tensor::from_storage(
+            Storage::Cuda(out),
+            n,
+            BackpropOp::none(),
+            false,
+        ))
     }
 }
 
