@@ -2,51 +2,75 @@
 
 use anyhow::{bail, Result};
 use candle_core::{DType, Device};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `train.device`: parsed once, from the config or `--device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum DeviceSpec {
+    #[default]
     Cpu,
     Cuda(usize),
     /// CUDA device 0 when the build and the machine have one, else CPU.
     Auto,
 }
 
-pub fn parse_device_spec(s: &str) -> Result<DeviceSpec> {
-    Ok(match s {
-        "cpu" => DeviceSpec::Cpu,
-        "auto" => DeviceSpec::Auto,
-        "cuda" => DeviceSpec::Cuda(0),
-        _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(n)) => DeviceSpec::Cuda(n),
-            _ => bail!("unknown device `{s}` (expected cpu, cuda, cuda:N or auto)"),
-        },
-    })
-}
+impl DeviceSpec {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "cpu" => DeviceSpec::Cpu,
+            "auto" => DeviceSpec::Auto,
+            "cuda" => DeviceSpec::Cuda(0),
+            _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(n)) => DeviceSpec::Cuda(n),
+                _ => bail!("unknown device `{s}` (expected cpu, cuda, cuda:N or auto)"),
+            },
+        })
+    }
 
-pub fn open_device(s: &str) -> Result<Device> {
-    match parse_device_spec(s)? {
-        DeviceSpec::Cpu => Ok(Device::Cpu),
-        DeviceSpec::Cuda(n) => {
-            if !candle_core::utils::cuda_is_available() {
-                bail!("device `{s}`: this binary was built without CUDA (rebuild with --features cuda)");
-            }
-            Ok(Device::new_cuda(n)?)
-        }
-        DeviceSpec::Auto => {
-            if candle_core::utils::cuda_is_available() {
-                if let Ok(d) = Device::new_cuda(0) {
-                    return Ok(d);
+    pub fn open(self) -> Result<Device> {
+        match self {
+            DeviceSpec::Cpu => Ok(Device::Cpu),
+            DeviceSpec::Cuda(n) => {
+                if !candle_core::utils::cuda_is_available() {
+                    bail!("device `{self}`: this binary was built without CUDA (rebuild with --features cuda)");
                 }
+                Ok(Device::new_cuda(n)?)
             }
-            Ok(Device::Cpu)
+            DeviceSpec::Auto => {
+                if candle_core::utils::cuda_is_available() {
+                    if let Ok(d) = Device::new_cuda(0) {
+                        return Ok(d);
+                    }
+                }
+                Ok(Device::Cpu)
+            }
         }
     }
 }
 
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Cpu => f.write_str("cpu"),
+            DeviceSpec::Auto => f.write_str("auto"),
+            DeviceSpec::Cuda(0) => f.write_str("cuda"),
+            DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// Open a device named on the command line (`cpu`, `cuda`, `cuda:N`, `auto`).
+pub fn open_device(s: &str) -> Result<Device> {
+    DeviceSpec::parse(s)?.open()
+}
+
 /// Training precision. Master weights and optimizer moments stay in `master()`;
-/// the forward/backward pass runs in `compute()`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// the forward/backward pass runs in `compute()`. `train.dtype`, parsed once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum DTypeSpec {
+    #[default]
     F32,
     /// Gradient checks and reference tests.
     F64,
@@ -105,6 +129,37 @@ impl DTypeSpec {
         Ok(())
     }
 }
+
+impl std::fmt::Display for DTypeSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::F64 => "f64",
+            Self::Tf32 => "tf32",
+            Self::Bf16 => "bf16",
+            Self::F16 => "f16",
+        })
+    }
+}
+
+/// serde through the config's text form (`"cuda:1"`, `"bf16"`).
+macro_rules! serde_via_text {
+    ($t:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = anyhow::Error;
+            fn try_from(s: String) -> Result<Self> {
+                Self::parse(&s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    };
+}
+serde_via_text!(DeviceSpec);
+serde_via_text!(DTypeSpec);
 
 /// A printable device name: `cpu`, or the CUDA device's name (e.g. "NVIDIA H100 80GB HBM3").
 pub fn device_name(dev: &Device) -> Option<String> {

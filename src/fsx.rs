@@ -17,6 +17,40 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 
 /// Write `bytes` to `path` atomically: readers see the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_all_atomic(&[(path, bytes)])
+}
+
+/// Write several files as one step: every temp file is written and synced
+/// first, then all are renamed into place, so a failure while writing (a full
+/// disk) changes none of them.
+pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let unstage = |staged: &[(PathBuf, &Path)]| {
+        for (tmp, _) in staged {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for (path, bytes) in files {
+        match stage(path, bytes) {
+            Ok(tmp) => staged.push((tmp, path)),
+            Err(e) => {
+                unstage(&staged);
+                return Err(e);
+            }
+        }
+    }
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        if let Err(e) = fs::rename(tmp, path) {
+            unstage(&staged[i..]);
+            return Err(e).with_context(|| format!("cannot write {}", path.display()));
+        }
+        sync_dir(path.parent().unwrap_or(Path::new(".")));
+    }
+    Ok(())
+}
+
+/// The synced temp sibling of `path` holding `bytes` (removed on failure).
+fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let tmp = temp_sibling(path);
     let res = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
@@ -26,15 +60,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             return Err(e);
         }
         f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")));
-        Ok(())
+        f.sync_all()
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    res.with_context(|| format!("cannot write {}", path.display()))
+    res.with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(tmp)
 }
 
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
@@ -79,4 +111,26 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: malformed JSON: {e}", path.display()))
+}
+
+/// Text of a user-replaceable data file (hardware catalog, model presets): the
+/// file named by `env_var`, else `local` in the working directory, else the
+/// built-in copy. Returns the text and where it came from (for error messages).
+pub fn overridable_text(
+    env_var: &str,
+    local: &str,
+    builtin: &'static str,
+    what: &str,
+) -> anyhow::Result<(std::borrow::Cow<'static, str>, String)> {
+    let path = std::env::var(env_var)
+        .ok()
+        .or_else(|| Path::new(local).is_file().then(|| local.to_string()));
+    match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("{what} {p}: cannot read"))?;
+            Ok((text.into(), p))
+        }
+        None => Ok((builtin.into(), "(built-in)".into())),
+    }
 }

@@ -91,7 +91,7 @@ impl Catalog {
 
     /// `SCALELAB_HARDWARE`, else ./configs/hardware.toml, else the built-in copy.
     pub fn load() -> Result<Self> {
-        let (text, source) = crate::config::overridable_text(
+        let (text, source) = crate::fsx::overridable_text(
             "SCALELAB_HARDWARE",
             "configs/hardware.toml",
             BUILTIN,
@@ -125,4 +125,30 @@ impl Catalog {
             .max_by_key(|(l, _, _)| *l)
             .map(|(_, id, h)| (id.as_str(), h))
     }
+}
+
+/// Peak FLOP/s of one device for MFU: the catalog entry `id` (`train.hardware`),
+/// or the CUDA device's entry found by name. Returns the entry's id too.
+pub fn peak_for(
+    id: Option<&str>,
+    dev: &candle_core::Device,
+    dtype: crate::device::DTypeSpec,
+) -> Result<(Option<String>, Option<f64>)> {
+    let catalog = Catalog::load()?;
+    let id = match id {
+        Some(id) => {
+            catalog
+                .get(id)
+                .map_err(|e| anyhow!("train.hardware: {e}"))?;
+            Some(id.to_string())
+        }
+        // A CPU's peak is not knowable from its name: MFU on CPU needs train.hardware.
+        None if dev.is_cpu() => None,
+        None => crate::device::device_name(dev)
+            .and_then(|n| catalog.detect(&n).map(|(id, _)| id.to_string())),
+    };
+    let peak = id
+        .as_ref()
+        .and_then(|id| catalog.entries[id].peak_flops(dtype.peak_field()));
+    Ok((id, peak))
 }

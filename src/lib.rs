@@ -16,6 +16,7 @@ pub mod hardware;
 pub mod interop;
 pub mod model;
 pub mod report;
+pub mod rundir;
 pub mod sample;
 pub mod scaling;
 pub mod sweep;

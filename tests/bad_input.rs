@@ -534,7 +534,7 @@ fn damaged_run(
     fx: &common::Fixture,
     edit: impl Fn(&mut Vec<(String, candle_core::Tensor)>),
 ) -> PathBuf {
-    use scalelab::train::checkpoint;
+    use scalelab::rundir::checkpoint;
     let cfg = fx.config(&["train.max_steps=4"]);
     let run = fx.path("run");
     scalelab::train::train(
@@ -629,7 +629,7 @@ fn checkpoint_truncated_everywhere() {
     let run = damaged_run(&fx, |_| {});
     let f = run
         .join("checkpoints/step_00000004")
-        .join(scalelab::train::checkpoint::MODEL_FILE);
+        .join(scalelab::rundir::checkpoint::MODEL_FILE);
     let b = fs::read(&f).unwrap();
     fs::write(&f, &b[..b.len() / 2]).unwrap();
     // The only checkpoint is torn: a clear error, not a load of garbage.

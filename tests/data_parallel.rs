@@ -6,8 +6,9 @@ mod common;
 
 use candle_core::{DType, Device, Tensor};
 use common::train_opts as opts;
+use scalelab::rundir::{checkpoint, metrics};
+use scalelab::train;
 use scalelab::train::dist::{self, host, Collective};
-use scalelab::train::{self, checkpoint};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -47,7 +48,7 @@ fn max_rel_diff(a: &HashMap<String, Tensor>, b: &HashMap<String, Tensor>) -> f64
 }
 
 fn losses(run: &Path) -> Vec<f64> {
-    train::metrics::read(&run.join("metrics.jsonl"))
+    metrics::read(&run.join("metrics.jsonl"))
         .unwrap()
         .0
         .iter()

@@ -10,7 +10,8 @@ mod common;
 use candle_core::{DType, Device, Tensor};
 use scalelab::interop::hf;
 use scalelab::model::params::{init_params, param_specs};
-use scalelab::train::{self, checkpoint};
+use scalelab::rundir::checkpoint;
+use scalelab::train;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -86,7 +87,7 @@ fn f32_bits(t: &Tensor) -> Vec<u32> {
 }
 
 fn logits_bits(run: &Path, tokens: &[u32]) -> Vec<u32> {
-    let ck = hf::load_checkpoint(run, None).unwrap();
+    let ck = scalelab::rundir::Run::open(run, None, &candle_core::Device::Cpu).unwrap();
     hf::logits(&ck, tokens)
         .unwrap()
         .concat()

@@ -5,7 +5,7 @@
 
 mod common;
 
-use scalelab::train::checkpoint::{self, MODEL_FILE, OPTIM_FILE};
+use scalelab::rundir::checkpoint::{self, MODEL_FILE, OPTIM_FILE};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -295,8 +295,8 @@ fn kill9_at_random_moments_resumes_bit_identical() {
     );
     assert!(stray(&b).is_empty(), "{:?}", stray(&b));
     assert_same_checkpoint(&a, &b, steps);
-    let (ma, _) = scalelab::train::metrics::read(&a.join("metrics.jsonl")).unwrap();
-    let (mb, _) = scalelab::train::metrics::read(&b.join("metrics.jsonl")).unwrap();
+    let (ma, _) = scalelab::rundir::metrics::read(&a.join("metrics.jsonl")).unwrap();
+    let (mb, _) = scalelab::rundir::metrics::read(&b.join("metrics.jsonl")).unwrap();
     assert_eq!(
         mb.iter().map(|r| r.step).collect::<Vec<_>>(),
         (1..=steps).collect::<Vec<_>>()
@@ -324,7 +324,7 @@ fn nonfinite_skip_drops_the_update_and_finishes() {
         &sets,
         &[("SCALELAB_FAULT_NONFINITE_AT_STEP", "3".into())],
     ));
-    let (steps, _) = scalelab::train::metrics::read(&out.join("metrics.jsonl")).unwrap();
+    let (steps, _) = scalelab::rundir::metrics::read(&out.join("metrics.jsonl")).unwrap();
     assert_eq!(steps.len(), 12);
     for r in &steps {
         assert_eq!(r.skipped, r.step == 3, "step {}", r.step);

@@ -4,7 +4,8 @@
 mod common;
 
 use common::train_opts as opts;
-use scalelab::train::{self, checkpoint};
+use scalelab::rundir::{checkpoint, metrics};
+use scalelab::train;
 use std::fs;
 
 #[test]
@@ -33,8 +34,8 @@ fn resumed_run_is_bit_identical() {
     assert_eq!(again.tok_per_s.to_bits(), sb.tok_per_s.to_bits());
     assert_eq!(before, fs::read(b.join("summary.json")).unwrap());
     // The resumed run's metrics hold each step exactly once, with the same losses.
-    let (ma, _) = train::metrics::read(&a.join("metrics.jsonl")).unwrap();
-    let (mb, _) = train::metrics::read(&b.join("metrics.jsonl")).unwrap();
+    let (ma, _) = metrics::read(&a.join("metrics.jsonl")).unwrap();
+    let (mb, _) = metrics::read(&b.join("metrics.jsonl")).unwrap();
     assert_eq!(
         ma.iter().map(|r| r.step).collect::<Vec<_>>(),
         (1..=12).collect::<Vec<_>>()

@@ -6,6 +6,7 @@
 //! - `parity`: CPU against the device, same weights and batch (f32).
 //! - `precision`: bf16 / f16 (and TF32 on CUDA) training against fp32.
 
+pub mod cli;
 pub mod gradcheck;
 pub mod parity;
 pub mod precision;

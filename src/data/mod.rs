@@ -1,10 +1,14 @@
 //! Data path: corpus → tokenizer → token shards (`data prepare`) → batches.
 
 pub mod batches;
+pub mod cli;
 pub mod corpus;
 pub mod prepare;
+pub mod resolve;
 pub mod tokenizer;
 pub mod tokens;
+
+pub use resolve::{dataset_dir, ensure_dataset};
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};

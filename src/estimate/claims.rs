@@ -302,7 +302,7 @@ fn cost_table(cx: &Ctx) -> Result<Vec<Claim>> {
     let sustained = a100.peak_flops("bf16").unwrap_or(f64::NAN) * DEFAULT_MFU;
     let mem = a100.memory_gb.unwrap_or(f64::NAN) * 1e9;
     // (id, params, GPU range, $ range, claimed hours range)
-    let rows: [(&str, f64, (f64, f64), (f64, f64)); 3] = [
+    let rows = [
         ("6b", 20e9, (8.0, 16.0), (22e3, 50e3)),
         ("6c", 70e9, (32.0, 64.0), (100e3, 250e3)),
         ("6d", 120e9, (64.0, 128.0), (300e3, 800e3)),

@@ -261,7 +261,7 @@ fn cmd_optimum(a: OptimumArgs) -> Result<i32> {
 
 fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     let cfg = crate::config::RunConfig::load(&a.config, &[])?;
-    let dtype = crate::device::DTypeSpec::parse(&cfg.train.dtype)?;
+    let dtype = cfg.train.dtype;
     let (m, hw_id) = resolve_mfu(&a.mfu, dtype.peak_field())?;
     if !(m.mfu > 0.0 && m.mfu <= 1.0) {
         bail!("--mfu must be in (0, 1], got {}", m.mfu);
@@ -275,11 +275,7 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     let link = hw.interconnect_gbs.ok_or_else(|| {
         anyhow!("--hardware {hw_id}: no interconnect_gbs in the catalog (a single-device entry)")
     })?;
-    let sf = crate::flops::StepFlops::new(
-        &cfg.model,
-        cfg.model.seq_len,
-        (cfg.train.batch_size * cfg.train.grad_accum) as u64,
-    );
+    let sf = crate::flops::StepFlops::for_run(&cfg);
     let params = crate::model::params::param_counts(&cfg.model).total;
     let grad_bytes = ((params + 1) * dtype.master().size_in_bytes() as u64) as f64;
     let step = parallel::Step {
@@ -297,7 +293,7 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     let refused: Vec<usize> = rows
         .iter()
         .map(|r| r.ranks)
-        .filter(|&w| crate::train::dist::check_shape(w, cfg.train.batch_size).is_err())
+        .filter(|&w| crate::config::check_ranks(w, cfg.train.batch_size).is_err())
         .collect();
     if a.json {
         return print_json(&serde_json::json!({"config": a.config, "hardware": hw_id, "precision": precision, "mfu": m.mfu, "mfu_source": m.source,
@@ -380,9 +376,8 @@ struct Measured {
 
 /// The measured MFU, hardware and precision of a finished run.
 fn mfu_from(dir: &Path) -> Result<Measured> {
-    let path = dir.join("summary.json");
-    let s: crate::train::metrics::Summary =
-        crate::fsx::read_json(&path).map_err(|e| anyhow!("--mfu-from: {e:#}"))?;
+    let path = crate::rundir::summary_path(dir);
+    let s = crate::rundir::read_summary(dir).map_err(|e| anyhow!("--mfu-from: {e:#}"))?;
     let m = s.mfu.ok_or_else(|| anyhow!("--mfu-from {}: no measured mfu (the run's hardware was not in the catalog); give --mfu", path.display()))?;
     if !(m.is_finite() && m > 0.0 && m <= 1.0) {
         bail!("--mfu-from {}: mfu {m} is not in (0, 1]", path.display());

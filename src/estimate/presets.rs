@@ -58,7 +58,7 @@ impl Presets {
 
     /// `SCALELAB_MODELS`, else ./configs/models.toml, else the built-in copy.
     pub fn load() -> Result<Self> {
-        let (text, source) = crate::config::overridable_text(
+        let (text, source) = crate::fsx::overridable_text(
             "SCALELAB_MODELS",
             "configs/models.toml",
             BUILTIN,

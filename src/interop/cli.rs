@@ -60,7 +60,23 @@ pub struct LogitsArgs {
     pub json: bool,
 }
 
-pub fn export(a: ExportArgs) -> Result<i32> {
+/// The commands that cross to and from Hugging Face folders.
+pub enum InteropCommand {
+    Export(ExportArgs),
+    Import(ImportArgs),
+    Logits(LogitsArgs),
+}
+
+/// `scalelab export` / `import` / `logits`.
+pub fn run(cmd: InteropCommand) -> Result<i32> {
+    match cmd {
+        InteropCommand::Export(a) => export(a),
+        InteropCommand::Import(a) => import(a),
+        InteropCommand::Logits(a) => logits(a),
+    }
+}
+
+fn export(a: ExportArgs) -> Result<i32> {
     let e = hf::export(&a.run, &a.out, a.step)?;
     println!(
         "exported {} (step {}, {} tensors, {} parameters) to {} ({}, {}, {})",
@@ -76,7 +92,7 @@ pub fn export(a: ExportArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn import(a: ImportArgs) -> Result<i32> {
+fn import(a: ImportArgs) -> Result<i32> {
     if let Some(c) = &a.config_out {
         if c.exists() {
             bail!(
@@ -106,8 +122,8 @@ pub fn import(a: ImportArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn logits(a: LogitsArgs) -> Result<i32> {
-    let ck = hf::load_checkpoint(&a.run, a.step)?;
+fn logits(a: LogitsArgs) -> Result<i32> {
+    let ck = crate::rundir::Run::open(&a.run, a.step, &candle_core::Device::Cpu)?;
     let tokens = match &a.prompt {
         Some(p) => tokenizer::encode(&ck.tokenizer, p)?,
         None => a.tokens.clone(),

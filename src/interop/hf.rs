@@ -21,7 +21,8 @@ use crate::data::tokenizer;
 use crate::fsx;
 use crate::model::params::Params;
 use crate::model::Gpt;
-use crate::train::checkpoint::{self, TrainState};
+use crate::rundir::checkpoint::{self, TrainState};
+use crate::rundir::{self, Run};
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::safetensors::Load;
 use candle_core::{DType, Device, Tensor};
@@ -39,76 +40,6 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const PREFIX: &str = "transformer.";
 /// GELU variants that are the tanh approximation scalelab computes.
 const TANH_GELUS: [&str; 3] = ["gelu_new", "gelu_pytorch_tanh", "gelu_fast"];
-
-/// One checkpoint of a run folder with its tokenizer.
-pub struct RunCheckpoint {
-    pub cfg: RunConfig,
-    pub params: Params,
-    pub step: usize,
-    pub dir: PathBuf,
-    pub tokenizer: Tokenizer,
-    pub tokenizer_json: Vec<u8>,
-}
-
-/// Load checkpoint `step` of a run (default: the newest that verifies). The
-/// model config is the one the checkpoint records.
-pub fn load_checkpoint(run: &Path, step: Option<usize>) -> Result<RunCheckpoint> {
-    if !run.is_dir() {
-        bail!("run {}: no such folder", run.display());
-    }
-    let root = run.join("checkpoints");
-    let (dir, state) = match step {
-        None => checkpoint::latest_good(&root, |m| eprintln!("warning: {m}"))
-            .ok_or_else(|| anyhow!("run {}: no usable checkpoint", run.display()))?,
-        Some(s) => {
-            let dir = root.join(checkpoint::step_dir_name(s));
-            if !dir.is_dir() {
-                let have: Vec<String> = checkpoint::list(&root)
-                    .iter()
-                    .rev()
-                    .map(|(s, _)| s.to_string())
-                    .collect();
-                bail!(
-                    "run {}: no checkpoint for step {s} (steps present: {})",
-                    run.display(),
-                    if have.is_empty() {
-                        "none".into()
-                    } else {
-                        have.join(", ")
-                    }
-                );
-            }
-            let st = checkpoint::verify(&dir)?;
-            (dir, st)
-        }
-    };
-    let tk_path = run.join(TOKENIZER_FILE);
-    let tokenizer = tokenizer::load(&tk_path)?;
-    let tokenizer_json = tokenizer::read_bytes(&tk_path)?;
-    if fsx::sha256_hex(&tokenizer_json) != state.tokenizer_sha256 {
-        eprintln!(
-            "warning: {} is not the tokenizer checkpoint {} was trained with (sha256 differs)",
-            tk_path.display(),
-            dir.display()
-        );
-    }
-    let weights = checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), &Device::Cpu)?;
-    let params = Params::from_named(
-        &state.config.model,
-        weights,
-        DType::F32,
-        &Device::Cpu,
-        &dir.display().to_string(),
-    )?;
-    Ok(RunCheckpoint {
-        cfg: state.config,
-        params,
-        step: state.step,
-        dir,
-        tokenizer,
-        tokenizer_json,
-    })
-}
 
 /// The HF `config.json` of a scalelab model (`GPT2Config` fields).
 pub fn hf_config(m: &ModelConfig, tk: &Tokenizer) -> Value {
@@ -238,7 +169,7 @@ pub struct Exported {
 /// Write checkpoint `step` (default: newest good) of `run` as a Hugging Face
 /// GPT-2 folder `out`: config.json, model.safetensors (f32), tokenizer.json.
 pub fn export(run: &Path, out: &Path, step: Option<usize>) -> Result<Exported> {
-    let ck = load_checkpoint(run, step)?;
+    let ck = Run::open(run, step, &Device::Cpu)?;
     if !ck.cfg.model.bias {
         bail!("run {}: model.bias = false cannot be represented in Hugging Face GPT-2 (its linear layers and LayerNorms always have biases)", run.display());
     }
@@ -513,17 +444,17 @@ pub fn import(hf: &Path, out: &Path, tokenizer_path: Option<&Path>) -> Result<Im
     );
     let toml = config_toml(&cfg, hf);
     create_folder(out, "run folder", |tmp| {
-        fsx::write_atomic(&tmp.join("config.toml"), toml.as_bytes())?;
+        fsx::write_atomic(&rundir::config_path(tmp), toml.as_bytes())?;
         fsx::write_atomic(&tmp.join(TOKENIZER_FILE), &tk_json)?;
         checkpoint::save(
-            &tmp.join("checkpoints"),
+            &rundir::checkpoints_dir(tmp),
             &params.named_tensors(),
             &moments,
             &state,
         )
         .map(|_| ())
     })?;
-    let checkpoint = out.join("checkpoints").join(checkpoint::step_dir_name(0));
+    let checkpoint = rundir::checkpoints_dir(out).join(checkpoint::step_dir_name(0));
     Ok(Imported {
         config: cfg,
         checkpoint,
@@ -533,7 +464,7 @@ pub fn import(hf: &Path, out: &Path, tokenizer_path: Option<&Path>) -> Result<Im
 }
 
 /// Logits [t][vocab] (f32) of one sequence of token ids under a checkpoint.
-pub fn logits(ck: &RunCheckpoint, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+pub fn logits(ck: &Run, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
     let m = &ck.cfg.model;
     if tokens.is_empty() {
         bail!("no tokens given");

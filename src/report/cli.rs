@@ -66,7 +66,7 @@ pub struct ReportArgs {
     pub opts: ReportOptions,
 }
 
-pub fn cmd(a: ReportArgs) -> Result<i32> {
+pub fn run(a: ReportArgs) -> Result<i32> {
     let opts = a.opts.resolve()?;
     let path = super::report(&a.dir, &opts)?;
     println!(

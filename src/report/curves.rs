@@ -1,7 +1,7 @@
 //! Training curves of one or many runs, read from their metrics.jsonl.
 
 use super::charts::{Chart, Mark, Series};
-use crate::train::metrics::{self, EvalRecord, StepRecord};
+use crate::rundir::metrics::{self, EvalRecord, StepRecord};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,7 @@ pub struct RunCurves {
 
 impl RunCurves {
     pub fn read(name: &str, dir: &Path) -> Result<Self> {
-        let (steps, evals) = metrics::read(&dir.join("metrics.jsonl"))?;
+        let (steps, evals) = metrics::read(&crate::rundir::metrics_path(dir))?;
         Ok(RunCurves {
             name: name.to_string(),
             steps,

@@ -5,6 +5,8 @@
 pub mod charts;
 pub mod cli;
 pub mod curves;
+mod fit_charts;
+mod projection;
 pub mod sweep;
 
 use anyhow::{bail, Result};
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub fn report(dir: &Path, opts: &sweep::Options) -> Result<PathBuf> {
     if dir.join("results.csv").is_file() {
         sweep::report(dir, opts)
-    } else if dir.join("metrics.jsonl").is_file() {
+    } else if crate::rundir::metrics_path(dir).is_file() {
         run_report(dir)
     } else {
         bail!(
@@ -46,9 +48,7 @@ fn run_report(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&charts)?;
     let stems = curves::write_loss_charts(std::slice::from_ref(&run), &charts)?;
     let mut md = format!("# Run report: {name}\n\n");
-    if let Ok(s) =
-        crate::fsx::read_json::<crate::train::metrics::Summary>(&dir.join("summary.json"))
-    {
+    if let Ok(s) = crate::rundir::read_summary(dir) {
         let _ = writeln!(md, "| params | non-embedding | steps | tokens | FLOPs | final train loss | val loss | val bpb | wall | tok/s | MFU | device |");
         let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
         let _ =

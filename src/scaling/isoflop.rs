@@ -54,7 +54,9 @@ pub fn parabola(x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
     }
     let mat = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
     let det = det3(&mat);
-    if !(det.abs() > 1e-12 * s[4].abs().max(1e-300) * s[0]) {
+    // Singular (or NaN) normal equations: no parabola.
+    let tiny = 1e-12 * s[4].abs().max(1e-300) * s[0];
+    if det.abs().partial_cmp(&tiny) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     let mut c = [0.0; 3];

@@ -468,7 +468,8 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
 }
 
 fn ci_of(samples: &[Law3]) -> BTreeMap<String, [f64; 2]> {
-    let fields: [(&str, fn(&Law3) -> f64); 7] = [
+    type Field = (&'static str, fn(&Law3) -> f64);
+    let fields: [Field; 7] = [
         ("E", |l| l.e),
         ("A", |l| l.a),
         ("B", |l| l.b),

@@ -1,6 +1,6 @@
 //! `scalelab sweep SPEC [--out DIR] [--jobs] [--collect]`.
 
-use super::{run, Sweep};
+use super::Sweep;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ pub struct SweepArgs {
     pub report: crate::report::cli::ReportOptions,
 }
 
-pub fn cmd(a: SweepArgs) -> Result<i32> {
+pub fn run(a: SweepArgs) -> Result<i32> {
     let report_opts = a.report.resolve()?;
     let sweep = Sweep::open(&a.spec, a.out.clone())?;
     if a.jobs {
@@ -39,7 +39,10 @@ pub fn cmd(a: SweepArgs) -> Result<i32> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "scalelab".into());
         for r in &sweep.plan {
-            if !matches!(sweep.state(r), super::results::RunState::Finished(_)) {
+            if !matches!(
+                sweep.state(r),
+                crate::rundir::results::RunState::Finished(_)
+            ) {
                 println!("{}", sweep.job(r, &exe)?);
             }
         }
@@ -49,7 +52,7 @@ pub fn cmd(a: SweepArgs) -> Result<i32> {
         sweep.claim_folder()?;
         sweep.write_tables()?
     } else {
-        let o = match run(&sweep, a.quiet) {
+        let o = match super::run(&sweep, a.quiet) {
             Ok(o) => o,
             Err(e) => {
                 // Ctrl-C / SIGTERM: the run in progress wrote a checkpoint; the same command resumes.

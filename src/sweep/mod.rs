@@ -3,10 +3,11 @@
 //! keep results.csv / curves.csv current, then fit and report.
 
 pub mod cli;
-pub mod results;
 pub mod spec;
+pub mod tables;
 
 use crate::fsx;
+use crate::rundir::{self, results};
 use crate::train::{self, Stopped, TrainOptions};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -50,10 +51,14 @@ impl Sweep {
     /// Record the spec in the folder, refusing a folder made by a different spec
     /// (its runs would be mixed with ours).
     pub fn claim_folder(&self) -> Result<()> {
+        let path = self.out.join("spec.toml");
+        if !path.exists() {
+            // Not a folder of any sweep: its results.csv (or anything else) is not ours to replace.
+            rundir::refuse_foreign(&self.out, "sweep folder", |n| n == "runs")?;
+        }
         std::fs::create_dir_all(self.out.join("runs"))
             .with_context(|| format!("sweep folder {}: cannot create", self.out.display()))?;
         let text = toml::to_string_pretty(&self.spec)?;
-        let path = self.out.join("spec.toml");
         match std::fs::read_to_string(&path) {
             Ok(old) if old != text => bail!(
                 "sweep folder {} was made by a different spec ({}); choose another --out",
@@ -71,7 +76,7 @@ impl Sweep {
             .plan
             .iter()
             .map(|r| {
-                results::row(
+                tables::row(
                     r,
                     &self.run_dir(r),
                     &results::failure_path(&self.out, &r.name),
@@ -82,7 +87,7 @@ impl Sweep {
         let mut curves = Vec::new();
         for (r, row) in self.plan.iter().zip(&rows) {
             if row.status == "ok" {
-                curves.extend(results::curve(r, &self.run_dir(r))?);
+                curves.extend(tables::curve(r, &self.run_dir(r))?);
             }
         }
         results::write_csv(&self.out.join("curves.csv"), &curves)?;
@@ -124,16 +129,17 @@ pub struct Outcome {
 /// Train every run that is not finished, in plan order.
 pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     sweep.claim_folder()?;
-    let _lock = train::lock_run_dir(&sweep.out).map_err(|_| {
+    let _lock = rundir::lock(&sweep.out).map_err(|_| {
         anyhow!(
             "sweep folder {} is in use by another scalelab sweep",
             sweep.out.display()
         )
     })?;
     // Tokenize once, up front, with its own progress output.
-    train::ensure_dataset(&sweep.plan[0].cfg, quiet)?;
+    crate::data::ensure_dataset(&sweep.plan[0].cfg, quiet)?;
 
-    let cost = |r: &PlannedRun| train::total_steps(&r.cfg) as f64 * r.cfg.tokens_per_step() as f64;
+    let cost =
+        |r: &PlannedRun| crate::flops::total_steps(&r.cfg) as f64 * r.cfg.tokens_per_step() as f64;
     let total: f64 = sweep.plan.iter().map(cost).sum();
     let pb = if quiet {
         ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden())
@@ -156,7 +162,7 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
         let failure = results::failure_path(&sweep.out, &r.name);
         match sweep.state(r) {
             RunState::Finished(s) => {
-                crate::train::metrics::println(
+                rundir::metrics::println(
                     &pb,
                     format!("{label}: finished earlier (val loss {:.4})", s.val_loss),
                 );
@@ -184,10 +190,10 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
                 match res {
                     Ok(s) => {
                         trained += 1;
-                        crate::train::metrics::println(&pb, format!(
+                        rundir::metrics::println(&pb, format!(
                             "{label}: {} params, {} tokens, {:.2e} FLOPs | val loss {:.4} (bpb {:.4}) | {:.0} s, {:.0} tok/s",
-                            crate::train::metrics::si(s.params as f64),
-                            crate::train::metrics::si(s.tokens as f64),
+                            rundir::metrics::si(s.params as f64),
+                            rundir::metrics::si(s.tokens as f64),
                             s.flops,
                             s.val_loss,
                             s.val_bpb,
@@ -208,7 +214,7 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
                     Err(e) => {
                         failed += 1;
                         let msg = crate::config::one_line(&format!("{e:#}"));
-                        crate::train::metrics::println(&pb, format!("{label}: FAILED: {msg}"));
+                        rundir::metrics::println(&pb, format!("{label}: FAILED: {msg}"));
                         std::fs::create_dir_all(sweep.out.join("failed"))?;
                         fsx::write_json_atomic(&failure, &Failure { error: msg })?;
                     }

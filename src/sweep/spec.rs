@@ -15,8 +15,8 @@
 //! ```
 
 use crate::config::RunConfig;
+use crate::flops::total_steps;
 use crate::model::params::param_counts;
-use crate::train::total_steps;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -256,12 +256,7 @@ impl Spec {
                 }
                 let steps = total_steps(&cfg);
                 if let Budget::Flops(c) = budget {
-                    let per_step = crate::flops::StepFlops::new(
-                        &cfg.model,
-                        cfg.model.seq_len,
-                        (cfg.train.batch_size * cfg.train.grad_accum) as u64,
-                    )
-                    .matmul_step as f64;
+                    let per_step = crate::flops::StepFlops::for_run(&cfg).matmul_step as f64;
                     if per_step > c {
                         bail!("design.isoflop: budget {c:e} is smaller than one training step of size {size} ({per_step:.3e} FLOPs)");
                     }

@@ -130,7 +130,7 @@ pub fn train_opts(
 
 /// The weights and optimizer state of two runs' checkpoints at `step` are byte-identical.
 pub fn assert_same_checkpoint(a: &Path, b: &Path, step: usize, what: &str) {
-    use scalelab::train::checkpoint::{MODEL_FILE, OPTIM_FILE};
+    use scalelab::rundir::checkpoint::{MODEL_FILE, OPTIM_FILE};
     let at = |run: &Path, file: &str| {
         std::fs::read(run.join(format!("checkpoints/step_{step:08}")).join(file)).unwrap()
     };

@@ -22,7 +22,7 @@ pub mod host;
 pub mod nccl;
 
 use crate::data::batches::Batch;
-use crate::device::{open_device, parse_device_spec, DeviceSpec};
+use crate::device::DeviceSpec;
 use anyhow::{anyhow, bail, Result};
 use candle_core::{Device, Tensor};
 
@@ -107,24 +107,10 @@ pub fn agree(comm: &dyn Collective, code: i32, dev: &Device) -> Result<i32> {
     Ok(sum.to_vec1::<f32>()?[0] as i32)
 }
 
-/// `train.ranks` against the batch: the error names the fields.
-pub fn check_shape(ranks: usize, batch_size: usize) -> Result<()> {
-    if ranks == 0 {
-        bail!("train.ranks must be >= 1");
-    }
-    if !batch_size.is_multiple_of(ranks) {
-        bail!("train.batch_size ({batch_size}) must be divisible by train.ranks ({ranks}): each rank takes an equal share of every batch");
-    }
-    Ok(())
-}
-
-/// [`check_shape`], and whether this build can run `ranks` on `device`.
-pub fn check(ranks: usize, batch_size: usize, device: &str) -> Result<()> {
-    check_shape(ranks, batch_size)?;
-    if ranks > 1
-        && !matches!(parse_device_spec(device)?, DeviceSpec::Cpu)
-        && !cfg!(feature = "nccl")
-    {
+/// [`crate::config::check_ranks`], and whether this build can run `ranks` on `device`.
+pub fn check(ranks: usize, batch_size: usize, device: DeviceSpec) -> Result<()> {
+    crate::config::check_ranks(ranks, batch_size)?;
+    if ranks > 1 && device != DeviceSpec::Cpu && !cfg!(feature = "nccl") {
         bail!("train.ranks = {ranks} on device `{device}` needs NCCL: rebuild with --features nccl (on CPU, ranks are simulated in one process)");
     }
     Ok(())
@@ -133,20 +119,21 @@ pub fn check(ranks: usize, batch_size: usize, device: &str) -> Result<()> {
 /// One device per rank, opened up front so a bad device fails before the
 /// run folder is touched: `cuda:N` spreads ranks over `cuda:N`, `cuda:N+1`, …;
 /// on CPU every rank shares the host.
-pub fn open_devices(spec: &str, world: usize) -> Result<Vec<Device>> {
-    let name = |rank: usize| -> Result<String> {
-        Ok(match parse_device_spec(spec)? {
-            DeviceSpec::Cpu => "cpu".into(),
-            DeviceSpec::Cuda(n) => format!("cuda:{}", n + rank),
-            DeviceSpec::Auto if world == 1 => "auto".into(),
-            DeviceSpec::Auto => {
+pub fn open_devices(spec: DeviceSpec, world: usize) -> Result<Vec<Device>> {
+    let rank_spec = |rank: usize| -> Result<DeviceSpec> {
+        Ok(match spec {
+            DeviceSpec::Cuda(n) => DeviceSpec::Cuda(n + rank),
+            DeviceSpec::Auto if world > 1 => {
                 bail!("train.device = \"auto\" with train.ranks = {world}: name cpu or cuda[:N]")
             }
+            s => s,
         })
     };
     (0..world)
         .map(|r| {
-            open_device(&name(r)?).map_err(|e| anyhow!("train.ranks = {world}: rank {r}: {e}"))
+            rank_spec(r)?
+                .open()
+                .map_err(|e| anyhow!("train.ranks = {world}: rank {r}: {e}"))
         })
         .collect()
 }

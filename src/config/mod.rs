@@ -2,169 +2,23 @@
 //! resolved [`RunConfig`]. Unknown keys and impossible shapes are one-line errors
 //! that name the field.
 
+pub mod args;
+mod model;
+mod overrides;
+
+pub use model::ModelConfig;
+use model::RawModel;
+use overrides::apply_override;
+
+use crate::device::{DTypeSpec, DeviceSpec};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Model shape. Either give `depth` (the size dial) or the explicit dials.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    pub n_layer: usize,
-    pub n_head: usize,
-    pub d_model: usize,
-    pub seq_len: usize,
-    pub vocab_size: usize,
-    /// Biases on linear layers and LayerNorms (GPT-2 has them).
-    pub bias: bool,
-    pub ln_eps: f64,
-}
-
-/// Raw `[model]` table as written by the user: `depth` is the size dial
-/// (n_layer = depth, d_model = aspect_ratio·depth, head_dim fixed).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    depth: Option<usize>,
-    aspect_ratio: Option<usize>,
-    head_dim: Option<usize>,
-    n_layer: Option<usize>,
-    n_head: Option<usize>,
-    d_model: Option<usize>,
-    seq_len: Option<usize>,
-    vocab_size: Option<usize>,
-    bias: Option<bool>,
-    ln_eps: Option<f64>,
-}
-
-impl ModelConfig {
-    /// The size dial: depth L → n_layer = L, d_model = aspect·L, n_head = d_model / head_dim.
-    pub fn from_depth(
-        depth: usize,
-        aspect: usize,
-        head_dim: usize,
-        seq_len: usize,
-        vocab_size: usize,
-    ) -> Self {
-        let d_model = aspect * depth;
-        ModelConfig {
-            n_layer: depth,
-            n_head: (d_model / head_dim).max(1),
-            d_model,
-            seq_len,
-            vocab_size,
-            bias: true,
-            ln_eps: 1e-5,
-        }
-    }
-
-    pub fn head_dim(&self) -> usize {
-        self.d_model / self.n_head
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        let pos = |v: usize, f: &str| -> Result<()> {
-            if v == 0 {
-                bail!("model.{f} must be > 0");
-            }
-            Ok(())
-        };
-        pos(self.n_layer, "n_layer")?;
-        pos(self.n_head, "n_head")?;
-        pos(self.d_model, "d_model")?;
-        pos(self.seq_len, "seq_len")?;
-        pos(self.vocab_size, "vocab_size")?;
-        if !self.d_model.is_multiple_of(self.n_head) {
-            bail!(
-                "model.n_head ({}) must divide model.d_model ({})",
-                self.n_head,
-                self.d_model
-            );
-        }
-        // Bounds that keep a typo (an extra zero or two) from allocating terabytes.
-        let limits = [
-            ("n_layer", self.n_layer, 256),
-            ("d_model", self.d_model, 32_768),
-            ("seq_len", self.seq_len, 131_072),
-            ("vocab_size", self.vocab_size, 1 << 22),
-        ];
-        for (f, v, max) in limits {
-            if v > max {
-                bail!("model.{f} = {v} is absurd (limit {max})");
-            }
-        }
-        if !(self.ln_eps > 0.0 && self.ln_eps < 1.0) {
-            bail!("model.ln_eps must be in (0, 1), got {}", self.ln_eps);
-        }
-        Ok(())
-    }
-}
-
-impl RawModel {
-    fn resolve(self) -> Result<ModelConfig> {
-        let seq_len = self
-            .seq_len
-            .ok_or_else(|| anyhow!("model.seq_len is required"))?;
-        let vocab_size = self
-            .vocab_size
-            .ok_or_else(|| anyhow!("model.vocab_size is required"))?;
-        let mut m = match self.depth {
-            Some(depth) => {
-                for (f, v) in [
-                    ("n_layer", self.n_layer),
-                    ("n_head", self.n_head),
-                    ("d_model", self.d_model),
-                ] {
-                    if v.is_some() {
-                        bail!("model.{f} contradicts model.depth: give the size dial or explicit dials, not both");
-                    }
-                }
-                let aspect = self.aspect_ratio.unwrap_or(64);
-                let head_dim = self.head_dim.unwrap_or(64);
-                if depth == 0 || aspect == 0 || head_dim == 0 {
-                    bail!("model.depth, model.aspect_ratio and model.head_dim must be > 0");
-                }
-                if !(aspect * depth).is_multiple_of(head_dim) {
-                    bail!(
-                        "model.head_dim ({head_dim}) must divide d_model = aspect_ratio·depth = {}",
-                        aspect * depth
-                    );
-                }
-                ModelConfig::from_depth(depth, aspect, head_dim, seq_len, vocab_size)
-            }
-            None => {
-                if self.aspect_ratio.is_some() || self.head_dim.is_some() {
-                    bail!("model.aspect_ratio/head_dim only apply with model.depth");
-                }
-                let need = |v: Option<usize>, f: &str| {
-                    v.ok_or_else(|| anyhow!("model.{f} is required (or give model.depth)"))
-                };
-                ModelConfig {
-                    n_layer: need(self.n_layer, "n_layer")?,
-                    n_head: need(self.n_head, "n_head")?,
-                    d_model: need(self.d_model, "d_model")?,
-                    seq_len,
-                    vocab_size,
-                    bias: true,
-                    ln_eps: 1e-5,
-                }
-            }
-        };
-        if let Some(b) = self.bias {
-            m.bias = b;
-        }
-        if let Some(e) = self.ln_eps {
-            m.ln_eps = e;
-        }
-        m.validate()?;
-        Ok(m)
-    }
-}
-
 /// Where tokens come from. `tokenizer`: `bpe` (train byte-level BPE with
 /// `vocab` entries, default model.vocab_size), a path to a tokenizer.json, or
 /// `hf:OWNER/REPO` (resolved from the local Hugging Face cache).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     pub corpus: PathBuf,
@@ -268,12 +122,12 @@ pub struct TrainConfig {
     pub checkpoint_every: usize,
     pub keep_last: usize,
     /// `cpu`, `cuda`, `cuda:N`, `auto`.
-    pub device: String,
+    pub device: DeviceSpec,
     /// Data-parallel ranks (GPUs from `device` on; simulated on CPU). Each takes
     /// `batch_size / ranks` rows of every batch; the global batch is unchanged.
     pub ranks: usize,
     /// `f32` (default), `f64` (tests), `tf32`, `bf16`, `f16` (CUDA).
-    pub dtype: String,
+    pub dtype: DTypeSpec,
     /// Hardware catalog id for MFU (e.g. `h100-sxm`); default: detected.
     pub hardware: Option<String>,
     pub on_nonfinite: NonFinite,
@@ -298,9 +152,9 @@ impl Default for TrainConfig {
             log_every: 10,
             checkpoint_every: 250,
             keep_last: 2,
-            device: "cpu".into(),
+            device: DeviceSpec::Cpu,
             ranks: 1,
-            dtype: "f32".into(),
+            dtype: DTypeSpec::F32,
             hardware: None,
             on_nonfinite: NonFinite::Skip,
             kernels: Kernels::Fused,
@@ -332,8 +186,6 @@ struct RawRun {
     #[serde(default)]
     optim: OptimConfig,
 }
-
-const SECTIONS: [&str; 4] = ["model", "data", "train", "optim"];
 
 impl RunConfig {
     /// Load a TOML file and apply `key=value` overrides (`train.max_steps=100`,
@@ -397,11 +249,9 @@ impl RunConfig {
                 bail!("train.max_flops must be a positive number, got {f}");
             }
         }
-        crate::device::DTypeSpec::parse(&t.dtype).map_err(|e| anyhow!("train.dtype: {e}"))?;
-        crate::device::parse_device_spec(&t.device).map_err(|e| anyhow!("train.device: {e}"))?;
         // Whether this build can run the ranks on the device is train's question:
         // a config naming 8 GPUs must still load for `sample` or `estimate`.
-        crate::train::dist::check_shape(t.ranks, t.batch_size)?;
+        check_ranks(t.ranks, t.batch_size)?;
         let o = &self.optim;
         let finite_pos = |v: f64, f: &str, allow_zero: bool| -> Result<()> {
             if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
@@ -456,138 +306,15 @@ impl RunConfig {
     }
 }
 
-/// Set `key=value` in the table. `value` is parsed as a TOML value (number,
-/// bool, string, array) and falls back to a bare string.
-fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
-    let (key, val) = ov
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--set {ov}: expected key=value"))?;
-    let key = key.trim();
-    let val = val.trim();
-    let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {val}")) {
-        Ok(mut t) => t.remove("v").expect("key v"),
-        Err(_) => toml::Value::String(val.to_string()),
-    };
-    let (section, field) = match key.split_once('.') {
-        Some((s, f)) => (s.to_string(), f.to_string()),
-        None => (
-            section_of(key)
-                .ok_or_else(|| {
-                    anyhow!(
-                        "--set {key}: unknown key; use section.key (sections: {})",
-                        SECTIONS.join(", ")
-                    )
-                })?
-                .to_string(),
-            key.to_string(),
-        ),
-    };
-    if !SECTIONS.contains(&section.as_str()) {
-        bail!(
-            "--set {key}: unknown section `{section}` (sections: {})",
-            SECTIONS.join(", ")
-        );
+/// Data-parallel ranks must split every batch evenly.
+pub fn check_ranks(ranks: usize, batch_size: usize) -> Result<()> {
+    if ranks == 0 {
+        bail!("train.ranks must be >= 1");
     }
-    let table = root
-        .entry(section.clone())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        .as_table_mut()
-        .ok_or_else(|| anyhow!("config: `{section}` must be a table"))?;
-    // The size dial and the explicit dials exclude each other: an override of one replaces the other.
-    if section == "model" {
-        if field == "depth" {
-            for k in ["n_layer", "n_head", "d_model"] {
-                table.remove(k);
-            }
-        } else if ["n_layer", "n_head", "d_model"].contains(&field.as_str())
-            && table.contains_key("depth")
-        {
-            bail!("--set model.{field}: the config uses model.depth; override model.depth instead");
-        }
+    if !batch_size.is_multiple_of(ranks) {
+        bail!("train.batch_size ({batch_size}) must be divisible by train.ranks ({ranks}): each rank takes an equal share of every batch");
     }
-    table.insert(field, parsed);
     Ok(())
-}
-
-/// The section a bare key belongs to, when it is unambiguous.
-fn section_of(key: &str) -> Option<&'static str> {
-    const MODEL: &[&str] = &[
-        "depth",
-        "aspect_ratio",
-        "head_dim",
-        "n_layer",
-        "n_head",
-        "d_model",
-        "seq_len",
-        "vocab_size",
-        "bias",
-        "ln_eps",
-    ];
-    const DATA: &[&str] = &["corpus", "tokenizer", "vocab", "dir"];
-    const TRAIN: &[&str] = &[
-        "batch_size",
-        "grad_accum",
-        "max_steps",
-        "max_tokens",
-        "max_flops",
-        "seed",
-        "eval_every",
-        "eval_batches",
-        "log_every",
-        "checkpoint_every",
-        "keep_last",
-        "device",
-        "dtype",
-        "hardware",
-        "on_nonfinite",
-        "kernels",
-        "sample_tokens",
-        "sample_prompt",
-    ];
-    const OPTIM: &[&str] = &[
-        "lr",
-        "min_lr",
-        "warmup_steps",
-        "schedule",
-        "decay_frac",
-        "weight_decay",
-        "decay_embeddings",
-        "beta1",
-        "beta2",
-        "eps",
-        "grad_clip",
-    ];
-    [
-        ("model", MODEL),
-        ("data", DATA),
-        ("train", TRAIN),
-        ("optim", OPTIM),
-    ]
-    .into_iter()
-    .find(|(_, keys)| keys.contains(&key))
-    .map(|(s, _)| s)
-}
-
-/// Text of a user-replaceable data file (hardware catalog, model presets): the
-/// file named by `env_var`, else `local` in the working directory, else the
-/// built-in copy. Returns the text and where it came from (for error messages).
-pub fn overridable_text(
-    env_var: &str,
-    local: &str,
-    builtin: &'static str,
-    what: &str,
-) -> Result<(std::borrow::Cow<'static, str>, String)> {
-    let path = std::env::var(env_var)
-        .ok()
-        .or_else(|| Path::new(local).is_file().then(|| local.to_string()));
-    match path {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("{what} {p}: cannot read"))?;
-            Ok((text.into(), p))
-        }
-        None => Ok((builtin.into(), "(built-in)".into())),
-    }
 }
 
 /// Collapse a multi-line parser message into one line.

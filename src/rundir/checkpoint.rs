@@ -277,8 +277,13 @@ pub fn latest_good(
 /// Delete old checkpoints: keep the newest `keep_last` and the best-validation one.
 /// Each is first renamed out of the `step_` namespace (atomic), then deleted, so
 /// a crash mid-delete leaves no torn `step_` folder.
+/// Folders without a state.json are not checkpoints (nor are they ours to
+/// delete): they neither count towards `keep_last` nor are removed.
 pub fn prune(ckpt_root: &Path, keep_last: usize, best_step: Option<usize>) -> Result<()> {
-    for (step, dir) in list(ckpt_root).into_iter().skip(keep_last) {
+    let ours = list(ckpt_root)
+        .into_iter()
+        .filter(|(_, dir)| dir.join(STATE_FILE).is_file());
+    for (step, dir) in ours.skip(keep_last) {
         if Some(step) != best_step {
             let trash = trash_path(&dir);
             fs::rename(&dir, &trash)

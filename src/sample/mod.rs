@@ -1,15 +1,13 @@
 //! Text generation from a trained run (`scalelab sample`).
 
-use crate::config::RunConfig;
+pub mod cli;
+
 use crate::data::tokenizer;
-use crate::model::params::Params;
 use crate::model::Gpt;
-use crate::train::checkpoint;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::path::Path;
 use tokenizers::Tokenizer;
 
 #[derive(Debug, Clone)]
@@ -103,24 +101,4 @@ fn pick(logits: &[f64], opts: &SampleOptions, rng: &mut ChaCha8Rng) -> usize {
         }
     }
     idx[idx.len() - 1]
-}
-
-/// Load the newest good checkpoint of a run folder: (config, model params, tokenizer).
-pub fn load_run(run: &Path, dev: &Device) -> Result<(RunConfig, Params, Tokenizer)> {
-    if !run.is_dir() {
-        bail!("run {}: no such folder", run.display());
-    }
-    let cfg = RunConfig::load(&run.join("config.toml"), &[])?;
-    let tk = tokenizer::load(&run.join("tokenizer.json"))?;
-    let (dir, _) = checkpoint::latest_good(&run.join("checkpoints"), |m| eprintln!("warning: {m}"))
-        .ok_or_else(|| anyhow!("run {}: no usable checkpoint", run.display()))?;
-    let weights = checkpoint::load_safetensors(&dir.join(checkpoint::MODEL_FILE), dev)?;
-    let params = Params::from_named(
-        &cfg.model,
-        weights,
-        DType::F32,
-        dev,
-        &dir.display().to_string(),
-    )?;
-    Ok((cfg, params, tk))
 }

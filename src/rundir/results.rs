@@ -1,10 +1,9 @@
-//! The sweep's tables, rebuilt from the run folders every time (so runs that
-//! finished on other machines into the same folder are merged, and nothing is
-//! appended twice): results.csv (one row per run) and curves.csv (one row per
-//! evaluation of each run, for Approach 1 of the fit).
+//! The sweep's tables, one format for the sweep that writes them and the
+//! report and fit that read them: results.csv (one [`Row`] per run) and
+//! curves.csv (one [`CurvePoint`] per evaluation of each run, for Approach 1
+//! of the fit). The sweep rebuilds them from the run folders every time.
 
-use super::spec::PlannedRun;
-use crate::train::metrics::{self, Summary};
+use super::metrics::Summary;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -53,7 +52,7 @@ pub enum RunState {
 }
 
 pub fn state(dir: &Path, failure: &Path) -> RunState {
-    if let Ok(s) = crate::fsx::read_json::<Summary>(&dir.join("summary.json")) {
+    if let Ok(s) = super::read_summary(dir) {
         if s.status == "finished" {
             return RunState::Finished(Box::new(s));
         }
@@ -61,57 +60,11 @@ pub fn state(dir: &Path, failure: &Path) -> RunState {
     if let Ok(f) = crate::fsx::read_json::<Failure>(failure) {
         return RunState::Failed(f.error);
     }
-    if dir.join("metrics.jsonl").exists() {
+    if super::metrics_path(dir).exists() {
         RunState::Partial
     } else {
         RunState::Missing
     }
-}
-
-pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
-    let pc = crate::model::params::param_counts(&run.cfg.model);
-    let mut r = Row {
-        run: run.name.clone(),
-        status: "missing".into(),
-        size: run.size.clone(),
-        design: run.budget.kind().into(),
-        budget: run.budget.value(),
-        n_layer: run.cfg.model.n_layer,
-        d_model: run.cfg.model.d_model,
-        params: pc.total,
-        non_embedding_params: pc.non_embedding,
-        tokens: None,
-        flops: None,
-        final_train_loss: None,
-        val_loss: None,
-        val_bpb: None,
-        wall_s: None,
-        tok_per_s: None,
-        mfu: None,
-        device: None,
-        error: None,
-    };
-    match state(dir, failure) {
-        RunState::Finished(s) => {
-            r.status = "ok".into();
-            r.tokens = Some(s.tokens);
-            r.flops = Some(s.flops);
-            r.final_train_loss = Some(s.final_train_loss);
-            r.val_loss = Some(s.val_loss);
-            r.val_bpb = Some(s.val_bpb);
-            r.wall_s = Some(s.wall_s);
-            r.tok_per_s = Some(s.tok_per_s);
-            r.mfu = s.mfu;
-            r.device = Some(s.device);
-        }
-        RunState::Failed(e) => {
-            r.status = "failed".into();
-            r.error = Some(e);
-        }
-        RunState::Partial => r.status = "partial".into(),
-        RunState::Missing => {}
-    }
-    r
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,24 +75,6 @@ pub struct CurvePoint {
     pub tokens: u64,
     pub flops: f64,
     pub loss: f64,
-}
-
-/// Every evaluation after step 0 of a finished run.
-pub fn curve(run: &PlannedRun, dir: &Path) -> Result<Vec<CurvePoint>> {
-    let pc = crate::model::params::param_counts(&run.cfg.model);
-    let (_, evals) = metrics::read(&dir.join("metrics.jsonl"))?;
-    Ok(evals
-        .into_iter()
-        .filter(|e| e.tokens_seen > 0)
-        .map(|e| CurvePoint {
-            run: run.name.clone(),
-            params: pc.total,
-            non_embedding_params: pc.non_embedding,
-            tokens: e.tokens_seen,
-            flops: e.flops_cum,
-            loss: e.val_loss,
-        })
-        .collect())
 }
 
 /// Read a results.csv written by [`write_csv`].

@@ -3,7 +3,9 @@
 //! (input and weight gradients) is twice that. Non-matmul work is estimated
 //! per element and always reported separately: MFU uses matmul FLOPs only.
 
-use crate::config::ModelConfig;
+pub mod cli;
+
+use crate::config::{ModelConfig, RunConfig};
 use crate::model::params::param_counts;
 use serde::Serialize;
 
@@ -114,6 +116,12 @@ pub struct StepFlops {
 }
 
 impl StepFlops {
+    /// One optimizer step of a run: `batch_size × grad_accum` sequences of `seq_len`.
+    pub fn for_run(cfg: &RunConfig) -> Self {
+        let seqs = (cfg.train.batch_size * cfg.train.grad_accum) as u64;
+        Self::new(&cfg.model, cfg.model.seq_len, seqs)
+    }
+
     /// A step of `sequences` sequences of `t` tokens.
     pub fn new(cfg: &ModelConfig, t: usize, sequences: u64) -> Self {
         let fm = MatmulFlops::new(cfg, t);
@@ -214,6 +222,22 @@ pub fn conventions(cfg: &ModelConfig, t: usize) -> Vec<Convention> {
             ratio: per_token / exact,
         })
         .collect()
+}
+
+/// Total optimizer steps: the tightest of max_steps / max_tokens / max_flops.
+pub fn total_steps(cfg: &RunConfig) -> usize {
+    let per_step = StepFlops::for_run(cfg);
+    let mut n = usize::MAX;
+    if let Some(s) = cfg.train.max_steps {
+        n = n.min(s);
+    }
+    if let Some(t) = cfg.train.max_tokens {
+        n = n.min(t.div_ceil(cfg.tokens_per_step()) as usize);
+    }
+    if let Some(f) = cfg.train.max_flops {
+        n = n.min((f / per_step.matmul_step as f64).floor() as usize);
+    }
+    n.max(1)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! `scalelab bench`: training-step throughput on synthetic batches, after
 //! warm-up, with forward / backward / optimizer time split.
 
+pub mod cli;
+
 use crate::config::RunConfig;
 use crate::data::batches::Batch;
-use crate::device::{device_name, open_device, DTypeSpec};
+use crate::device::device_name;
 use crate::flops::StepFlops;
 use crate::hardware::Catalog;
 use crate::model::params::{param_counts, Params};
@@ -47,8 +49,8 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
     if steps == 0 {
         bail!("--steps must be at least 1");
     }
-    let dtype = DTypeSpec::parse(&cfg.train.dtype)?;
-    let dev = open_device(&cfg.train.device)?;
+    let dtype = cfg.train.dtype;
+    let dev = cfg.train.device.open()?;
     dtype.check_device(&dev)?;
     crate::device::configure_precision(&dev, dtype);
     let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
@@ -95,7 +97,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         .collect();
     totals.sort_by(f64::total_cmp);
     let ms = totals.iter().sum::<f64>() / n;
-    let sf = StepFlops::new(&cfg.model, t, (b * cfg.train.grad_accum) as u64);
+    let sf = StepFlops::for_run(cfg);
     let tok_per_s = cfg.tokens_per_step() as f64 / (ms / 1e3);
     let achieved = sf.matmul_step as f64 / (ms / 1e3);
     let catalog = Catalog::load()?;
@@ -129,8 +131,8 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         achieved_tflops: achieved / 1e12,
         mfu,
         hardware,
-        device: device_name(&dev).unwrap_or_else(|| cfg.train.device.clone()),
-        dtype: cfg.train.dtype.clone(),
+        device: device_name(&dev).unwrap_or_else(|| cfg.train.device.to_string()),
+        dtype: cfg.train.dtype.to_string(),
         kernels: format!("{:?}", cfg.train.kernels.effective(&dev, dtype.compute())).to_lowercase(),
         threads: rayon::current_num_threads(),
         peak_rss_mib: peak_rss_mib(),

@@ -48,9 +48,10 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    /// Open for appending, first dropping records after `keep_through_step`
-    /// (those came from work after the checkpoint a resumed run starts from).
-    pub fn open(path: &Path, keep_through_step: Option<usize>) -> Result<Self> {
+    /// The log's text with the records after `keep_through_step` dropped
+    /// (those came from work after the checkpoint a resumed run starts from);
+    /// empty for a new run. The caller writes it before [`MetricsLog::append`].
+    pub fn kept_text(path: &Path, keep_through_step: Option<usize>) -> String {
         let kept: Vec<String> = match (keep_through_step, File::open(path)) {
             (Some(step), Ok(f)) => BufReader::new(f)
                 .lines()
@@ -68,7 +69,11 @@ impl MetricsLog {
         if !text.is_empty() {
             text.push('\n');
         }
-        crate::fsx::write_atomic(path, text.as_bytes())?;
+        text
+    }
+
+    /// Open for appending.
+    pub fn append(path: &Path) -> Result<Self> {
         let file = OpenOptions::new()
             .append(true)
             .open(path)
