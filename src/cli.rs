@@ -132,6 +132,9 @@ pub struct SampleArgs {
     pub temperature: f64,
     #[arg(long)]
     pub top_k: Option<usize>,
+    /// Nucleus sampling: keep the most likely tokens up to this total probability, in (0, 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub top_p: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu, cuda, cuda:N or auto.
@@ -302,6 +305,7 @@ fn cmd_train(a: TrainArgs) -> Result<i32> {
             tokens: cfg.train.sample_tokens,
             temperature: 0.8,
             top_k: Some(50),
+            top_p: None,
             seed: cfg.train.seed,
         };
         let dev = crate::device::open_device(&cfg.train.device)?;
@@ -345,6 +349,7 @@ fn cmd_sample(a: SampleArgs) -> Result<i32> {
         tokens: a.tokens,
         temperature: a.temperature,
         top_k: a.top_k,
+        top_p: a.top_p,
         seed: a.seed,
     };
     opts.validate()?;
