@@ -330,6 +330,18 @@ fn cli_sample_top_k_zero() {
 }
 
 #[test]
+fn cli_sample_top_p_out_of_range() {
+    let (fx, _) = setup();
+    for p in ["0", "1.5", "-0.1", "NaN"] {
+        fails(
+            fx.dir.path(),
+            &["sample", "--run", "x", "--top-p", p],
+            &["--top-p"],
+        );
+    }
+}
+
+#[test]
 fn cli_bench_zero_steps() {
     let (fx, cfg) = setup();
     fails(

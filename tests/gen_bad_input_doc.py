@@ -55,7 +55,8 @@ def main():
         "those of a real run, recorded by `python3 tests/gen_bad_input_doc.py`",
         "(temp folders shown as relative paths; `tiny.toml` is the test",
         "fixture's config, `run` a run folder the test trained first; the",
-        "`SCALELAB_FAULT_*` variables are test hooks, see src/fault.rs).",
+        "`SCALELAB_FAULT_*` variables are test hooks, built only with the cargo",
+        "feature `fault-injection` that `cargo test` turns on, see src/fault.rs).",
         "",
     ]
     logged = set()

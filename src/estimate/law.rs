@@ -6,6 +6,8 @@
 //!   N_opt = G·(C/6)^(β/(α+β)),  D_opt = G⁻¹·(C/6)^(α/(α+β)),  G = (αA/(βB))^(1/(α+β)).
 
 use anyhow::{anyhow, bail, Result};
+use argmin::core::{CostFunction, Executor, State};
+use argmin::solver::goldensectionsearch::GoldenSectionSearch;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -219,24 +221,31 @@ pub fn resolve(name: Option<&str>, law_file: Option<&Path>) -> Result<Law> {
 }
 
 /// Minimise a unimodal f on [lo, hi] by golden-section search (returns the argmin).
-pub fn golden_min(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
-    let r = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut c, mut d) = (hi - r * (hi - lo), lo + r * (hi - lo));
-    let (mut fc, mut fd) = (f(c), f(d));
-    for _ in 0..200 {
-        if fc < fd {
-            hi = d;
-            (d, fd) = (c, fc);
-            c = hi - r * (hi - lo);
-            fc = f(c);
-        } else {
-            lo = c;
-            (c, fc) = (d, fd);
-            d = lo + r * (hi - lo);
-            fd = f(d);
+pub fn golden_min(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
+    struct Cost<F>(F);
+    impl<F: Fn(f64) -> f64> CostFunction for Cost<F> {
+        type Param = f64;
+        type Output = f64;
+        fn cost(&self, x: &f64) -> Result<f64, argmin::core::Error> {
+            Ok((self.0)(*x))
         }
     }
-    (lo + hi) / 2.0
+    // Started at lo + (3 − √5)/2·(hi − lo), the first two probes are the classic
+    // golden-section pair. The tolerance is relative to |x| (argmin's rule); at most 200
+    // iterations, as the hand-written loop this replaced, shrink any bracket to float
+    // resolution. Near the flat minimum the probes compare within rounding, so the result
+    // moves by ~1e-7 relative between implementations (estimate optimum's last digits).
+    let start = lo + (1.5 - 1.25f64.sqrt()) * (hi - lo);
+    let Ok(solver) = GoldenSectionSearch::new(lo, hi).and_then(|s| s.with_tolerance(f64::EPSILON))
+    else {
+        return (lo + hi) / 2.0;
+    };
+    Executor::new(Cost(f), solver)
+        .configure(|s| s.param(start).max_iters(200))
+        .run()
+        .ok()
+        .and_then(|r| r.state().get_best_param().copied())
+        .unwrap_or(start)
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@ pub struct SampleArgs {
     pub temperature: f64,
     #[arg(long)]
     pub top_k: Option<usize>,
+    /// Nucleus sampling: keep the most likely tokens whose probabilities sum to P (after --top-k).
+    #[arg(long, value_name = "P", allow_negative_numbers = true)]
+    pub top_p: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu, cuda, cuda:N or auto.
@@ -30,6 +33,7 @@ pub fn run(a: SampleArgs) -> Result<i32> {
         tokens: a.tokens,
         temperature: a.temperature,
         top_k: a.top_k,
+        top_p: a.top_p,
         seed: a.seed,
     };
     opts.validate()?;

@@ -5,9 +5,8 @@ pub mod cli;
 use crate::data::tokenizer;
 use crate::model::Gpt;
 use anyhow::{bail, Result};
-use candle_core::{DType, Device, Tensor};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
 use tokenizers::Tokenizer;
 
 #[derive(Debug, Clone)]
@@ -16,6 +15,8 @@ pub struct SampleOptions {
     /// 0 = greedy.
     pub temperature: f64,
     pub top_k: Option<usize>,
+    /// Nucleus sampling: only the most likely tokens whose probabilities sum to `top_p`.
+    pub top_p: Option<f64>,
     pub seed: u64,
 }
 
@@ -30,7 +31,26 @@ impl SampleOptions {
         if self.top_k == Some(0) {
             bail!("--top-k must be at least 1");
         }
+        if let Some(p) = self.top_p {
+            if !(p > 0.0 && p <= 1.0) {
+                bail!("--top-p must be in (0, 1], got {p}");
+            }
+        }
         Ok(())
+    }
+
+    fn sampling(&self) -> Sampling {
+        let temperature = self.temperature;
+        // Below 1e-7 (as LogitsProcessor::new), f32 logits / T overflow; the limit is greedy.
+        if temperature < 1e-7 {
+            return Sampling::ArgMax;
+        }
+        match (self.top_k, self.top_p) {
+            (None, None) => Sampling::All { temperature },
+            (Some(k), None) => Sampling::TopK { k, temperature },
+            (None, Some(p)) => Sampling::TopP { p, temperature },
+            (Some(k), Some(p)) => Sampling::TopKThenTopP { k, p, temperature },
+        }
     }
 }
 
@@ -50,55 +70,16 @@ pub fn generate(
     let n_prompt = ids.len();
     let vocab = model.config().vocab_size;
     let real_vocab = tk.get_vocab_size(true).min(vocab);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut sampler = LogitsProcessor::from_sampling(opts.seed, opts.sampling());
     for _ in 0..opts.tokens {
         let ctx = &ids[ids.len().saturating_sub(model.config().seq_len)..];
         let x = Tensor::from_slice(ctx, (1, ctx.len()), dev)?;
-        let logits: Vec<f64> = model
+        // Padding entries beyond the tokenizer's vocabulary are never sampled.
+        let logits = model
             .last_logits(&x)?
             .squeeze(0)?
-            .to_dtype(DType::F64)?
-            .to_vec1()?;
-        // Padding entries beyond the tokenizer's vocabulary are never sampled.
-        let logits = &logits[..real_vocab];
-        let next = pick(logits, opts, &mut rng);
-        ids.push(next as u32);
+            .narrow(0, 0, real_vocab)?;
+        ids.push(sampler.sample(&logits)?);
     }
     tokenizer::decode(tk, &ids[n_prompt..]).map(|s| format!("{prompt}{s}"))
-}
-
-fn pick(logits: &[f64], opts: &SampleOptions, rng: &mut ChaCha8Rng) -> usize {
-    let argmax = || {
-        logits
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i)
-            .unwrap_or(0)
-    };
-    if opts.temperature == 0.0 {
-        return argmax();
-    }
-    let mut idx: Vec<usize> = (0..logits.len()).collect();
-    if let Some(k) = opts.top_k {
-        idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        idx.truncate(k);
-    }
-    let max = idx
-        .iter()
-        .map(|&i| logits[i])
-        .fold(f64::NEG_INFINITY, f64::max);
-    let w: Vec<f64> = idx
-        .iter()
-        .map(|&i| ((logits[i] - max) / opts.temperature).exp())
-        .collect();
-    let total: f64 = w.iter().sum();
-    let mut u = rng.random::<f64>() * total;
-    for (j, wj) in w.iter().enumerate() {
-        u -= wj;
-        if u <= 0.0 {
-            return idx[j];
-        }
-    }
-    idx[idx.len() - 1]
 }

@@ -76,6 +76,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             tokens: cfg.train.sample_tokens,
             temperature: 0.8,
             top_k: Some(50),
+            top_p: None,
             seed: cfg.train.seed,
         };
         let dev = cfg.train.device.open()?;
