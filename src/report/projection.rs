@@ -111,7 +111,12 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
         }
         None => md.push_str("No MFU was measured in this sweep's runs (a CPU has no catalog peak unless `train.hardware` is set), so only the assumed MFU is used.\n\n"),
     }
-    md.push_str("| target | law | tokens | tokens/param | loss [95% PI] | FLOPs | GPU-hours | days | cost $ | energy MWh | GPU-hours at measured MFU |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let trusted = fit.verdict.as_ref().map(|v| v.trusted_up_to_flops);
+    let credible = fit.verdict.as_ref().is_none_or(|v| v.credible);
+    if !credible {
+        md.push_str("**The verdict found this sweep's law not credible: its rows show the 95% interval only, as a range, not a point estimate.**\n\n");
+    }
+    md.push_str("| target | law | tokens | tokens/param | loss [95% PI] | FLOPs | GPU-hours | days | cost $ | energy MWh | GPU-hours at measured MFU | flags |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut bars: Vec<(String, Vec<f64>)> = vec![("this sweep (Approach 3)".into(), vec![])];
     for l in &published {
         bars.push((l.id.clone(), vec![]));
@@ -124,16 +129,27 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
         }
         for (j, (name, p)) in rows.iter().enumerate() {
             let c = p.cost.as_ref();
+            let ours_row = j == 0;
+            let mut flags = Vec::new();
+            if let Some(t) = trusted.filter(|&t| ours_row && p.flops > t) {
+                flags.push(format!("{:.0e}× beyond the checked compute", p.flops / t));
+            }
+            if p.tokens < n {
+                flags.push("< 1 token/param: not a sensible training run".to_string());
+            }
+            let loss = if ours_row && !credible {
+                format!("{}–{}", num(p.loss.1), num(p.loss.2))
+            } else {
+                format!("{} [{}, {}]", num(p.loss.0), num(p.loss.1), num(p.loss.2))
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.3e} | {} | {} [{}, {}] | {:.3e} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {:.3e} | {} | {} | {:.3e} | {} | {} | {} | {} | {} | {} |",
                 size_label(n),
                 name,
                 p.tokens,
                 num(p.tokens / n),
-                num(p.loss.0),
-                num(p.loss.1),
-                num(p.loss.2),
+                loss,
                 p.flops,
                 c.map(|c| num(c.gpu_hours)).unwrap_or_else(|| "–".into()),
                 c.map(|c| num(c.wall_days)).unwrap_or_else(|| "–".into()),
@@ -144,6 +160,11 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
                 match (c, measured_mfu) {
                     (Some(c), Some(m)) => num(c.gpu_hours * opts.mfu / m),
                     _ => "–".into(),
+                },
+                if flags.is_empty() {
+                    "–".to_string()
+                } else {
+                    flags.join("; ")
                 },
             );
             bars[j].1.push(c.map(|c| c.gpu_hours).unwrap_or(f64::NAN));

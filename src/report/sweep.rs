@@ -1,12 +1,12 @@
 //! The sweep report: runs table, training curves, IsoFLOP profiles, the fit
-//! (Chinchilla approaches 1–3, held-out validation) and its extrapolation to
+//! (Chinchilla approaches 1–3, a verdict with validation beyond the fitted compute, a leave-out check) and its extrapolation to
 //! 1–175B parameters with costs, next to the published laws.
 
 use super::curves::{self, RunCurves};
 use super::fit_charts::{isoflop_chart, optimal_charts};
 use super::projection::extrapolation;
 use crate::rundir::results::{read_rows, Row};
-use crate::scaling::{data, fit_all, FitOptions, FitReport};
+use crate::scaling::{data, fit_all, verdict, FitOptions, FitReport};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -182,7 +182,7 @@ fn holdout_section(
         (points.len() / 5).max(1)
     };
     if points.len() < k + 5 {
-        return format!("Held-out validation skipped: {} runs are too few to hold out {k} and still fit five constants.\n", points.len());
+        return format!("Leave-out check skipped: {} runs are too few to hold out {k} and still fit five constants.\n", points.len());
     }
     let fo = FitOptions {
         bootstrap: opts.bootstrap.min(200),
@@ -207,9 +207,9 @@ fn holdout_section(
                 }
                 md
             }
-            None => "Held-out validation: no result.\n".into(),
+            None => "Leave-out check: no result.\n".into(),
         },
-        Err(e) => format!("Held-out validation failed: {e:#}\n"),
+        Err(e) => format!("Leave-out check failed: {e:#}\n"),
     }
 }
 
@@ -226,15 +226,15 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         .collect::<Result<_>>()?;
     let total_flops: f64 = ok.iter().filter_map(|r| r.flops).sum();
     let total_wall: f64 = ok.iter().filter_map(|r| r.wall_s).sum();
-    let mut md = format!(
-        "# Sweep report: {}\n\n{} of {} runs finished; {:.3e} training FLOPs in {:.0} s of training.\n\n## Runs\n\n{}\n",
+    let mut head = format!(
+        "# Sweep report: {}\n\n{} of {} runs finished; {:.3e} training FLOPs in {:.0} s of training.\n\n",
         dir.display(),
         ok.len(),
         rows.len(),
         total_flops,
         total_wall,
-        runs_table(&rows)
     );
+    let mut md = format!("## Runs\n\n{}\n", runs_table(&rows));
     if !runs.is_empty() {
         md.push_str("## Training curves\n\n");
         md.push_str(&super::images(
@@ -252,7 +252,7 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         } else {
             None
         };
-        let fit = fit_all(
+        let mut fit = fit_all(
             &loaded.points,
             curves.as_deref(),
             &FitOptions {
@@ -260,6 +260,11 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
                 ..FitOptions::default()
             },
         )?;
+        let verdict = verdict::judge(&fit, &loaded.points, &loaded.validation);
+        head.push_str("## Verdict\n\n");
+        head.push_str(&verdict.markdown());
+        head.push('\n');
+        fit.verdict = Some(verdict);
         crate::fsx::write_json_atomic(&dir.join("fit.json"), &fit)?;
         md.push_str("## Scaling-law fit\n\n");
         md.push_str(&fit_section(&fit));
@@ -267,7 +272,8 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         stems.extend(isoflop_chart(&loaded.points, &fit, &charts)?);
         stems.extend(optimal_charts(&fit, &loaded.points, &charts)?);
         md.push_str(&super::images(dir, &stems));
-        md.push_str("## Held-out validation\n\n");
+        md.push_str("## Leave-out check (interpolation)\n\n");
+        md.push_str("The runs left out here share their budgets with runs that stay in the fit, so this checks interpolation only; the verdict's validation runs, trained beyond the fitted compute, check extrapolation.\n\n");
         md.push_str(&holdout_section(&loaded.points, curves.as_deref(), opts));
         md.push_str("\n## Extrapolation to 1–175B parameters\n\n");
         let (text, stems) = extrapolation(&fit, &loaded.points, opts, &charts)?;
@@ -313,6 +319,7 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
             }
         }
     }
+    md.insert_str(0, &head);
     let path = dir.join("report.md");
     crate::fsx::write_atomic(&path, md.as_bytes())?;
     Ok(path)

@@ -87,7 +87,12 @@ pub fn run(a: FitArgs) -> Result<i32> {
         },
         ..FitOptions::default()
     };
-    let rep = fit_all(&loaded.points, curves.as_deref(), &opts)?;
+    let mut rep = fit_all(&loaded.points, curves.as_deref(), &opts)?;
+    rep.verdict = Some(super::verdict::judge(
+        &rep,
+        &loaded.points,
+        &loaded.validation,
+    ));
     for (what, why) in &rep.skipped {
         if what != "cost_model" {
             eprintln!("warning: {what} skipped: {why}");
@@ -108,6 +113,9 @@ pub fn run(a: FitArgs) -> Result<i32> {
             "{}",
             table(&rep, &a.results, loaded.skipped, curves_path.as_deref())
         );
+        if let Some(v) = &rep.verdict {
+            print!("\nverdict:\n{}", v.markdown());
+        }
         if let Some(dir) = &a.out {
             println!("wrote {}", dir.join("fit.json").display());
         }
@@ -181,8 +189,8 @@ pub fn table(
                 ("B", "B", r.b_coef),
                 ("alpha", "alpha", r.alpha),
                 ("beta", "beta", r.beta),
-                ("a = b/(a+b)", "a", r.a),
-                ("b = a/(a+b)", "b", r.b),
+                ("a = β/(α+β)", "a", r.a),
+                ("b = α/(α+β)", "b", r.b),
             ] {
                 let _ = writeln!(s, "  {:<18} {:>12}   {}", name, g(v), ci(rep, key));
             }

@@ -3,8 +3,9 @@
 //! Results: one row per run with columns `params`, `tokens`, `loss` or
 //! `val_loss` (`val_loss` wins when both exist), and optionally `flops`
 //! (6·N·D when absent or empty), `run`, `budget`, `status` (rows whose status is
-//! not `ok` are skipped), `wall_s`, `tok_per_s`, `mfu`, `device`. Other columns
-//! are ignored. Curves: one row per evaluation with `run`, `params`, `tokens`,
+//! not `ok` are skipped), `wall_s`, `tok_per_s`, `mfu`, `device`, and `design`
+//! (rows whose design is `validation` are kept apart: they score a fit and
+//! never enter one). Other columns are ignored. Curves: one row per evaluation with `run`, `params`, `tokens`,
 //! `loss`/`val_loss` and optionally `flops`.
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -119,10 +120,16 @@ impl Curve {
     }
 }
 
+/// The `design` of a results row that validates a fit instead of entering it.
+pub const VALIDATION_DESIGN: &str = "validation";
+
 /// What `load_points` read.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub points: Vec<Point>,
+    /// Rows whose `design` is `validation`: runs beyond the fitted compute
+    /// that score the law and never enter a fit.
+    pub validation: Vec<Point>,
     /// Rows skipped because their `status` was not `ok`.
     pub skipped: usize,
     /// The CSV had a `flops` column (otherwise flops = 6·N·D).
@@ -256,6 +263,7 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
     );
     let fc = cols.find("flops");
     let (runc, bc, sc) = (cols.find("run"), cols.find("budget"), cols.find("status"));
+    let design = cols.find("design");
     let (wc, tpc, mc, dc) = (
         cols.find("wall_s"),
         cols.find("tok_per_s"),
@@ -286,7 +294,13 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
             .map(|c| row.text(c).to_string())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| format!("row{}", i + 1));
-        out.points.push(Point {
+        let is_validation = design.is_some_and(|c| row.text(c) == VALIDATION_DESIGN);
+        let to = if is_validation {
+            &mut out.validation
+        } else {
+            &mut out.points
+        };
+        to.push(Point {
             run,
             params,
             tokens,

@@ -14,6 +14,7 @@ pub mod cost_model;
 pub mod data;
 pub mod envelope;
 pub mod isoflop;
+pub mod verdict;
 
 pub use data::{Curve, Eval, Point};
 
@@ -164,6 +165,10 @@ pub struct Holdout {
 /// the reason in `skipped`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FitReport {
+    /// Whether to believe the law, and up to which compute (set by the
+    /// report and `scalelab fit` from the validation runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<verdict::Verdict>,
     /// Points the fits used (after holding out).
     pub n_points: usize,
     pub approach3: Option<Approach3>,

@@ -38,7 +38,8 @@ pub fn run(a: SweepArgs) -> Result<i32> {
             .ok()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "scalelab".into());
-        for r in &sweep.plan {
+        // Validation runs appear once every main run has finished (run --collect, then --jobs again).
+        for r in sweep.plan.iter().chain(&sweep.validation_plan()?) {
             if !matches!(
                 sweep.state(r),
                 crate::rundir::results::RunState::Finished(_)

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod spec;
 pub mod tables;
+pub mod validation;
 
 use crate::fsx;
 use crate::rundir::{self, results};
@@ -70,11 +71,8 @@ impl Sweep {
         }
     }
 
-    /// Rebuild results.csv and curves.csv from the run folders.
-    pub fn write_tables(&self) -> Result<Vec<results::Row>> {
-        let rows: Vec<results::Row> = self
-            .plan
-            .iter()
+    fn rows(&self, runs: &[PlannedRun]) -> Vec<results::Row> {
+        runs.iter()
             .map(|r| {
                 tables::row(
                     r,
@@ -82,11 +80,32 @@ impl Sweep {
                     &results::failure_path(&self.out, &r.name),
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    /// The validation runs (spec `[validation]`): planned from a fit of the
+    /// main runs once all of them have finished; none before that.
+    pub fn validation_plan(&self) -> Result<Vec<PlannedRun>> {
+        let Some(v) = &self.spec.validation else {
+            return Ok(Vec::new());
+        };
+        let rows = self.rows(&self.plan);
+        if rows.iter().any(|r| r.status != "ok") {
+            return Ok(Vec::new());
+        }
+        validation::plan(&self.spec, v, &rows)
+    }
+
+    /// Rebuild results.csv and curves.csv from the run folders (curves.csv
+    /// without the validation runs: they never enter a fit).
+    pub fn write_tables(&self) -> Result<Vec<results::Row>> {
+        let validation = self.validation_plan()?;
+        let runs: Vec<PlannedRun> = self.plan.iter().chain(&validation).cloned().collect();
+        let rows = self.rows(&runs);
         results::write_csv(&self.out.join("results.csv"), &rows)?;
         let mut curves = Vec::new();
-        for (r, row) in self.plan.iter().zip(&rows) {
-            if row.status == "ok" {
+        for (r, row) in runs.iter().zip(&rows) {
+            if row.status == "ok" && !r.validation {
                 curves.extend(tables::curve(r, &self.run_dir(r))?);
             }
         }
@@ -126,7 +145,9 @@ pub struct Outcome {
     pub failed: usize,
 }
 
-/// Train every run that is not finished, in plan order.
+/// Train every run that is not finished, in plan order; then, when the spec
+/// asks for validation, fit the finished runs and train the validation runs
+/// beyond the fitted compute.
 pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     sweep.claim_folder()?;
     let _lock = rundir::lock(&sweep.out).map_err(|_| {
@@ -138,9 +159,6 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     // Tokenize once, up front, with its own progress output.
     crate::data::ensure_dataset(&sweep.plan[0].cfg, quiet)?;
 
-    let cost =
-        |r: &PlannedRun| crate::flops::total_steps(&r.cfg) as f64 * r.cfg.tokens_per_step() as f64;
-    let total: f64 = sweep.plan.iter().map(cost).sum();
     let pb = if quiet {
         ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden())
     } else {
@@ -153,83 +171,118 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
         .expect("template")
         .progress_chars("=> "),
     );
-    let mut done = 0.0;
-    let (mut trained, mut failed) = (0, 0);
-    let n = sweep.plan.len();
-    for (i, r) in sweep.plan.iter().enumerate() {
-        let dir = sweep.run_dir(r);
-        let label = format!("[{}/{n}] {}", i + 1, r.name);
-        let failure = results::failure_path(&sweep.out, &r.name);
-        match sweep.state(r) {
-            RunState::Finished(s) => {
-                rundir::metrics::println(
-                    &pb,
-                    format!("{label}: finished earlier (val loss {:.4})", s.val_loss),
-                );
-            }
-            state => {
-                if let RunState::Failed(_) = state {
-                    let _ = std::fs::remove_file(&failure);
-                }
-                pb.set_message(r.name.clone());
-                let opts = TrainOptions {
-                    out: dir.clone(),
-                    resume: true,
-                    halt_after: None,
-                    quiet: true,
-                };
-                let res =
-                    std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
-                        let msg = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        Err(anyhow!("panicked: {msg}"))
-                    });
-                match res {
-                    Ok(s) => {
-                        trained += 1;
-                        rundir::metrics::println(&pb, format!(
-                            "{label}: {} params, {} tokens, {:.2e} FLOPs | val loss {:.4} (bpb {:.4}) | {:.0} s, {:.0} tok/s",
-                            rundir::metrics::si(s.params as f64),
-                            rundir::metrics::si(s.tokens as f64),
-                            s.flops,
-                            s.val_loss,
-                            s.val_bpb,
-                            s.wall_s,
-                            s.tok_per_s
-                        ));
-                    }
-                    // A stop, or GPUs left blocked by a failed multi-GPU run: no next run.
-                    Err(e)
-                        if e.downcast_ref::<Stopped>().is_some()
-                            || e.downcast_ref::<crate::train::dist::RanksLeftBehind>()
-                                .is_some() =>
-                    {
-                        pb.abandon();
-                        sweep.write_tables()?;
-                        return Err(e);
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        let msg = crate::config::one_line(&format!("{e:#}"));
-                        rundir::metrics::println(&pb, format!("{label}: FAILED: {msg}"));
-                        std::fs::create_dir_all(sweep.out.join("failed"))?;
-                        fsx::write_json_atomic(&failure, &Failure { error: msg })?;
-                    }
-                }
-            }
-        }
-        done += cost(r);
-        pb.set_position((1000.0 * done / total) as u64);
-        sweep.write_tables()?;
+    let mut progress = Progress {
+        pb,
+        total: sweep.plan.iter().map(cost).sum(),
+        done: 0.0,
+        trained: 0,
+        failed: 0,
+    };
+    progress.train_all(sweep, &sweep.plan, "")?;
+    let validation = sweep.validation_plan()?;
+    if !validation.is_empty() {
+        progress.total += validation.iter().map(cost).sum::<f64>();
+        progress.train_all(sweep, &validation, "validation ")?;
     }
-    pb.finish_and_clear();
+    progress.pb.finish_and_clear();
     let rows = sweep.write_tables()?;
     Ok(Outcome {
         rows,
-        trained,
-        failed,
+        trained: progress.trained,
+        failed: progress.failed,
     })
+}
+
+/// Tokens a planned run trains on (the progress bar's unit).
+fn cost(r: &PlannedRun) -> f64 {
+    crate::flops::total_steps(&r.cfg) as f64 * r.cfg.tokens_per_step() as f64
+}
+
+struct Progress {
+    pb: ProgressBar,
+    total: f64,
+    done: f64,
+    trained: usize,
+    failed: usize,
+}
+
+impl Progress {
+    /// Train each unfinished run of `runs` in order, recording failures; a
+    /// stop (signal, ranks left blocked) ends the sweep.
+    fn train_all(&mut self, sweep: &Sweep, runs: &[PlannedRun], what: &str) -> Result<()> {
+        let n = runs.len();
+        for (i, r) in runs.iter().enumerate() {
+            let label = format!("[{what}{}/{n}] {}", i + 1, r.name);
+            self.train_one(sweep, r, &label)?;
+            self.done += cost(r);
+            self.pb
+                .set_position((1000.0 * self.done / self.total) as u64);
+            sweep.write_tables()?;
+        }
+        Ok(())
+    }
+
+    fn train_one(&mut self, sweep: &Sweep, r: &PlannedRun, label: &str) -> Result<()> {
+        let pb = &self.pb;
+        let failure = results::failure_path(&sweep.out, &r.name);
+        let state = sweep.state(r);
+        if let RunState::Finished(s) = state {
+            rundir::metrics::println(
+                pb,
+                format!("{label}: finished earlier (val loss {:.4})", s.val_loss),
+            );
+            return Ok(());
+        }
+        if let RunState::Failed(_) = state {
+            let _ = std::fs::remove_file(&failure);
+        }
+        pb.set_message(r.name.clone());
+        let opts = TrainOptions {
+            out: sweep.run_dir(r),
+            resume: true,
+            halt_after: None,
+            quiet: true,
+        };
+        let res = std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(anyhow!("panicked: {msg}"))
+        });
+        match res {
+            Ok(s) => {
+                self.trained += 1;
+                rundir::metrics::println(pb, format!(
+                    "{label}: {} params, {} tokens, {:.2e} FLOPs | val loss {:.4} (bpb {:.4}) | {:.0} s, {:.0} tok/s",
+                    rundir::metrics::si(s.params as f64),
+                    rundir::metrics::si(s.tokens as f64),
+                    s.flops,
+                    s.val_loss,
+                    s.val_bpb,
+                    s.wall_s,
+                    s.tok_per_s
+                ));
+            }
+            // A stop, or GPUs left blocked by a failed multi-GPU run: no next run.
+            Err(e)
+                if e.downcast_ref::<Stopped>().is_some()
+                    || e.downcast_ref::<crate::train::dist::RanksLeftBehind>()
+                        .is_some() =>
+            {
+                pb.abandon();
+                sweep.write_tables()?;
+                return Err(e);
+            }
+            Err(e) => {
+                self.failed += 1;
+                let msg = crate::config::one_line(&format!("{e:#}"));
+                rundir::metrics::println(pb, format!("{label}: FAILED: {msg}"));
+                std::fs::create_dir_all(sweep.out.join("failed"))?;
+                fsx::write_json_atomic(&failure, &Failure { error: msg })?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -12,6 +12,9 @@
 //! [design]
 //! isoflop = [1e12, 3e12]               # exactly one of: isoflop (FLOP budgets),
 //! # tokens = [1e6, 4e6]                # token budgets, tokens_per_param = [10, 20]
+//! [validation]                         # optional, isoflop only: runs never fitted
+//! multiple = 4                         # budget = 4 × the largest isoflop budget
+//! off_optimum = 4                      # a second run at 4 × the fitted N_opt
 //! ```
 
 use crate::config::RunConfig;
@@ -53,6 +56,22 @@ pub struct Design {
     pub tokens_per_param_range: Option<[f64; 2]>,
 }
 
+/// Runs beyond the fitted compute that check the law's predictions: one at
+/// the fitted optimum of a budget `multiple` × the largest, one at
+/// `off_optimum` × that optimum's parameters. They never enter a fit.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSpec {
+    #[serde(default = "default_multiple")]
+    pub multiple: f64,
+    #[serde(default = "default_multiple")]
+    pub off_optimum: f64,
+}
+
+fn default_multiple() -> f64 {
+    4.0
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
@@ -64,6 +83,8 @@ pub struct Spec {
     pub warmup_frac: Option<f64>,
     pub sizes: Sizes,
     pub design: Design,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationSpec>,
 }
 
 fn default_evals() -> usize {
@@ -94,7 +115,7 @@ impl Budget {
         }
     }
 
-    fn tag(&self) -> String {
+    pub(super) fn tag(&self) -> String {
         match *self {
             Budget::Flops(v) => format!("c{}", sci(v)),
             Budget::Tokens(v) => format!("t{}", sci(v)),
@@ -119,6 +140,8 @@ pub struct PlannedRun {
     pub size: String,
     pub budget: Budget,
     pub cfg: RunConfig,
+    /// A validation run: trained after the fit, scored against it, never fitted.
+    pub validation: bool,
 }
 
 impl Spec {
@@ -185,6 +208,16 @@ impl Spec {
                 bail!("warmup_frac must be in [0, 1), got {f}");
             }
         }
+        if let Some(v) = &self.validation {
+            if self.design.isoflop.is_none() {
+                bail!("validation needs an isoflop design (its runs get a FLOP budget)");
+            }
+            for (f, x) in [("multiple", v.multiple), ("off_optimum", v.off_optimum)] {
+                if !(x.is_finite() && x > 1.0) {
+                    bail!("validation.{f} must be a number > 1, got {x}");
+                }
+            }
+        }
         Ok(())
     }
 
@@ -211,26 +244,13 @@ impl Spec {
             .iter()
             .map(|d| (format!("d{d}"), vec![format!("model.depth={d}")]))
             .collect();
-        for s in &self.sizes.shapes {
-            out.push((
-                format!("l{}h{}d{}", s.n_layer, s.n_head, s.d_model),
-                vec![
-                    format!("model.n_layer={}", s.n_layer),
-                    format!("model.n_head={}", s.n_head),
-                    format!("model.d_model={}", s.d_model),
-                ],
-            ));
-        }
+        out.extend(self.sizes.shapes.iter().map(shape_size));
         out
     }
 
-    /// Expand into runs, budget-major (the smallest budgets first: early results
-    /// are cheap), each with its config resolved and validated.
-    pub fn plan(&self) -> Result<Vec<PlannedRun>> {
-        // Each size's config is loaded (and validated) once; budgets only change the stop condition,
-        // the evaluation interval and the warm-up.
-        let sized: Vec<(String, RunConfig)> = self
-            .sizes()
+    /// Each size's config, loaded (and validated) once with the spec's overrides.
+    fn sized(&self, sizes: Vec<(String, Vec<String>)>) -> Result<Vec<(String, RunConfig)>> {
+        sizes
             .into_iter()
             .map(|(size, size_ov)| {
                 let ov: Vec<String> = self.set.iter().cloned().chain(size_ov).collect();
@@ -238,48 +258,67 @@ impl Spec {
                     RunConfig::load(&self.base, &ov).map_err(|e| anyhow!("size {size}: {e:#}"))?;
                 Ok((size, cfg))
             })
-            .collect::<Result<_>>()?;
+            .collect()
+    }
+
+    /// The run of one size at one budget; `None` when the design's
+    /// tokens-per-parameter range excludes it (`in_range` false skips the check).
+    pub(super) fn run_for(
+        &self,
+        size: &str,
+        sized_cfg: &RunConfig,
+        budget: Budget,
+        in_range: bool,
+    ) -> Result<Option<PlannedRun>> {
+        let mut cfg = sized_cfg.clone();
+        // The base's stop conditions are dropped: the budget alone decides the length.
+        let t = &mut cfg.train;
+        (t.max_steps, t.max_tokens, t.max_flops) = (None, None, None);
+        match budget {
+            Budget::Flops(c) => t.max_flops = Some(c),
+            Budget::Tokens(d) => t.max_tokens = Some(d.round() as u64),
+            Budget::TokensPerParam(r) => {
+                t.max_tokens = Some((r * param_counts(&cfg.model).total as f64).round() as u64)
+            }
+        }
+        let steps = total_steps(&cfg);
+        if let Budget::Flops(c) = budget {
+            let per_step = crate::flops::StepFlops::for_run(&cfg).matmul_step as f64;
+            if per_step > c {
+                bail!("design.isoflop: budget {c:e} is smaller than one training step of size {size} ({per_step:.3e} FLOPs)");
+            }
+        }
+        if let (true, Some([lo, hi])) = (in_range, self.design.tokens_per_param_range) {
+            let r = (steps as u64 * cfg.tokens_per_step()) as f64
+                / param_counts(&cfg.model).total as f64;
+            if r < lo || r > hi {
+                return Ok(None);
+            }
+        }
+        cfg.train.eval_every = (steps / self.evals_per_run).max(1);
+        if let Some(f) = self.warmup_frac {
+            cfg.optim.warmup_steps = (f * steps as f64).round() as usize;
+        }
+        cfg.validate()
+            .map_err(|e| anyhow!("size {size}, budget {}: {e:#}", budget.value()))?;
+        Ok(Some(PlannedRun {
+            name: format!("{size}-{}", budget.tag()),
+            size: size.to_string(),
+            budget,
+            cfg,
+            validation: false,
+        }))
+    }
+
+    /// Expand into runs, budget-major (the smallest budgets first: early results
+    /// are cheap), each with its config resolved and validated.
+    pub fn plan(&self) -> Result<Vec<PlannedRun>> {
+        // Budgets only change the stop condition, the evaluation interval and the warm-up.
+        let sized = self.sized(self.sizes())?;
         let mut runs = Vec::new();
         for budget in self.budgets() {
             for (size, sized_cfg) in &sized {
-                let mut cfg = sized_cfg.clone();
-                // The base's stop conditions are dropped: the budget alone decides the length.
-                let t = &mut cfg.train;
-                (t.max_steps, t.max_tokens, t.max_flops) = (None, None, None);
-                match budget {
-                    Budget::Flops(c) => t.max_flops = Some(c),
-                    Budget::Tokens(d) => t.max_tokens = Some(d.round() as u64),
-                    Budget::TokensPerParam(r) => {
-                        t.max_tokens =
-                            Some((r * param_counts(&cfg.model).total as f64).round() as u64)
-                    }
-                }
-                let steps = total_steps(&cfg);
-                if let Budget::Flops(c) = budget {
-                    let per_step = crate::flops::StepFlops::for_run(&cfg).matmul_step as f64;
-                    if per_step > c {
-                        bail!("design.isoflop: budget {c:e} is smaller than one training step of size {size} ({per_step:.3e} FLOPs)");
-                    }
-                }
-                if let Some([lo, hi]) = self.design.tokens_per_param_range {
-                    let r = (steps as u64 * cfg.tokens_per_step()) as f64
-                        / param_counts(&cfg.model).total as f64;
-                    if r < lo || r > hi {
-                        continue;
-                    }
-                }
-                cfg.train.eval_every = (steps / self.evals_per_run).max(1);
-                if let Some(f) = self.warmup_frac {
-                    cfg.optim.warmup_steps = (f * steps as f64).round() as usize;
-                }
-                cfg.validate()
-                    .map_err(|e| anyhow!("size {size}, budget {}: {e:#}", budget.value()))?;
-                runs.push(PlannedRun {
-                    name: format!("{size}-{}", budget.tag()),
-                    size: size.clone(),
-                    budget,
-                    cfg,
-                });
+                runs.extend(self.run_for(size, sized_cfg, budget, true)?);
             }
         }
         if runs.is_empty() {
@@ -287,16 +326,49 @@ impl Spec {
         }
         Ok(runs)
     }
+
+    /// Sizes of the spec's family beyond its list, for validation runs: the
+    /// size dial at every depth up to 64, or — for listed shapes — the largest
+    /// shape's depth and head width at every width up to 4096.
+    pub(super) fn family(&self) -> Result<Vec<(String, RunConfig)>> {
+        let mut sizes = Vec::new();
+        if !self.sizes.depth.is_empty() {
+            sizes
+                .extend((1..=64usize).map(|d| (format!("d{d}"), vec![format!("model.depth={d}")])));
+        }
+        if let Some(s) = self
+            .sizes
+            .shapes
+            .iter()
+            .max_by_key(|s| s.n_layer * s.d_model)
+        {
+            let head = s.d_model / s.n_head.max(1);
+            for h in 1..=(4096 / head.max(1)) {
+                let shape = Shape {
+                    n_layer: s.n_layer,
+                    n_head: h,
+                    d_model: h * head,
+                };
+                sizes.push(shape_size(&shape));
+            }
+        }
+        // Sizes the base cannot take (e.g. a dial step that breaks head_dim) are skipped.
+        Ok(sizes
+            .into_iter()
+            .filter_map(|(size, ov)| self.sized(vec![(size, ov)]).ok())
+            .flatten()
+            .collect())
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::sci;
-
-    #[test]
-    fn short_names() {
-        assert_eq!(sci(3e12), "3e12");
-        assert_eq!(sci(1.5e7), "1.5e7");
-        assert_eq!(sci(20.0), "2e1");
-    }
+/// A listed shape's label and overrides.
+fn shape_size(s: &Shape) -> (String, Vec<String>) {
+    (
+        format!("l{}h{}d{}", s.n_layer, s.n_head, s.d_model),
+        vec![
+            format!("model.n_layer={}", s.n_layer),
+            format!("model.n_head={}", s.n_head),
+            format!("model.d_model={}", s.d_model),
+        ],
+    )
 }

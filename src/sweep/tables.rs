@@ -13,7 +13,11 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
         run: run.name.clone(),
         status: "missing".into(),
         size: run.size.clone(),
-        design: run.budget.kind().into(),
+        design: if run.validation {
+            crate::scaling::data::VALIDATION_DESIGN.into()
+        } else {
+            run.budget.kind().into()
+        },
         budget: run.budget.value(),
         n_layer: run.cfg.model.n_layer,
         d_model: run.cfg.model.d_model,

@@ -1,0 +1,235 @@
+//! The verdict on a fit: do the three approaches agree on the compute
+//! exponent a (N_opt ∝ C^a), is Approach 3's interval for it narrow, and did
+//! the law predict runs trained beyond the fitted compute? A law is only as
+//! trustworthy as the largest compute at which one of its predictions was
+//! checked; everything above that is extrapolation and is labelled so.
+
+use super::{FitReport, Point};
+use serde::{Deserialize, Serialize};
+
+/// The approaches may differ on a by at most this much.
+pub const MAX_A_SPREAD: f64 = 0.1;
+/// Approach 3's 95% interval for a may be at most this wide.
+pub const MAX_A_INTERVAL: f64 = 0.3;
+/// A validation run counts as predicted when within this relative error.
+pub const VALIDATION_TOLERANCE: f64 = 0.015;
+
+/// One approach's compute exponent, with its 95% interval where it has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApproachA {
+    pub approach: String,
+    pub a: f64,
+    pub interval: Option<[f64; 2]>,
+}
+
+/// A run trained beyond the fitted compute, never used in the fit, and the
+/// law's prediction of its final validation loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationRun {
+    pub run: String,
+    pub params: f64,
+    pub tokens: f64,
+    pub flops: f64,
+    /// Its compute as a multiple of the largest compute in the fit.
+    pub beyond_fit: f64,
+    pub predicted: f64,
+    /// 95% bootstrap interval of the prediction.
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+    pub actual: f64,
+    /// (predicted − actual) / actual.
+    pub rel_error: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// a from each approach that produced a fit.
+    pub a: Vec<ApproachA>,
+    pub validation: Vec<ValidationRun>,
+    /// The largest training compute in the fit.
+    pub fitted_up_to_flops: f64,
+    /// The largest compute at which a prediction was checked and held
+    /// (within [`VALIDATION_TOLERANCE`]); the fitted range when none was.
+    pub trusted_up_to_flops: f64,
+    pub credible: bool,
+    /// Why not credible (empty when credible), or what limits the trust.
+    pub reasons: Vec<String>,
+}
+
+/// Judge `fit` (made without `validation`) against the validation runs.
+pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict {
+    let mut a = Vec::new();
+    if let Some(e) = &fit.approach1 {
+        a.push(ApproachA {
+            approach: "1 (envelope)".into(),
+            a: e.a,
+            interval: None,
+        });
+    }
+    if let Some(i) = &fit.approach2 {
+        a.push(ApproachA {
+            approach: "2 (IsoFLOP)".into(),
+            a: i.a,
+            interval: None,
+        });
+    }
+    if let Some(p) = &fit.approach3 {
+        a.push(ApproachA {
+            approach: "3 (parametric)".into(),
+            a: p.a,
+            interval: p.ci.as_ref().and_then(|c| c.get("a").copied()),
+        });
+    }
+    let fitted_up_to = fitted.iter().map(|p| p.flops).fold(0.0, f64::max);
+    let runs: Vec<ValidationRun> = validation
+        .iter()
+        .filter_map(|p| {
+            fit.law()?;
+            let (predicted, lo, hi) = fit.predict_interval(p.params, p.tokens);
+            let bootstrapped = !fit.samples.is_empty();
+            Some(ValidationRun {
+                run: p.run.clone(),
+                params: p.params,
+                tokens: p.tokens,
+                flops: p.flops,
+                beyond_fit: p.flops / fitted_up_to,
+                predicted,
+                lo: bootstrapped.then_some(lo),
+                hi: bootstrapped.then_some(hi),
+                actual: p.loss,
+                rel_error: (predicted - p.loss) / p.loss,
+            })
+        })
+        .collect();
+    let mut reasons = Vec::new();
+    if fit.approach3.is_none() {
+        reasons.push("Approach 3 has no fit: no law to extrapolate".into());
+    }
+    if a.len() < 3 {
+        let have: Vec<&str> = a.iter().map(|x| x.approach.as_str()).collect();
+        reasons.push(format!(
+            "only {} of the 3 approaches produced an exponent ({})",
+            a.len(),
+            have.join(", ")
+        ));
+    }
+    let (lo, hi) = a
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+            (l.min(x.a), h.max(x.a))
+        });
+    if a.len() >= 2 && hi - lo > MAX_A_SPREAD {
+        reasons.push(format!(
+            "the approaches disagree on a by {:.2} (> {MAX_A_SPREAD}): {lo:.2}–{hi:.2}",
+            hi - lo
+        ));
+    }
+    match a.iter().find_map(|x| x.interval) {
+        Some([l, h]) if h - l > MAX_A_INTERVAL => reasons.push(format!(
+            "Approach 3's 95% interval for a is {l:.2}–{h:.2}, {:.2} wide (> {MAX_A_INTERVAL})",
+            h - l
+        )),
+        Some(_) => {}
+        None if fit.approach3.is_some() => {
+            reasons.push("Approach 3 has no interval for a (no bootstrap)".into())
+        }
+        None => {}
+    }
+    for v in runs
+        .iter()
+        .filter(|v| v.rel_error.abs() > VALIDATION_TOLERANCE)
+    {
+        reasons.push(format!(
+            "validation run {} at {:.1}× the fitted compute is off by {:+.2}% (> {:.1}%)",
+            v.run,
+            v.beyond_fit,
+            v.rel_error * 100.0,
+            VALIDATION_TOLERANCE * 100.0
+        ));
+    }
+    if runs.is_empty() {
+        reasons.push(
+            "no run beyond the fitted compute checks a prediction: trust ends at the fitted range"
+                .into(),
+        );
+    }
+    // Trust extends to the largest validated compute only when every
+    // validation run up to it held.
+    let mut trusted = fitted_up_to;
+    let mut by_flops: Vec<&ValidationRun> = runs.iter().collect();
+    by_flops.sort_by(|x, y| x.flops.total_cmp(&y.flops));
+    for v in by_flops {
+        if v.rel_error.abs() > VALIDATION_TOLERANCE {
+            break;
+        }
+        trusted = trusted.max(v.flops);
+    }
+    let credible = fit.approach3.is_some()
+        && a.len() == 3
+        && hi - lo <= MAX_A_SPREAD
+        && a.iter()
+            .find_map(|x| x.interval)
+            .is_some_and(|[l, h]| h - l <= MAX_A_INTERVAL)
+        && runs
+            .iter()
+            .all(|v| v.rel_error.abs() <= VALIDATION_TOLERANCE);
+    Verdict {
+        a,
+        validation: runs,
+        fitted_up_to_flops: fitted_up_to,
+        trusted_up_to_flops: trusted,
+        credible,
+        reasons,
+    }
+}
+
+impl Verdict {
+    /// The verdict as the opening section of a report (Markdown).
+    pub fn markdown(&self) -> String {
+        use std::fmt::Write as _;
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "**{}** Trusted up to C = {:.2e} FLOPs (fitted up to {:.2e}); every prediction above that is an extrapolation.\n",
+            if self.credible {
+                "The law is credible within its checked range."
+            } else {
+                "The law is NOT credible: read its predictions as ranges, not numbers."
+            },
+            self.trusted_up_to_flops,
+            self.fitted_up_to_flops
+        );
+        md.push_str("| approach | a (N_opt ∝ C^a) | 95% interval |\n|---|---|---|\n");
+        for x in &self.a {
+            let iv = x
+                .interval
+                .map(|[l, h]| format!("{l:.3}–{h:.3}"))
+                .unwrap_or_else(|| "–".into());
+            let _ = writeln!(md, "| {} | {:.3} | {iv} |", x.approach, x.a);
+        }
+        md.push('\n');
+        if !self.validation.is_empty() {
+            md.push_str("| validation run | × fitted compute | predicted (95%) | actual | error |\n|---|---|---|---|---|\n");
+            for v in &self.validation {
+                let iv = match (v.lo, v.hi) {
+                    (Some(l), Some(h)) => format!(" ({l:.4}–{h:.4})"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.1}× | {:.4}{iv} | {:.4} | {:+.2}% |",
+                    v.run,
+                    v.beyond_fit,
+                    v.predicted,
+                    v.actual,
+                    v.rel_error * 100.0
+                );
+            }
+            md.push('\n');
+        }
+        for r in &self.reasons {
+            let _ = writeln!(md, "- {r}");
+        }
+        md
+    }
+}
