@@ -294,7 +294,7 @@ fn cmd_train(a: TrainArgs) -> Result<i32> {
         summary.val_loss,
         summary.val_bpb,
         summary.tok_per_s,
-        summary.mfu.map(|m| format!(" | mfu {:.1}%", m * 100.0)).unwrap_or_default()
+        summary.mfu.map(|m| format!(" | mfu {}", crate::fmt::percent(m, 1))).unwrap_or_default()
     );
     println!(
         "run folder: {} (metrics.jsonl, summary.json, checkpoints/)",
@@ -607,7 +607,7 @@ fn print_bench(a: &BenchArgs, r: &crate::bench::BenchResult) -> Result<()> {
             r.ms_optimizer,
             r.tok_per_s,
             r.achieved_tflops,
-            r.mfu.map(|m| format!("{:.1}%", m * 100.0)).unwrap_or_else(|| "–".into()),
+            crate::fmt::or_dash(r.mfu, |m| crate::fmt::percent(m, 1)),
             r.threads,
             r.peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or_else(|| "–".into()),
             r.peak_gpu_mib.map(|m| format!(" | peak GPU {m:.0} MiB")).unwrap_or_default(),

@@ -306,7 +306,7 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     println!(
         "Data parallel: {} | {} params | {} tokens/step | {:.3e} FLOPs/step",
         a.config.display(),
-        report::si(params as f64),
+        crate::fmt::si(params as f64, 3),
         step.tokens,
         step.flops
     );
@@ -429,7 +429,7 @@ fn workload(a: &RunArgs) -> Result<Workload> {
         }
         let (d, src) = resolve_tokens(&t, active)?;
         Workload::new(
-            &format!("{} params", report::si(n)),
+            &format!("{} params", crate::fmt::si(n, 3)),
             n,
             active,
             None,

@@ -5,6 +5,7 @@
 use super::charts::{Band, Bars, Chart, Mark, Series};
 use super::curves::{self, RunCurves};
 use crate::estimate::{cost, law::Law, workload::Workload};
+use crate::fmt;
 use crate::hardware::Catalog;
 use crate::scaling::{data, fit_all, FitOptions, FitReport, Law3};
 use crate::sweep::results::{read_rows, Row};
@@ -41,25 +42,6 @@ impl Default for Options {
     }
 }
 
-/// A readable number: 4 significant digits, scientific outside [0.01, 1e5).
-fn num(x: f64) -> String {
-    if !x.is_finite() {
-        "–".into()
-    } else if x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-2) {
-        format!("{x:.3e}")
-    } else {
-        format!(
-            "{:.*}",
-            (3 - x.abs().max(1.0).log10().floor() as i64).max(0) as usize,
-            x
-        )
-    }
-}
-
-fn fmt_opt(v: Option<f64>, p: usize) -> String {
-    v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "–".into())
-}
-
 fn runs_table(rows: &[Row]) -> String {
     let mut s = String::from("| run | status | params | non-emb | tokens | tokens/param | FLOPs | val loss | val bpb | wall s | tok/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
@@ -70,17 +52,13 @@ fn runs_table(rows: &[Row]) -> String {
             r.status,
             r.params,
             r.non_embedding_params,
-            r.tokens
-                .map(|t| t.to_string())
-                .unwrap_or_else(|| "–".into()),
-            fmt_opt(r.tokens.map(|t| t as f64 / r.params as f64), 1),
-            r.flops
-                .map(|x| format!("{x:.3e}"))
-                .unwrap_or_else(|| "–".into()),
-            fmt_opt(r.val_loss, 4),
-            fmt_opt(r.val_bpb, 4),
-            fmt_opt(r.wall_s, 0),
-            fmt_opt(r.tok_per_s, 0)
+            fmt::or_dash(r.tokens, |t| t.to_string()),
+            fmt::fixed_or_dash(r.tokens.map(|t| t as f64 / r.params as f64), 1),
+            fmt::or_dash(r.flops, |x| fmt::sci(x, 3)),
+            fmt::fixed_or_dash(r.val_loss, 4),
+            fmt::fixed_or_dash(r.val_bpb, 4),
+            fmt::fixed_or_dash(r.wall_s, 0),
+            fmt::fixed_or_dash(r.tok_per_s, 0)
         );
     }
     s
@@ -323,14 +301,6 @@ fn project(
     }
 }
 
-fn size_label(n: f64) -> String {
-    if n >= 1e9 {
-        format!("{}B", (n / 1e9 * 10.0).round() / 10.0)
-    } else {
-        format!("{}M", (n / 1e6).round())
-    }
-}
-
 /// Frontier chart, cost chart and the extrapolation tables.
 fn extrapolation(
     fit: &FitReport,
@@ -399,23 +369,21 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
             let _ = writeln!(
                 md,
                 "| {} | {} | {:.3e} | {} | {} [{}, {}] | {:.3e} | {} | {} | {} | {} | {} |",
-                size_label(n),
+                fmt::model_size(n),
                 name,
                 p.tokens,
-                num(p.tokens / n),
-                num(p.loss.0),
-                num(p.loss.1),
-                num(p.loss.2),
+                fmt::compact(p.tokens / n),
+                fmt::compact(p.loss.0),
+                fmt::compact(p.loss.1),
+                fmt::compact(p.loss.2),
                 p.flops,
-                c.map(|c| num(c.gpu_hours)).unwrap_or_else(|| "–".into()),
-                c.map(|c| num(c.wall_days)).unwrap_or_else(|| "–".into()),
-                c.map(|c| num(c.cost_usd)).unwrap_or_else(|| "–".into()),
-                c.and_then(|c| c.energy_kwh)
-                    .map(|e| num(e / 1e3))
-                    .unwrap_or_else(|| "–".into()),
+                fmt::or_dash(c, |c| fmt::compact(c.gpu_hours)),
+                fmt::or_dash(c, |c| fmt::compact(c.wall_days)),
+                fmt::or_dash(c, |c| fmt::compact(c.cost_usd)),
+                fmt::or_dash(c.and_then(|c| c.energy_kwh), |e| fmt::compact(e / 1e3)),
                 match (c, measured_mfu) {
-                    (Some(c), Some(m)) => num(c.gpu_hours * opts.mfu / m),
-                    _ => "–".into(),
+                    (Some(c), Some(m)) => fmt::compact(c.gpu_hours * opts.mfu / m),
+                    _ => fmt::DASH.into(),
                 },
             );
             bars[j].1.push(c.map(|c| c.gpu_hours).unwrap_or(f64::NAN));
@@ -507,7 +475,7 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
                 opts.mfu * 100.0
             ),
             y_label: "GPU-hours".into(),
-            categories: opts.targets.iter().map(|n| size_label(*n)).collect(),
+            categories: opts.targets.iter().map(|n| fmt::model_size(*n)).collect(),
             series: bars,
         };
         let stem = out.join("cost");
@@ -521,12 +489,7 @@ fn fit_section(fit: &FitReport) -> String {
     let mut md = String::new();
     match &fit.approach3 {
         Some(a) => {
-            let ci = |k: &str| {
-                a.ci.as_ref()
-                    .and_then(|c| c.get(k))
-                    .map(|[lo, hi]| format!("[{}, {}]", num(*lo), num(*hi)))
-                    .unwrap_or_else(|| "–".into())
-            };
+            let ci = |k: &str| fmt::param_interval(a.ci.as_ref().and_then(|c| c.get(k)));
             let _ = writeln!(md, "**Approach 3** — L(N, D) = E + A/N^α + B/D^β, Huber δ = {} summed over {} runs, L-BFGS from {} starts, {} bootstrap resamples:\n", a.huber_delta, a.n_points, a.starts, a.bootstrap_fitted);
             md.push_str("| parameter | estimate | 95% CI | Hoffmann 2022 | Besiroglu 2024 |\n|---|---|---|---|---|\n");
             for (k, v, h, b) in [
@@ -538,7 +501,7 @@ fn fit_section(fit: &FitReport) -> String {
                 ("a", a.a, "0.46", "0.512"),
                 ("b", a.b, "0.54", "0.488"),
             ] {
-                let _ = writeln!(md, "| {k} | {} | {} | {h} | {b} |", num(v), ci(k));
+                let _ = writeln!(md, "| {k} | {} | {} | {h} | {b} |", fmt::param(v), ci(k));
             }
             md.push('\n');
         }
@@ -709,9 +672,7 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
             md.push_str("## Cost model of these runs\n\n");
             md.push_str("Achieved training FLOP/s (exact matmul count / wall time) and tokens/s against model size, per device; effective MFU where the device's peak is known.\n\n| device | runs | FLOP/s ≈ k·N^e | tok/s ≈ k·N^e |\n|---|---|---|---|\n");
             let pf = |f: &Option<crate::scaling::cost_model::PowerFit>| {
-                f.as_ref()
-                    .map(|f| format!("{:.3e}·N^{:.3} (r² {:.2})", f.coef, f.exponent, f.r2))
-                    .unwrap_or_else(|| "–".into())
+                fmt::or_dash(f.as_ref(), |f| f.to_string())
             };
             for d in &cm.devices {
                 let _ = writeln!(
@@ -734,11 +695,9 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
                         d.device,
                         r.params,
                         r.runs,
-                        fmt_opt(r.flops_per_s.map(|f| f / 1e9), 2) + " G",
-                        fmt_opt(r.tok_per_s, 0),
-                        r.mfu
-                            .map(|m| format!("{:.1}%", m * 100.0))
-                            .unwrap_or_else(|| "–".into())
+                        fmt::fixed_or_dash(r.flops_per_s.map(|f| f / 1e9), 2) + " G",
+                        fmt::fixed_or_dash(r.tok_per_s, 0),
+                        fmt::or_dash(r.mfu, |m| fmt::percent(m, 1))
                     );
                 }
             }

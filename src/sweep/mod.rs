@@ -186,8 +186,8 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
                         trained += 1;
                         crate::train::metrics::println(&pb, format!(
                             "{label}: {} params, {} tokens, {:.2e} FLOPs | val loss {:.4} (bpb {:.4}) | {:.0} s, {:.0} tok/s",
-                            crate::train::metrics::si(s.params as f64),
-                            crate::train::metrics::si(s.tokens as f64),
+                            crate::fmt::si(s.params as f64, 1),
+                            crate::fmt::si(s.tokens as f64, 1),
                             s.flops,
                             s.val_loss,
                             s.val_bpb,

@@ -699,8 +699,8 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
     say(format!(
         "run {} | {} params ({} non-embedding) | {} steps × {} tokens | {:.3e} FLOPs/step | device {}{} {:?}{}",
         dir.display(),
-        metrics::si(pc.total as f64),
-        metrics::si(pc.non_embedding as f64),
+        crate::fmt::si(pc.total as f64, 1),
+        crate::fmt::si(pc.non_embedding as f64, 1),
         total,
         cfg.tokens_per_step(),
         flops_step,
