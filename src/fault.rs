@@ -3,7 +3,8 @@
 //! TEST HOOKS ONLY, compiled in only with the cargo feature `fault-injection`,
 //! which the tests enable (Cargo.toml: scalelab is its own dev-dependency with
 //! that feature, so `cargo test` builds the library and the binary the tests run
-//! with the hooks). Without the feature (`cargo build`, `cargo install`) every hook
+//! with the hooks; it also leaves that binary in target/*/scalelab until the next
+//! `cargo build`). Without the feature (`cargo build`, `cargo install`) every hook
 //! is an empty function and the variables below are ignored. With it, each hook
 //! is inert unless its environment variable is set; each variable is read once
 //! per process.

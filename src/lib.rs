@@ -11,6 +11,7 @@ pub mod device;
 pub mod estimate;
 pub mod fault;
 pub mod flops;
+pub mod fmt;
 pub mod fsx;
 pub mod hardware;
 pub mod interop;

@@ -9,8 +9,9 @@
 //! - `inference`: the training + inference compute optimum.
 //! - `parallel`: data-parallel step time on W GPUs (`estimate data-parallel`).
 //! - `claims`: the cost articles' claims recomputed.
-//! - `report`, `cli`: console output and the command line.
+//! - `report`, `args`, `cli`: console output, the command-line arguments and dispatch.
 
+pub mod args;
 pub mod claims;
 pub mod cli;
 pub mod cost;

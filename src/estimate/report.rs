@@ -4,37 +4,7 @@ use super::claims::Claim;
 use super::cost::CostEstimate;
 use super::inference::{Optimum, Plan};
 use super::law::Law;
-
-/// 1234567 → "1.23M" (k, M, B, T, P, E; plain below 1000).
-pub fn si(v: f64) -> String {
-    const UNITS: [(f64, &str); 6] = [
-        (1e18, "E"),
-        (1e15, "P"),
-        (1e12, "T"),
-        (1e9, "B"),
-        (1e6, "M"),
-        (1e3, "k"),
-    ];
-    UNITS
-        .iter()
-        .find(|(s, _)| v.abs() >= *s)
-        .map(|(s, u)| format!("{:.3}{u}", v / s))
-        .unwrap_or_else(|| format!("{v:.3}"))
-}
-
-pub fn usd(v: f64) -> String {
-    if v >= 1e6 {
-        format!("${:.2}M", v / 1e6)
-    } else if v >= 1e3 {
-        format!("${:.1}k", v / 1e3)
-    } else {
-        format!("${v:.2}")
-    }
-}
-
-pub fn gb(bytes: f64) -> String {
-    format!("{:.1} GB", bytes / 1e9)
-}
+use crate::fmt;
 
 fn row(k: &str, v: impl std::fmt::Display) {
     println!("  {k:<38} {v}");
@@ -51,18 +21,18 @@ pub fn print_cost(e: &CostEstimate) {
             "parameters (total / active)",
             format!(
                 "{} / {} (MoE: FLOPs use active, memory uses total)",
-                si(w.params_total),
-                si(w.params_active)
+                fmt::si(w.params_total, 3),
+                fmt::si(w.params_active, 3)
             ),
         );
     } else {
-        row("parameters", si(w.params_total));
+        row("parameters", fmt::si(w.params_total, 3));
     }
     row(
         "training tokens",
         format!(
             "{} ({}; {:.1} tokens/param)",
-            si(w.tokens),
+            fmt::si(w.tokens, 3),
             w.tokens_source,
             w.tokens / w.params_active
         ),
@@ -83,15 +53,15 @@ pub fn print_cost(e: &CostEstimate) {
     row(
         "MFU",
         format!(
-            "{:.1}% ({}) → {:.1} TFLOP/s per GPU",
-            100.0 * e.mfu,
+            "{} ({}) → {:.1} TFLOP/s per GPU",
+            fmt::percent(e.mfu, 1),
             e.mfu_source,
             e.achieved_flops_per_gpu / 1e12
         ),
     );
     row(
         "GPU-hours",
-        format!("{} ({:.2} GPU-years)", si(e.gpu_hours), e.gpu_years),
+        format!("{} ({:.2} GPU-years)", fmt::si(e.gpu_hours, 3), e.gpu_years),
     );
     row(
         "wall-clock",
@@ -109,11 +79,15 @@ pub fn print_cost(e: &CostEstimate) {
             e.price_per_gpu_hour, e.price_source
         ),
     );
-    row("cost (final run)", usd(e.cost_usd));
+    row("cost (final run)", fmt::usd(e.cost_usd));
     match (e.energy_kwh, e.tdp_w) {
         (Some(k), Some(t)) => row(
             "energy",
-            format!("{} kWh = {t} W TDP × GPU-hours × PUE {}", si(k), e.pue),
+            format!(
+                "{} kWh = {t} W TDP × GPU-hours × PUE {}",
+                fmt::si(k, 3),
+                e.pue
+            ),
         ),
         _ => row("energy", "– (no TDP in the catalog)"),
     }
@@ -124,10 +98,10 @@ pub fn print_cost(e: &CostEstimate) {
         format!("{:?}", m.recompute).to_lowercase(),
         m.micro_batch
     );
-    row("weights+grads+optimizer", gb(m.states_bytes));
+    row("weights+grads+optimizer", fmt::gigabytes(m.states_bytes));
     row(
         "activations",
-        m.activation_bytes.map(gb).unwrap_or_else(|| {
+        m.activation_bytes.map(fmt::gigabytes).unwrap_or_else(|| {
             "– (shape unknown: give --n-layer --d-model --n-head --seq-len)".into()
         }),
     );
@@ -135,8 +109,8 @@ pub fn print_cost(e: &CostEstimate) {
         "total / per GPU",
         format!(
             "{} / {} over {} GPUs",
-            gb(m.total_bytes),
-            gb(m.per_gpu_bytes),
+            fmt::gigabytes(m.total_bytes),
+            fmt::gigabytes(m.per_gpu_bytes),
             e.gpus
         ),
     );
@@ -150,7 +124,7 @@ pub fn print_cost(e: &CostEstimate) {
             "minimum GPUs (memory)",
             format!(
                 "{min} × {} ({} requested: {fits}; fully sharded lower bound)",
-                gb(mem),
+                fmt::gigabytes(mem),
                 e.gpus
             ),
         );
@@ -165,10 +139,10 @@ pub fn print_cost(e: &CostEstimate) {
             &s.label,
             format!(
                 "{} GPU-h, {}{}",
-                si(s.gpu_hours),
-                usd(s.cost_usd),
+                fmt::si(s.gpu_hours, 3),
+                fmt::usd(s.cost_usd),
                 s.energy_kwh
-                    .map(|k| format!(", {} kWh", si(k)))
+                    .map(|k| format!(", {} kWh", fmt::si(k, 3)))
                     .unwrap_or_default()
             ),
         );
@@ -180,8 +154,8 @@ fn plan_line(label: &str, p: &Plan) {
         label,
         format!(
             "N {} × D {} ({:.0} tok/param): train {:.3e} + inference {:.3e} = {:.3e} FLOPs",
-            si(p.params),
-            si(p.train_tokens),
+            fmt::si(p.params, 3),
+            fmt::si(p.train_tokens, 3),
             p.tokens_per_param,
             p.train_flops,
             p.inference_flops,
@@ -201,9 +175,12 @@ pub fn print_compute_optimal(l: &Law, c: f64, n: f64, d: f64) {
     row("compute budget", format!("{c:.4e} FLOPs (C = 6ND)"));
     row(
         "N_opt = G·(C/6)^(β/(α+β))",
-        format!("{} (G = {:.4})", si(n), l.g()),
+        format!("{} (G = {:.4})", fmt::si(n, 3), l.g()),
     );
-    row("D_opt", format!("{} ({:.1} tokens/param)", si(d), d / n));
+    row(
+        "D_opt",
+        format!("{} ({:.1} tokens/param)", fmt::si(d, 3), d / n),
+    );
     row("predicted loss", format!("{:.4}", l.loss(n, d)));
 }
 
@@ -211,16 +188,16 @@ pub fn print_optimum(o: &Optimum) {
     row("target loss", format!("{:.4}", o.target_loss));
     row(
         "inference tokens",
-        format!("{} (2N FLOPs each)", si(o.inference_tokens)),
+        format!("{} (2N FLOPs each)", fmt::si(o.inference_tokens, 3)),
     );
     plan_line("Chinchilla-optimal", &o.chinchilla);
     plan_line("training+inference optimum", &o.optimal);
     row(
         "saved",
         format!(
-            "{:.3e} FLOPs ({:.1}%)",
+            "{:.3e} FLOPs ({})",
             o.saved_flops,
-            100.0 * o.saved_fraction
+            fmt::percent(o.saved_fraction, 1)
         ),
     );
 }

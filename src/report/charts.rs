@@ -82,25 +82,6 @@ fn tx(v: f64, log: bool) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-fn tick(v: f64, log: bool) -> String {
-    if !log {
-        return if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-2) {
-            format!("{v:.1e}")
-        } else {
-            format!("{v:.3}")
-                .trim_end_matches('0')
-                .trim_end_matches('.')
-                .to_string()
-        };
-    }
-    let p = 10f64.powf(v);
-    if (v - v.round()).abs() < 1e-9 {
-        format!("1e{}", v.round() as i64)
-    } else {
-        format!("{p:.2e}")
-    }
-}
-
 /// Padded data range of all points (transformed).
 fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -160,8 +141,10 @@ where
     let label = |v: f64, log: bool, decades: bool| {
         if decades && (v - v.round()).abs() > 1e-6 {
             String::new()
+        } else if log {
+            crate::fmt::log_axis_tick(v)
         } else {
-            tick(v, log)
+            crate::fmt::axis_tick(v)
         }
     };
     chart
@@ -288,7 +271,7 @@ where
             }
         })
         .y_desc(&b.y_label)
-        .y_label_formatter(&|v| tick(*v, true))
+        .y_label_formatter(&|v| crate::fmt::log_axis_tick(*v))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(RGBColor(235, 235, 235))

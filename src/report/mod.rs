@@ -51,8 +51,7 @@ fn run_report(dir: &Path) -> Result<PathBuf> {
     if let Ok(s) = crate::rundir::read_summary(dir) {
         let _ = writeln!(md, "| params | non-embedding | steps | tokens | FLOPs | final train loss | val loss | val bpb | wall | tok/s | MFU | device |");
         let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-        let _ =
-            writeln!(
+        let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {:.3e} | {:.4} | {:.4} | {:.4} | {:.0} s | {:.0} | {} | {} |\n",
             s.params,
@@ -65,7 +64,7 @@ fn run_report(dir: &Path) -> Result<PathBuf> {
             s.val_bpb,
             s.wall_s,
             s.tok_per_s,
-            s.mfu.map(|m| format!("{:.1}%", m * 100.0)).unwrap_or_else(|| "–".into()),
+            crate::fmt::or_dash(s.mfu, |m| crate::fmt::percent(m, 1)),
             s.device
         );
     } else {

@@ -3,7 +3,8 @@
 
 use super::charts::{Band, Bars, Chart, Mark, Series};
 use super::fit_charts::logspace;
-use super::sweep::{num, Options};
+use super::sweep::Options;
+use crate::fmt;
 use crate::estimate::{cost, law::Law, workload::Workload};
 use crate::hardware::Catalog;
 use crate::scaling::{data, FitReport, Law3};
@@ -48,14 +49,6 @@ fn project(
         loss,
         flops: 6.0 * n * d,
         cost,
-    }
-}
-
-fn size_label(n: f64) -> String {
-    if n >= 1e9 {
-        format!("{}B", (n / 1e9 * 10.0).round() / 10.0)
-    } else {
-        format!("{}M", (n / 1e6).round())
     }
 }
 
@@ -138,27 +131,27 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
                 flags.push("< 1 token/param: not a sensible training run".to_string());
             }
             let loss = if ours_row && !credible {
-                format!("{}–{}", num(p.loss.1), num(p.loss.2))
+                format!("{}–{}", fmt::compact(p.loss.1), fmt::compact(p.loss.2))
             } else {
-                format!("{} [{}, {}]", num(p.loss.0), num(p.loss.1), num(p.loss.2))
+                format!("{} [{}, {}]", fmt::compact(p.loss.0), fmt::compact(p.loss.1), fmt::compact(p.loss.2))
             };
             let _ = writeln!(
                 md,
                 "| {} | {} | {:.3e} | {} | {} | {:.3e} | {} | {} | {} | {} | {} | {} |",
-                size_label(n),
+                fmt::model_size(n),
                 name,
                 p.tokens,
-                num(p.tokens / n),
+                fmt::compact(p.tokens / n),
                 loss,
                 p.flops,
-                c.map(|c| num(c.gpu_hours)).unwrap_or_else(|| "–".into()),
-                c.map(|c| num(c.wall_days)).unwrap_or_else(|| "–".into()),
-                c.map(|c| num(c.cost_usd)).unwrap_or_else(|| "–".into()),
+                c.map(|c| fmt::compact(c.gpu_hours)).unwrap_or_else(|| "–".into()),
+                c.map(|c| fmt::compact(c.wall_days)).unwrap_or_else(|| "–".into()),
+                c.map(|c| fmt::compact(c.cost_usd)).unwrap_or_else(|| "–".into()),
                 c.and_then(|c| c.energy_kwh)
-                    .map(|e| num(e / 1e3))
+                    .map(|e| fmt::compact(e / 1e3))
                     .unwrap_or_else(|| "–".into()),
                 match (c, measured_mfu) {
-                    (Some(c), Some(m)) => num(c.gpu_hours * opts.mfu / m),
+                    (Some(c), Some(m)) => fmt::compact(c.gpu_hours * opts.mfu / m),
                     _ => "–".into(),
                 },
                 if flags.is_empty() {
@@ -256,7 +249,7 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
                 opts.mfu * 100.0
             ),
             y_label: "GPU-hours".into(),
-            categories: opts.targets.iter().map(|n| size_label(*n)).collect(),
+            categories: opts.targets.iter().map(|n| fmt::model_size(*n)).collect(),
             series: bars,
         };
         let stem = out.join("cost");

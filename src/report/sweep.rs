@@ -5,6 +5,7 @@
 use super::curves::{self, RunCurves};
 use super::fit_charts::{isoflop_chart, optimal_charts};
 use super::projection::extrapolation;
+use crate::fmt;
 use crate::rundir::results::{read_rows, Row};
 use crate::scaling::{data, fit_all, verdict, FitOptions, FitReport};
 use anyhow::{Context, Result};
@@ -40,25 +41,6 @@ impl Default for Options {
     }
 }
 
-/// A readable number: 4 significant digits, scientific outside [0.01, 1e5).
-pub(super) fn num(x: f64) -> String {
-    if !x.is_finite() {
-        "–".into()
-    } else if x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-2) {
-        format!("{x:.3e}")
-    } else {
-        format!(
-            "{:.*}",
-            (3 - x.abs().max(1.0).log10().floor() as i64).max(0) as usize,
-            x
-        )
-    }
-}
-
-pub(super) fn fmt_opt(v: Option<f64>, p: usize) -> String {
-    v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "–".into())
-}
-
 fn runs_table(rows: &[Row]) -> String {
     let mut s = String::from("| run | status | params | non-emb | tokens | tokens/param | FLOPs | val loss | val bpb | wall s | tok/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
@@ -72,20 +54,19 @@ fn runs_table(rows: &[Row]) -> String {
             r.tokens
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "–".into()),
-            fmt_opt(r.tokens.map(|t| t as f64 / r.params as f64), 1),
+            fmt::fixed_or_dash(r.tokens.map(|t| t as f64 / r.params as f64), 1),
             r.flops
                 .map(|x| format!("{x:.3e}"))
                 .unwrap_or_else(|| "–".into()),
-            fmt_opt(r.val_loss, 4),
-            fmt_opt(r.val_bpb, 4),
-            fmt_opt(r.wall_s, 0),
-            fmt_opt(r.tok_per_s, 0)
+            fmt::fixed_or_dash(r.val_loss, 4),
+            fmt::fixed_or_dash(r.val_bpb, 4),
+            fmt::fixed_or_dash(r.wall_s, 0),
+            fmt::fixed_or_dash(r.tok_per_s, 0)
         );
     }
     s
 }
 
-/// log-spaced values from lo to hi inclusive.
 fn fit_section(fit: &FitReport) -> String {
     let mut md = String::new();
     match &fit.approach3 {
@@ -93,7 +74,7 @@ fn fit_section(fit: &FitReport) -> String {
             let ci = |k: &str| {
                 a.ci.as_ref()
                     .and_then(|c| c.get(k))
-                    .map(|[lo, hi]| format!("[{}, {}]", num(*lo), num(*hi)))
+                    .map(|[lo, hi]| format!("[{}, {}]", fmt::compact(*lo), fmt::compact(*hi)))
                     .unwrap_or_else(|| "–".into())
             };
             let _ = writeln!(md, "**Approach 3** — L(N, D) = E + A/N^α + B/D^β, Huber δ = {} summed over {} runs, L-BFGS from {} starts, {} bootstrap resamples:\n", a.huber_delta, a.n_points, a.starts, a.bootstrap_fitted);
@@ -107,7 +88,7 @@ fn fit_section(fit: &FitReport) -> String {
                 ("a", a.a, "0.46", "0.512"),
                 ("b", a.b, "0.54", "0.488"),
             ] {
-                let _ = writeln!(md, "| {k} | {} | {} | {h} | {b} |", num(v), ci(k));
+                let _ = writeln!(md, "| {k} | {} | {} | {h} | {b} |", fmt::compact(v), ci(k));
             }
             md.push('\n');
         }
@@ -309,8 +290,8 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
                         d.device,
                         r.params,
                         r.runs,
-                        fmt_opt(r.flops_per_s.map(|f| f / 1e9), 2) + " G",
-                        fmt_opt(r.tok_per_s, 0),
+                        fmt::fixed_or_dash(r.flops_per_s.map(|f| f / 1e9), 2) + " G",
+                        fmt::fixed_or_dash(r.tok_per_s, 0),
                         r.mfu
                             .map(|m| format!("{:.1}%", m * 100.0))
                             .unwrap_or_else(|| "–".into())

@@ -122,26 +122,9 @@ pub fn read(path: &Path) -> Result<(Vec<StepRecord>, Vec<EvalRecord>)> {
     Ok((steps, evals))
 }
 
-/// `12.3k`, `4.1M`: compact counts for the console.
-pub fn si(x: f64) -> String {
-    let a = x.abs();
-    if a >= 1e9 {
-        format!("{:.1}G", x / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.1}M", x / 1e6)
-    } else if a >= 1e3 {
-        format!("{:.1}k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
 /// `step 120/2000 | loss 3.41 | lr 5.9e-4 | norm 0.82 | 41 ms | 12.3k tok/s | mfu –`
 pub fn console_line(r: &StepRecord, total: usize) -> String {
-    let mfu = r
-        .mfu
-        .map(|m| format!("{:.1}%", 100.0 * m))
-        .unwrap_or_else(|| "–".into());
+    let mfu = crate::fmt::or_dash(r.mfu, |m| crate::fmt::percent(m, 1));
     let skip = if r.skipped {
         " | SKIPPED (non-finite)"
     } else {
@@ -155,7 +138,7 @@ pub fn console_line(r: &StepRecord, total: usize) -> String {
         r.lr,
         r.grad_norm,
         r.dt_ms,
-        si(r.tok_per_s),
+        crate::fmt::si(r.tok_per_s, 1),
         mfu,
         skip
     )

@@ -2,6 +2,7 @@
 
 use super::approach3::Grid;
 use super::{data, fit_all, FitOptions, FitReport};
+use crate::fmt;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -124,24 +125,12 @@ pub fn run(a: FitArgs) -> Result<i32> {
 }
 
 fn ci(rep: &FitReport, key: &str) -> String {
-    match rep
-        .approach3
-        .as_ref()
-        .and_then(|r| r.ci.as_ref())
-        .and_then(|c| c.get(key))
-    {
-        Some([lo, hi]) => format!("[{}, {}]", g(*lo), g(*hi)),
-        None => "–".into(),
-    }
-}
-
-/// Four significant digits, scientific outside [1e-3, 1e5).
-fn g(x: f64) -> String {
-    if x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-3) {
-        format!("{x:.3e}")
-    } else {
-        format!("{:.4}", x)
-    }
+    fmt::param_interval(
+        rep.approach3
+            .as_ref()
+            .and_then(|r| r.ci.as_ref())
+            .and_then(|c| c.get(key)),
+    )
 }
 
 /// The human-readable report.
@@ -192,7 +181,7 @@ pub fn table(
                 ("a = β/(α+β)", "a", r.a),
                 ("b = α/(α+β)", "b", r.b),
             ] {
-                let _ = writeln!(s, "  {:<18} {:>12}   {}", name, g(v), ci(rep, key));
+                let _ = writeln!(s, "  {:<18} {:>12}   {}", name, fmt::param(v), ci(rep, key));
             }
             if r.alpha > 0.0 && r.beta > 0.0 {
                 let law = r.law();
@@ -294,9 +283,7 @@ pub fn table(
         Some(c) => {
             for d in &c.devices {
                 let fit = |f: &Option<super::cost_model::PowerFit>| {
-                    f.map_or("–".into(), |f| {
-                        format!("{:.3e}·N^{:.3} (r² {:.3})", f.coef, f.exponent, f.r2)
-                    })
+                    fmt::or_dash(f.as_ref(), |f| f.to_string())
                 };
                 let _ = writeln!(
                     s,
@@ -312,16 +299,14 @@ pub fn table(
                     "params", "runs", "FLOP/s", "tok/s", "mfu"
                 );
                 for r in &d.by_size {
-                    let o =
-                        |v: Option<f64>, p: &dyn Fn(f64) -> String| v.map_or("–".to_string(), p);
                     let _ = writeln!(
                         s,
                         "  {:>12.3e} {:>5} {:>12} {:>12} {:>8}",
                         r.params,
                         r.runs,
-                        o(r.flops_per_s, &|v| format!("{v:.3e}")),
-                        o(r.tok_per_s, &|v| format!("{v:.0}")),
-                        o(r.mfu, &|v| format!("{:.1}%", 100.0 * v))
+                        fmt::or_dash(r.flops_per_s, |v| fmt::sci(v, 3)),
+                        fmt::fixed_or_dash(r.tok_per_s, 0),
+                        fmt::or_dash(r.mfu, |v| fmt::percent(v, 1))
                     );
                 }
             }

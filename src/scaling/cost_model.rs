@@ -16,6 +16,17 @@ pub struct PowerFit {
     pub r2: f64,
 }
 
+/// `5.154e13·N^0.041 (r² 0.998)`, in the fit's console table and the sweep report alike.
+impl std::fmt::Display for PowerFit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.3e}·N^{:.3} (r² {:.3})",
+            self.coef, self.exponent, self.r2
+        )
+    }
+}
+
 impl PowerFit {
     pub fn at(&self, params: f64) -> f64 {
         self.coef * params.powf(self.exponent)

@@ -256,8 +256,8 @@ impl Progress {
                 self.trained += 1;
                 rundir::metrics::println(pb, format!(
                     "{label}: {} params, {} tokens, {:.2e} FLOPs | val loss {:.4} (bpb {:.4}) | {:.0} s, {:.0} tok/s",
-                    rundir::metrics::si(s.params as f64),
-                    rundir::metrics::si(s.tokens as f64),
+                    crate::fmt::si(s.params as f64, 1),
+                    crate::fmt::si(s.tokens as f64, 1),
                     s.flops,
                     s.val_loss,
                     s.val_bpb,

@@ -117,20 +117,11 @@ impl Budget {
 
     pub(super) fn tag(&self) -> String {
         match *self {
-            Budget::Flops(v) => format!("c{}", sci(v)),
-            Budget::Tokens(v) => format!("t{}", sci(v)),
+            Budget::Flops(v) => format!("c{}", crate::fmt::budget_tag(v)),
+            Budget::Tokens(v) => format!("t{}", crate::fmt::budget_tag(v)),
             Budget::TokensPerParam(v) => format!("r{v}"),
         }
     }
-}
-
-/// `3e12`, `1.5e7`: short, file-name safe.
-fn sci(v: f64) -> String {
-    let e = v.abs().log10().floor() as i32;
-    let m = v / 10f64.powi(e);
-    let m = format!("{m:.2}");
-    let m = m.trim_end_matches('0').trim_end_matches('.');
-    format!("{m}e{e}")
 }
 
 /// One planned run: its name, size label, budget and resolved config.

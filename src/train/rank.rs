@@ -155,8 +155,8 @@ impl<'a> RankLoop<'a> {
         self.say(format!(
             "run {} | {} params ({} non-embedding) | {} steps × {} tokens | {:.3e} FLOPs/step | device {}{} {:?}{}",
             self.setup.dir.display(),
-            metrics::si(self.pc.total as f64),
-            metrics::si(self.pc.non_embedding as f64),
+            crate::fmt::si(self.pc.total as f64, 1),
+            crate::fmt::si(self.pc.non_embedding as f64, 1),
             self.total,
             cfg.tokens_per_step(),
             self.step_flops.matmul_step as f64,
