@@ -338,3 +338,50 @@ fn interrupted_sweep_exits_130_and_the_same_command_finishes_it() {
     let st = col(&out, "status");
     assert!(rows(&out).iter().all(|r| &r[st] == "ok"));
 }
+
+/// `[validation]`: two runs at 4× the largest budget, trained after the
+/// fit of the others, scored by the verdict, never fitted.
+#[test]
+fn validation_runs_train_after_the_fit_and_stay_out_of_it() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let text_spec = std::fs::read_to_string(&spec).unwrap() + "[validation]\nmultiple = 4\n";
+    std::fs::write(&spec, text_spec).unwrap();
+    let out = fx.path("sweep");
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--bootstrap",
+        "20",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("verdict: "), "{}", text(&o));
+    let rs = rows(&out);
+    let (design, st) = (col(&out, "design"), col(&out, "status"));
+    let val: Vec<_> = rs.iter().filter(|r| &r[design] == "validation").collect();
+    assert_eq!((rs.len(), val.len()), (8, 2), "{rs:?}");
+    for r in &val {
+        assert!(
+            r[0].starts_with("val-") && r[0].ends_with("-c1.6e9"),
+            "{r:?}"
+        );
+        assert_eq!(&r[st], "ok");
+    }
+    let curves = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    assert!(!curves.contains("val-"), "validation runs in curves.csv");
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
+    assert_eq!(fit["approach3"]["n_points"].as_u64(), Some(6), "{fit}");
+    let v = &fit["verdict"];
+    assert_eq!(v["validation"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(
+        v["fitted_up_to_flops"].as_f64().map(|f| f <= 4e8),
+        Some(true)
+    );
+    assert!(v["credible"].is_boolean());
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.find("## Verdict").unwrap() < md.find("## Runs").unwrap());
+}

@@ -153,13 +153,16 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
                 .into(),
         );
     }
-    // Trust extends to the largest validated compute only when every
-    // validation run up to it held.
+    // Trust extends to a validated compute only when every validation run up
+    // to it held, those at the same budget (within 10%) included.
     let mut trusted = fitted_up_to;
     let mut by_flops: Vec<&ValidationRun> = runs.iter().collect();
     by_flops.sort_by(|x, y| x.flops.total_cmp(&y.flops));
-    for v in by_flops {
-        if v.rel_error.abs() > VALIDATION_TOLERANCE {
+    for v in &by_flops {
+        let missed = by_flops
+            .iter()
+            .any(|w| w.flops <= v.flops * 1.1 && w.rel_error.abs() > VALIDATION_TOLERANCE);
+        if missed {
             break;
         }
         trusted = trusted.max(v.flops);
@@ -184,13 +187,10 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
 }
 
 impl Verdict {
-    /// The verdict as the opening section of a report (Markdown).
-    pub fn markdown(&self) -> String {
-        use std::fmt::Write as _;
-        let mut md = String::new();
-        let _ = writeln!(
-            md,
-            "**{}** Trusted up to C = {:.2e} FLOPs (fitted up to {:.2e}); every prediction above that is an extrapolation.\n",
+    /// One line: credible or not, and the compute up to which it was checked.
+    pub fn headline(&self) -> String {
+        format!(
+            "{} Trusted up to C = {:.2e} FLOPs (fitted up to {:.2e}); every prediction above that is an extrapolation.",
             if self.credible {
                 "The law is credible within its checked range."
             } else {
@@ -198,7 +198,14 @@ impl Verdict {
             },
             self.trusted_up_to_flops,
             self.fitted_up_to_flops
-        );
+        )
+    }
+
+    /// The verdict as the opening section of a report (Markdown).
+    pub fn markdown(&self) -> String {
+        use std::fmt::Write as _;
+        let mut md = String::new();
+        let _ = writeln!(md, "**{}**\n", self.headline());
         md.push_str("| approach | a (N_opt ∝ C^a) | 95% interval |\n|---|---|---|\n");
         for x in &self.a {
             let iv = x

@@ -89,6 +89,14 @@ pub fn run(a: SweepArgs) -> Result<i32> {
             sweep.out.join("charts").display(),
             sweep.out.join("fit.json").display()
         );
+        let fit: Option<crate::scaling::FitReport> =
+            crate::fsx::read_json(&sweep.out.join("fit.json")).ok();
+        if let Some(v) = fit.and_then(|f| f.verdict) {
+            eprintln!("verdict: {}", v.headline());
+            for r in &v.reasons {
+                eprintln!("  - {r}");
+            }
+        }
     }
     if failed > 0 {
         eprintln!("error: {failed} runs failed (see the error column of results.csv); run the sweep again to retry them");

@@ -21,6 +21,8 @@ pub struct Sweep {
     pub spec: Spec,
     pub plan: Vec<PlannedRun>,
     pub out: PathBuf,
+    /// The validation runs, planned (one fit) once the main runs have finished.
+    validation: std::sync::OnceLock<Vec<PlannedRun>>,
 }
 
 impl Sweep {
@@ -35,7 +37,12 @@ impl Sweep {
             .and_then(|s| s.to_str())
             .unwrap_or("sweep");
         let out = out.unwrap_or_else(|| PathBuf::from("checkpoints/sweeps").join(stem));
-        Ok(Sweep { spec, plan, out })
+        Ok(Sweep {
+            spec,
+            plan,
+            out,
+            validation: Default::default(),
+        })
     }
 
     pub fn run_dir(&self, run: &PlannedRun) -> PathBuf {
@@ -89,11 +96,15 @@ impl Sweep {
         let Some(v) = &self.spec.validation else {
             return Ok(Vec::new());
         };
+        if let Some(planned) = self.validation.get() {
+            return Ok(planned.clone());
+        }
         let rows = self.rows(&self.plan);
         if rows.iter().any(|r| r.status != "ok") {
             return Ok(Vec::new());
         }
-        validation::plan(&self.spec, v, &rows)
+        let planned = validation::plan(&self.spec, v, &rows)?;
+        Ok(self.validation.get_or_init(|| planned).clone())
     }
 
     /// Rebuild results.csv and curves.csv from the run folders (curves.csv

@@ -1,0 +1,206 @@
+//! The verdict rules, validation runs kept out of every fit, and the choice
+//! of validation sizes (issue 15, items 4, 5 and 7).
+
+use scalelab::scaling::verdict::{judge, MAX_A_INTERVAL, MAX_A_SPREAD};
+use scalelab::scaling::{data, fit_all, FitOptions, FitReport, Law3, Point};
+
+const LAW: Law3 = Law3 {
+    e: 1.69,
+    a: 406.4,
+    b: 410.7,
+    alpha: 0.34,
+    beta: 0.28,
+};
+
+/// A noiseless IsoFLOP design: 7 sizes over ±0.6 decades around each optimum.
+fn design(budgets: &[f64]) -> Vec<Point> {
+    let mut v = Vec::new();
+    for &c in budgets {
+        let (n0, _) = LAW.compute_optimal(c);
+        for j in 0..7 {
+            let n = n0 * 10f64.powf(-0.6 + 0.2 * j as f64);
+            let d = c / (6.0 * n);
+            v.push(Point {
+                budget: Some(c),
+                ..Point::new(format!("c{c:.0e}-n{j}"), n, d, LAW.loss(n, d))
+            });
+        }
+    }
+    v
+}
+
+fn fit(points: &[Point]) -> FitReport {
+    fit_all(
+        points,
+        None,
+        &FitOptions {
+            bootstrap: 40,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A validation point at `c` at the law's optimum, its loss scaled by `off`.
+fn validation(c: f64, off: f64) -> Point {
+    let (n, d) = LAW.compute_optimal(c);
+    Point::new(format!("val-{c:.0e}"), n, d, LAW.loss(n, d) * off)
+}
+
+#[test]
+fn a_law_that_predicts_its_validation_runs_is_trusted_up_to_them() {
+    let pts = design(&[1e15, 1e16, 1e17, 1e18]);
+    let f = fit(&pts);
+    let v = judge(&f, &pts, &[validation(4e18, 1.0), validation(1.6e19, 1.0)]);
+    assert_eq!(v.validation.len(), 2);
+    for r in &v.validation {
+        assert!(r.rel_error.abs() < 1e-3, "{r:?}");
+        assert!(r.lo.unwrap() <= r.predicted && r.predicted <= r.hi.unwrap());
+    }
+    assert_eq!(v.fitted_up_to_flops, 1e18);
+    assert!((v.trusted_up_to_flops / 1.6e19 - 1.0).abs() < 1e-9);
+    assert!((v.validation[1].beyond_fit - 16.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_missed_validation_run_ends_the_trust_below_it() {
+    let pts = design(&[1e15, 1e16, 1e17, 1e18]);
+    let f = fit(&pts);
+    let v = judge(&f, &pts, &[validation(4e18, 1.0), validation(1.6e19, 1.05)]);
+    assert!((v.trusted_up_to_flops / 4e18 - 1.0).abs() < 1e-9);
+    assert!(!v.credible);
+    assert!(
+        v.reasons.iter().any(|r| r.contains("off by")),
+        "{:?}",
+        v.reasons
+    );
+    // A miss at the same budget as a hit voids that budget too.
+    let (n, d) = LAW.compute_optimal(4e18);
+    let twin = Point::new(
+        "val-twin",
+        n * 4.0,
+        d / 4.0,
+        LAW.loss(n * 4.0, d / 4.0) * 1.05,
+    );
+    let v = judge(&f, &pts, &[validation(4e18, 1.0), twin]);
+    assert_eq!(v.trusted_up_to_flops, 1e18);
+    // No validation at all: trust ends at the fitted compute.
+    let v = judge(&f, &pts, &[]);
+    assert_eq!(v.trusted_up_to_flops, 1e18);
+    assert!(v.reasons.iter().any(|r| r.contains("no run beyond")));
+}
+
+/// Approaches 1–3 set by hand: the disagreement and interval rules.
+#[test]
+fn disagreeing_approaches_or_a_wide_interval_are_not_credible() {
+    let pts = design(&[1e15, 1e16, 1e17, 1e18]);
+    let base = fit(&pts);
+    let with = |a1: f64, a2: f64, ci: [f64; 2]| {
+        let mut f = base.clone();
+        f.approach1 = Some(scalelab::scaling::envelope::Envelope {
+            a: a1,
+            b: 1.0 - a1,
+            n_coef: 1.0,
+            d_coef: 1.0,
+            r2: 1.0,
+            tried: 1,
+            dropped_at_edge: 0,
+            points: vec![],
+        });
+        f.approach2.as_mut().unwrap().a = a2;
+        let a3 = f.approach3.as_mut().unwrap();
+        let mut m = a3.ci.clone().unwrap_or_default();
+        m.insert("a".into(), ci);
+        a3.ci = Some(m);
+        f
+    };
+    let a3 = base.approach3.as_ref().unwrap().a;
+    let ok = judge(
+        &with(a3, a3, [a3 - 0.05, a3 + 0.05]),
+        &pts,
+        &[validation(4e18, 1.0)],
+    );
+    assert!(ok.credible, "{:?}", ok.reasons);
+    let spread = judge(
+        &with(a3 + MAX_A_SPREAD + 0.02, a3, [a3 - 0.05, a3 + 0.05]),
+        &pts,
+        &[],
+    );
+    assert!(!spread.credible);
+    assert!(spread.reasons.iter().any(|r| r.contains("disagree")));
+    let wide = judge(
+        &with(a3, a3, [a3 - 0.2, a3 - 0.2 + MAX_A_INTERVAL + 0.01]),
+        &pts,
+        &[],
+    );
+    assert!(!wide.credible);
+    assert!(wide.reasons.iter().any(|r| r.contains("wide")));
+}
+
+#[test]
+fn validation_rows_never_enter_a_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.csv");
+    let mut csv = String::from("run,status,design,budget,params,tokens,flops,val_loss\n");
+    for p in design(&[1e15, 1e16, 1e17]) {
+        csv += &format!(
+            "{},ok,isoflop,{},{},{},{},{}\n",
+            p.run,
+            p.budget.unwrap(),
+            p.params,
+            p.tokens,
+            p.flops,
+            p.loss
+        );
+    }
+    // Far off the law: it would drag any fit that took it.
+    csv += "val-big,ok,validation,4e17,1e6,6.6e10,4e17,9.9\n";
+    std::fs::write(&path, csv).unwrap();
+    let loaded = data::load_points(&path).unwrap();
+    assert_eq!(loaded.points.len(), 21);
+    assert_eq!(loaded.validation.len(), 1);
+    assert!(loaded.points.iter().all(|p| !p.run.starts_with("val-")));
+    let f = fit(&loaded.points);
+    assert_eq!(f.n_points, 21);
+    let a3 = f.approach3.as_ref().unwrap();
+    assert!((a3.alpha - LAW.alpha).abs() < 0.01, "{a3:?}");
+    let v = judge(&f, &loaded.points, &loaded.validation);
+    assert!(v.validation[0].rel_error < -0.3, "{:?}", v.validation);
+}
+
+/// The validation sizes: the family member the law predicts lowest at the
+/// budget (close to its compute-optimal N), and one about 4× larger.
+#[test]
+fn validation_sizes_bracket_the_fitted_optimum() {
+    use scalelab::config::RunConfig;
+    let family: Vec<(String, RunConfig)> = (1..=64)
+        .map(|h| {
+            let text = format!(
+                "[model]\nn_layer = 2\nn_head = {h}\nd_model = {}\nseq_len = 64\nvocab_size = 512\n[data]\ncorpus = \"c.txt\"\n[train]\nmax_steps = 1\nbatch_size = 32\n",
+                8 * h
+            );
+            (format!("h{h}"), RunConfig::from_toml_str(&text, &[]).unwrap())
+        })
+        .collect();
+    let c = 1e13;
+    let (best, off) = scalelab::sweep::validation::pick_sizes(&family, &LAW, c, 4.0).unwrap();
+    let n = |i: usize| scalelab::model::params::param_counts(&family[i].1.model).total as f64;
+    let (n_opt, _) = LAW.compute_optimal(c);
+    assert!(
+        (n(best) / n_opt).ln().abs() < 2f64.ln(),
+        "best {} vs N_opt {n_opt}",
+        n(best)
+    );
+    assert!(
+        (n(off) / n(best) / 4.0).ln().abs() < 1.5f64.ln(),
+        "off {} best {}",
+        n(off),
+        n(best)
+    );
+    // Its neighbours in the family are predicted worse.
+    for j in [best - 1, best + 1] {
+        let tokens =
+            |i: usize| c / scalelab::flops::StepFlops::for_run(&family[i].1).matmul_per_token();
+        assert!(LAW.loss(n(j), tokens(j)) >= LAW.loss(n(best), tokens(best)));
+    }
+}
