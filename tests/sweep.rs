@@ -70,6 +70,21 @@ fn col(dir: &Path, name: &str) -> usize {
         .unwrap()
 }
 
+/// The whole sweep, fit and report (a small bootstrap); it must succeed.
+fn sweep_with_report(spec: &Path, out: &Path) -> Output {
+    let o = scalelab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--bootstrap",
+        "20",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    o
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -83,16 +98,7 @@ fn sweep_trains_every_run_and_skips_finished_ones() {
     let fx = common::Fixture::new();
     let spec = spec(&fx);
     let out = fx.path("sweep");
-    let o = scalelab(&[
-        "sweep",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--bootstrap",
-        "20",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    sweep_with_report(&spec, &out);
     let rs = rows(&out);
     assert_eq!(rs.len(), 6);
     // The sweep ends with its fit and report: fit.json, report.md and every chart as SVG and PNG.
@@ -348,16 +354,7 @@ fn validation_runs_train_after_the_fit_and_stay_out_of_it() {
     let text_spec = std::fs::read_to_string(&spec).unwrap() + "[validation]\nmultiple = 4\n";
     std::fs::write(&spec, text_spec).unwrap();
     let out = fx.path("sweep");
-    let o = scalelab(&[
-        "sweep",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--bootstrap",
-        "20",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = sweep_with_report(&spec, &out);
     assert!(text(&o).contains("verdict: "), "{}", text(&o));
     let rs = rows(&out);
     let (design, st) = (col(&out, "design"), col(&out, "status"));
@@ -384,4 +381,25 @@ fn validation_runs_train_after_the_fit_and_stay_out_of_it() {
     assert!(v["credible"].is_boolean());
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.find("## Verdict").unwrap() < md.find("## Runs").unwrap());
+}
+
+/// `seeds = [...]`: every (size, budget) once per seed, named `-sN`, with its
+/// `train.seed`; a repeated seed is refused.
+#[test]
+fn seeds_replicate_every_run() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let base = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("seeds = [7, 8]\n{base}")).unwrap();
+    let (s, _) = scalelab::sweep::spec::Spec::load(&spec).unwrap();
+    let plan = s.plan().unwrap();
+    assert_eq!(plan.len(), 12);
+    for r in &plan {
+        let seed = r.cfg.train.seed;
+        assert!(r.name.ends_with(&format!("-s{seed}")), "{}", r.name);
+        assert!([7, 8].contains(&seed));
+    }
+    std::fs::write(&spec, format!("seeds = [7, 7]\n{base}")).unwrap();
+    let e = scalelab::sweep::spec::Spec::load(&spec).unwrap_err();
+    assert!(format!("{e:#}").contains("seeds"), "{e:#}");
 }

@@ -204,3 +204,12 @@ fn validation_sizes_bracket_the_fitted_optimum() {
         assert!(LAW.loss(n(j), tokens(j)) >= LAW.loss(n(best), tokens(best)));
     }
 }
+
+#[test]
+fn seed_spread_is_the_mean_relative_sd_of_replicated_groups() {
+    use scalelab::scaling::verdict::seed_spread;
+    assert_eq!(seed_spread(&[vec![4.0], vec![3.0]]), None);
+    // sd of [4, 4.2] is 0.1414…, mean 4.1; a single-run group does not count.
+    let s = seed_spread(&[vec![4.0, 4.2], vec![3.0]]).unwrap();
+    assert!((s - 0.02f64.sqrt() / 4.1).abs() < 1e-12, "{s}");
+}

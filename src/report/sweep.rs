@@ -67,6 +67,18 @@ fn runs_table(rows: &[Row]) -> String {
     s
 }
 
+/// Final losses of finished runs that differ only in their seed, grouped.
+fn replicates(rows: &[Row]) -> Vec<Vec<f64>> {
+    let mut groups: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for r in rows.iter().filter(|r| r.status == "ok") {
+        if let Some(l) = r.val_loss {
+            let key = format!("{}|{}|{}", r.size, r.design, r.budget);
+            groups.entry(key).or_default().push(l);
+        }
+    }
+    groups.into_values().collect()
+}
+
 fn fit_section(fit: &FitReport) -> String {
     let mut md = String::new();
     match &fit.approach3 {
@@ -241,7 +253,8 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
                 ..FitOptions::default()
             },
         )?;
-        let verdict = verdict::judge(&fit, &loaded.points, &loaded.validation);
+        let mut verdict = verdict::judge(&fit, &loaded.points, &loaded.validation);
+        verdict.seed_spread = verdict::seed_spread(&replicates(&rows));
         head.push_str("## Verdict\n\n");
         head.push_str(&verdict.markdown());
         head.push('\n');

@@ -40,6 +40,9 @@ pub struct Row {
     pub mfu: Option<f64>,
     pub device: Option<String>,
     pub error: Option<String>,
+    /// The run's `train.seed` (replicates of one size and budget differ only in it).
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 /// Status of a planned run from what its folder holds.

@@ -52,6 +52,11 @@ pub struct Verdict {
     /// (within [`VALIDATION_TOLERANCE`]); the fitted range when none was.
     pub trusted_up_to_flops: f64,
     pub credible: bool,
+    /// Seed-to-seed spread of the final loss where runs were replicated: the
+    /// mean relative standard deviation over the replicated (size, budget)
+    /// groups. Errors below it cannot be resolved by single runs.
+    #[serde(default)]
+    pub seed_spread: Option<f64>,
     /// Why not credible (empty when credible), or what limits the trust.
     pub reasons: Vec<String>,
 }
@@ -182,8 +187,25 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
         fitted_up_to_flops: fitted_up_to,
         trusted_up_to_flops: trusted,
         credible,
+        seed_spread: None,
         reasons,
     }
+}
+
+/// Mean relative standard deviation (sample sd / mean) over groups of
+/// replicated final losses; groups of one are ignored, `None` without any.
+pub fn seed_spread(groups: &[Vec<f64>]) -> Option<f64> {
+    let rel: Vec<f64> = groups
+        .iter()
+        .filter(|g| g.len() >= 2)
+        .map(|g| {
+            let n = g.len() as f64;
+            let mean = g.iter().sum::<f64>() / n;
+            let var = g.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            var.sqrt() / mean
+        })
+        .collect();
+    (!rel.is_empty()).then(|| rel.iter().sum::<f64>() / rel.len() as f64)
 }
 
 impl Verdict {
@@ -233,6 +255,13 @@ impl Verdict {
                 );
             }
             md.push('\n');
+        }
+        if let Some(s) = self.seed_spread {
+            let _ = writeln!(
+                md,
+                "Seed-to-seed spread of the final loss (replicates): {:.2}% (relative sd); errors below it cannot be resolved by single runs.\n",
+                s * 100.0
+            );
         }
         for r in &self.reasons {
             let _ = writeln!(md, "- {r}");

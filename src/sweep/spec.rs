@@ -6,6 +6,7 @@
 //! set = ["model.seq_len=64"]           # overrides for every run (optional)
 //! evals_per_run = 8                    # points on each training curve
 //! warmup_frac = 0.1                    # warm-up as a fraction of each run's steps
+//! seeds = [1, 2, 3]                    # replicates: each run once per seed (optional)
 //! [sizes]
 //! depth = [1, 2, 3]                    # the size dial, or
 //! # shapes = [{ n_layer = 2, n_head = 2, d_model = 64 }]
@@ -81,6 +82,10 @@ pub struct Spec {
     #[serde(default = "default_evals")]
     pub evals_per_run: usize,
     pub warmup_frac: Option<f64>,
+    /// Replicates: every (size, budget) is trained once per seed (`train.seed`);
+    /// empty: once, with the base config's seed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
     pub sizes: Sizes,
     pub design: Design,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,6 +195,12 @@ impl Spec {
         }
         if self.sizes.depth.contains(&0) {
             bail!("sizes.depth: depths must be > 0");
+        }
+        let mut seeds = self.seeds.clone();
+        seeds.sort_unstable();
+        seeds.dedup();
+        if seeds.len() != self.seeds.len() {
+            bail!("seeds: each seed once, got {:?}", self.seeds);
         }
         if self.evals_per_run == 0 {
             bail!("evals_per_run must be > 0");
@@ -309,7 +320,19 @@ impl Spec {
         let mut runs = Vec::new();
         for budget in self.budgets() {
             for (size, sized_cfg) in &sized {
-                runs.extend(self.run_for(size, sized_cfg, budget, true)?);
+                let Some(run) = self.run_for(size, sized_cfg, budget, true)? else {
+                    continue;
+                };
+                if self.seeds.is_empty() {
+                    runs.push(run);
+                    continue;
+                }
+                for &seed in &self.seeds {
+                    let mut r = run.clone();
+                    r.name = format!("{}-s{seed}", run.name);
+                    r.cfg.train.seed = seed;
+                    runs.push(r);
+                }
             }
         }
         if runs.is_empty() {

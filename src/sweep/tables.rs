@@ -33,6 +33,7 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
         mfu: None,
         device: None,
         error: None,
+        seed: Some(run.cfg.train.seed),
     };
     match state(dir, failure) {
         RunState::Finished(s) => {
