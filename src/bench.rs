@@ -50,6 +50,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
     let dtype = DTypeSpec::parse(&cfg.train.dtype)?;
     let dev = open_device(&cfg.train.device)?;
     dtype.check_device(&dev)?;
+    crate::memory::check(cfg, &dev)?;
     crate::device::configure_precision(&dev, dtype);
     let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
     let mut opt = AdamW::new(&cfg.optim, &params)?;

@@ -119,9 +119,7 @@ pub fn resolve_hf(repo: &str, revision: Option<&str>, file: &str) -> Result<Path
 }
 
 pub fn load(path: &Path) -> Result<Tokenizer> {
-    if !path.is_file() {
-        bail!("tokenizer {}: no such file", path.display());
-    }
+    crate::fsx::require_file(path, "tokenizer")?;
     Tokenizer::from_file(path).map_err(|e| {
         anyhow!(
             "tokenizer {}: malformed tokenizer file ({})",

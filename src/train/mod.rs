@@ -260,6 +260,7 @@ pub fn train_step(
     lr: f64,
     mut next_batch: impl FnMut() -> Result<Batch>,
 ) -> Result<StepResult> {
+    crate::fault::injected_panic();
     let dev = params.device();
     let accum = cfg.train.grad_accum;
     let (mut fwd_s, mut bwd_s) = (0.0, 0.0);
@@ -483,16 +484,6 @@ pub(crate) fn lock_run_dir(dir: &Path) -> Result<File> {
     Ok(f)
 }
 
-/// Remove temp files (`.NAME.tmp-PID`) that a killed process left in the run folder.
-fn clean_stale_temps(dir: &Path) {
-    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.contains(".tmp-") && e.path().is_file() {
-            let _ = fs::remove_file(e.path());
-        }
-    }
-}
-
 /// What a run settles once, before any rank starts: the data, the locked run
 /// folder, and each rank's weights, optimizer and sampler (restored from the
 /// checkpoint, which is thereby verified even when the run has finished).
@@ -518,6 +509,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     for dev in &devs {
         dtype.check_device(dev)?;
     }
+    crate::memory::check(cfg, &devs[0])?;
     let ds = ensure_dataset(cfg, opts.quiet)?;
     if ds.train.len() < cfg.model.seq_len + 1 || ds.val.len() < cfg.model.seq_len + 1 {
         bail!(
@@ -542,7 +534,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     // Lock before reading checkpoints, so no other process writes one meanwhile.
     let lock = lock_run_dir(&dir)?;
     checkpoint::clean_stale(&ckpt_root);
-    clean_stale_temps(&dir);
+    fsx::clean_stale_temps(&dir, fsx::Stale::All);
     let mut notes = Vec::new();
     let resumed = if opts.resume {
         checkpoint::latest_good(&ckpt_root, |m| notes.push(m))
@@ -763,7 +755,8 @@ fn train_rank(setup: &Setup, comm: &dyn dist::Collective, dev: &Device) -> Resul
         run.state.step += 1;
         run.state.tokens_seen += cfg.tokens_per_step();
         run.state.flops_cum += flops_step;
-        if step > start_step {
+        // Each process's first step is untimed warm-up, unless nothing else was timed.
+        if step > start_step || (run.state.step == total && run.state.timed_tokens == 0) {
             run.state.timed_tokens += cfg.tokens_per_step();
             run.state.timed_s += dt;
         }

@@ -1,0 +1,51 @@
+//! The panic hook of the `scalelab` binary: a panic is a bug, so the user gets
+//! one line asking for a report and the backtrace goes to a file, never to the
+//! terminal (whatever RUST_BACKTRACE says).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Install the hook. A panic prints `internal error: <message> — please report
+/// it …` with the path of a file holding the backtrace. The process then exits
+/// 101: by unwinding out of `main`, or through `main`'s check of [`panicked`]
+/// when a panic was caught and turned into an error (a rank thread's).
+pub fn install() {
+    std::panic::set_hook(Box::new(|info| {
+        let first = !PANICKED.swap(true, Ordering::SeqCst);
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let msg = crate::config::one_line(&msg);
+        let path = std::env::temp_dir().join(format!("scalelab-panic-{}.txt", std::process::id()));
+        let report = format!(
+            "scalelab {} internal error\ncommand: {:?}\nthread: {}\nmessage: {msg}\nlocation: {}\n\nbacktrace:\n{}\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::args().collect::<Vec<_>>(),
+            std::thread::current().name().unwrap_or("?"),
+            info.location().map(|l| l.to_string()).unwrap_or_default(),
+            std::backtrace::Backtrace::force_capture()
+        );
+        // Later panics (other ranks stopped by the first) add to the file, silently.
+        let saved = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, report.as_bytes()));
+        if first {
+            let saved = match saved {
+                Ok(()) => format!("with the details in {}", path.display()),
+                Err(e) => format!("(no backtrace: cannot write {}: {e})", path.display()),
+            };
+            eprintln!("internal error: {msg} — please report it, {saved}");
+        }
+    }));
+}
+
+/// Whether a panic happened in this process (caught or not).
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
