@@ -139,6 +139,27 @@ fn tokenizer_word_level_without_an_unknown_token() {
     );
 }
 
+#[test]
+fn tokenizer_with_a_broken_decoder() {
+    // Found by tests/fuzz: the tokenizers crate panics (`expect("Helper")`) on it.
+    let dir = tempfile::tempdir().unwrap();
+    small_corpus(dir.path());
+    let tk =
+        scalelab::data::tokenizer::train_bpe(300, std::iter::once("abc\n".repeat(99))).unwrap();
+    let json = String::from_utf8(scalelab::data::tokenizer::to_json(&tk).unwrap()).unwrap();
+    assert!(json.contains("\"decoder\":{"));
+    fs::write(
+        dir.path().join("broken.json"),
+        json.replace("\"decoder\":{", "\"decoder\":{,"),
+    )
+    .unwrap();
+    fails(
+        dir.path(),
+        &prepare("c.txt", "dp", "broken.json"),
+        &["tokenizer broken.json", "malformed tokenizer file"],
+    );
+}
+
 // ---- token files ----
 
 #[test]

@@ -129,6 +129,23 @@ fn checkpoint_state_step_edited() {
 }
 
 #[test]
+fn checkpoint_state_with_a_short_tokenizer_hash() {
+    // A state.json of an older version (no state_sha256) whose tokenizer hash was
+    // cut short: resuming compared and printed its first 12 bytes (a panic).
+    let fx = trained_run();
+    let state = fx.path("o/checkpoints/step_00000004/state.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&state).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("state_sha256");
+    v["tokenizer_sha256"] = "é1".into();
+    fs::write(&state, v.to_string()).unwrap();
+    fails(
+        fx.dir.path(),
+        &train(&fx, &["--resume", "--set", "train.max_steps=6"]),
+        &["different tokenizer", "sha256 é1…"],
+    );
+}
+
+#[test]
 fn checkpoint_state_step_disagrees_with_its_folder() {
     // A checkpoint folder renamed by hand: its state.json (intact) says another step.
     let fx = trained_run();
