@@ -22,6 +22,18 @@ fn message(payload: &(dyn std::any::Any + Send)) -> String {
     crate::config::one_line(&msg)
 }
 
+/// A panic caught and passed on as an error (a rank thread's): the hook has
+/// already reported it, so `main` exits 101 without another line.
+#[derive(Debug, thiserror::Error)]
+#[error("panicked: {0}")]
+pub struct Panicked(pub String);
+
+impl Panicked {
+    pub fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
+        Panicked(message(payload))
+    }
+}
+
 /// Run `f`, which may panic on malformed input inside a dependency (the
 /// tokenizers crate does on some broken tokenizer.json files): the panic
 /// becomes an error carrying its message, and the hook stays quiet.
@@ -34,8 +46,8 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> anyhow::Result<T> {
 
 /// Install the hook. A panic prints `internal error: <message> — please report
 /// it …` with the path of a file holding the backtrace. The process then exits
-/// 101: by unwinding out of `main`, or through `main`'s check of [`panicked`]
-/// when a panic was caught and turned into an error (a rank thread's).
+/// 101: by unwinding out of `main`, or from `main` when the panic comes back
+/// as a [`Panicked`] error (a rank thread's).
 pub fn install() {
     std::panic::set_hook(Box::new(|info| {
         if CATCHING.with(Cell::get) > 0 {
@@ -66,9 +78,4 @@ pub fn install() {
             eprintln!("internal error: {msg} — please report it, {saved}");
         }
     }));
-}
-
-/// Whether a panic happened in this process (caught or not).
-pub fn panicked() -> bool {
-    PANICKED.load(Ordering::SeqCst)
 }

@@ -37,8 +37,8 @@ fn main() {
     };
     match scalelab::cli::run(cli) {
         Ok(code) => std::process::exit(code),
-        // The panic hook has said it all (a rank's panic comes back as an error).
-        Err(_) if scalelab::crash::panicked() => std::process::exit(101),
+        // A rank's panic, come back as an error: the panic hook has said it all.
+        Err(e) if e.chain().any(|c| c.is::<scalelab::crash::Panicked>()) => std::process::exit(101),
         Err(e) => {
             // One line, naming the field or file; details joined with ": ".
             eprintln!("error: {}", scalelab::config::one_line(&format!("{e:#}")));
