@@ -14,6 +14,7 @@
 //! | `SCALELAB_FAULT_NONFINITE_AT_STEP=N` | the gradients of optimizer step N (1-based) are multiplied by NaN, as a diverging run would make them |
 //! | `SCALELAB_FAULT_CKPT_SLEEP_MS=MS` | each checkpoint write sleeps MS ms between writing model.safetensors and optim.safetensors into its temp folder, so a kill lands inside the write |
 //! | `SCALELAB_FAULT_ENOSPC_AT_WRITE=N` | the Nth call of `fsx::write_atomic` in this process fails with ENOSPC ("No space left on device") |
+//! | `SCALELAB_FAULT_PANIC=1` | each training step panics (a bug that slipped through: tests the panic hook of src/crash.rs) |
 
 #[cfg(feature = "fault-injection")]
 pub(crate) use hooks::*;
@@ -22,6 +23,14 @@ pub(crate) use hooks::*;
 mod hooks {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::OnceLock;
+
+    /// Panics when `SCALELAB_FAULT_PANIC` is set; called at the start of each training step.
+    pub(crate) fn injected_panic() {
+        static V: OnceLock<bool> = OnceLock::new();
+        if *V.get_or_init(|| std::env::var_os("SCALELAB_FAULT_PANIC").is_some()) {
+            panic!("injected panic (SCALELAB_FAULT_PANIC)");
+        }
+    }
 
     fn env_usize(name: &str) -> Option<usize> {
         std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
@@ -83,3 +92,6 @@ pub(crate) fn checkpoint_pause() {}
 pub(crate) fn atomic_write() -> std::io::Result<()> {
     Ok(())
 }
+
+#[cfg(not(feature = "fault-injection"))]
+pub(crate) fn injected_panic() {}

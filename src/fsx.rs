@@ -1,6 +1,6 @@
 //! File-system helpers: atomic writes (temp + fsync + rename) and hashing.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -70,9 +70,75 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
 }
 
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
-    let mut s = serde_json::to_string_pretty(v)?;
+    let mut s = serde_json::to_string_pretty(v)
+        .with_context(|| format!("cannot write {}: cannot serialise", path.display()))?;
     s.push('\n');
     write_atomic(path, s.as_bytes())
+}
+
+/// `fs::create_dir_all` with the folder named in the error (e.g. a read-only file system).
+pub fn create_dir_all(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Fail unless `path` is a regular file (following links), saying what it is
+/// instead: missing, a folder, or a device / pipe / socket. `what` names the
+/// role in the message ("corpus", "tokenizer").
+pub fn require_file(path: &Path, what: &str) -> Result<()> {
+    let kind = match fs::metadata(path) {
+        Ok(m) if m.is_file() => return Ok(()),
+        Ok(m) if m.is_dir() => "is a folder, expected a file",
+        Ok(_) => "is not a regular file (a device, pipe or socket?)",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "no such file",
+        Err(e) => bail!("{what} {}: cannot read: {e}", path.display()),
+    };
+    bail!("{what} {}: {kind}", path.display())
+}
+
+/// The process id in a temp name made by [`temp_sibling`] (`.NAME.tmp-PID`).
+fn temp_pid(name: &str) -> Option<i32> {
+    let (head, pid) = name.rsplit_once(".tmp-")?;
+    (name.starts_with('.') && !head.is_empty())
+        .then(|| pid.parse().ok())
+        .flatten()
+}
+
+/// Whether process `pid` exists (on this machine); unknown counts as alive.
+fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Which temps (`.NAME.tmp-PID`) [`clean_stale_temps`] removes.
+pub enum Stale<'a> {
+    /// All of them: the caller holds the folder's lock, so no other process writes there.
+    All,
+    /// Only the temps of file `NAME` whose process has exited: the folder is shared.
+    DeadOf(&'a str),
+}
+
+/// Remove temp files and folders that killed processes left in `dir` (best effort).
+pub fn clean_stale_temps(dir: &Path, which: Stale) {
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_pid(&name) else { continue };
+        let stale = match which {
+            Stale::All => true,
+            Stale::DeadOf(of) => name.starts_with(&format!(".{of}.tmp-")) && !pid_alive(pid),
+        };
+        if stale {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+        }
+    }
 }
 
 /// fsync a directory so a rename inside it survives a crash (best effort).

@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() {
+    scalelab::crash::install();
     // Die quietly on a closed pipe (`scalelab sweep --jobs | head`) like other CLI tools.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // candle's elementwise pool spin-waits for its workers while rayon (gemm and
@@ -24,19 +25,20 @@ fn main() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            // Usage errors in one line too; `--help` has the details.
+            // Usage errors in one line too: the first paragraph (which names a
+            // missing argument on its following lines); `--help` has the rest.
             let msg = e.to_string();
-            let first = msg
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+            let para: Vec<&str> = msg.lines().take_while(|l| !l.trim().is_empty()).collect();
+            let first = scalelab::config::one_line(&para.join(" "));
+            let first = first.trim_start_matches("error: ");
             eprintln!("error: {first} (see --help)");
             std::process::exit(2);
         }
     };
     match scalelab::cli::run(cli) {
         Ok(code) => std::process::exit(code),
+        // A rank's panic, come back as an error: the panic hook has said it all.
+        Err(e) if e.chain().any(|c| c.is::<scalelab::crash::Panicked>()) => std::process::exit(101),
         Err(e) => {
             // One line, naming the field or file; details joined with ": ".
             eprintln!("error: {}", scalelab::config::one_line(&format!("{e:#}")));

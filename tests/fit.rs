@@ -479,23 +479,7 @@ fn fails(args: &[&str], expect: &[&str]) {
     let o = out.to_str().unwrap().to_string();
     a.extend(["--out", &o]);
     let r = scalelab(&a);
-    let stderr = String::from_utf8_lossy(&r.stderr).to_string();
-    assert!(
-        matches!(r.status.code(), Some(1 | 2)),
-        "{args:?}: exit {:?}: {stderr}",
-        r.status.code()
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    for e in expect {
-        assert!(
-            lines[0].contains(e),
-            "{args:?}: error should mention `{e}`: {}",
-            lines[0]
-        );
-    }
+    let line = common::error_line(&a, &r, expect);
     assert_eq!(
         fs::read_to_string(out.join("fit.json")).unwrap(),
         "previous"
@@ -506,7 +490,7 @@ fn fails(args: &[&str], expect: &[&str]) {
         .filter_map(|a| Path::new(a).parent())
         .find(|p| p.starts_with(std::env::temp_dir()))
         .unwrap_or(dir.path());
-    common::log_case(&[dir.path(), csv_dir], &a, r.status.code(), lines[0]);
+    common::log_case(&[dir.path(), csv_dir], &a, r.status.code(), &line);
 }
 
 fn bad_csv(text: &str, args: &[&str], expect: &[&str]) {

@@ -9,10 +9,10 @@ use std::path::Path;
 /// Lowest first; a module may use its own layer and the ones below.
 const LAYERS: &[&[&str]] = &[
     &["fmt", "fsx", "fault", "device"],
-    &["config", "hardware"],
+    &["config", "hardware", "crash"],
     &["data"],
     &["model"],
-    &["flops"],
+    &["flops", "memory"],
     &["rundir"],
     &["train", "sample"],
     &["scaling", "estimate", "bench", "check", "interop"],

@@ -52,6 +52,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
     let dtype = cfg.train.dtype;
     let dev = cfg.train.device.open()?;
     dtype.check_device(&dev)?;
+    crate::memory::check(cfg, &dev)?;
     crate::device::configure_precision(&dev, dtype);
     let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
     let mut opt = AdamW::new(&cfg.optim, &params)?;

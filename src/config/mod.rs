@@ -226,6 +226,7 @@ impl RunConfig {
         for (f, v) in [
             ("batch_size", t.batch_size),
             ("grad_accum", t.grad_accum),
+            ("eval_batches", t.eval_batches),
             ("eval_every", t.eval_every),
             ("log_every", t.log_every),
             ("checkpoint_every", t.checkpoint_every),

@@ -121,10 +121,13 @@ impl RawModel {
                 if depth == 0 || aspect == 0 || head_dim == 0 {
                     bail!("model.depth, model.aspect_ratio and model.head_dim must be > 0");
                 }
-                if !(aspect * depth).is_multiple_of(head_dim) {
+                // Checked: a huge depth must not wrap round to a small d_model.
+                let d_model = aspect.checked_mul(depth).ok_or_else(|| {
+                    anyhow!("model.depth ({depth}) × model.aspect_ratio ({aspect}) overflows: d_model would be absurd")
+                })?;
+                if !d_model.is_multiple_of(head_dim) {
                     bail!(
-                        "model.head_dim ({head_dim}) must divide d_model = aspect_ratio·depth = {}",
-                        aspect * depth
+                        "model.head_dim ({head_dim}) must divide d_model = aspect_ratio·depth = {d_model}"
                     );
                 }
                 ModelConfig::from_depth(depth, aspect, head_dim, seq_len, vocab_size)

@@ -1,6 +1,7 @@
 //! Streaming corpus reader: plain or `.xz` text, cut into newline-aligned
-//! blocks. Blocks are the unit of the fixed train/validation split, so the
-//! split never depends on the tokenizer or on memory size.
+//! blocks (a line longer than a block is cut at a UTF-8 character boundary).
+//! Blocks are the unit of the fixed train/validation split, so the split never
+//! depends on the tokenizer or on memory size.
 
 use anyhow::{bail, Context, Result};
 use std::fs::File;
@@ -30,7 +31,7 @@ pub fn is_val_block(i: u64) -> bool {
 /// Human description of the split, stored in meta.json.
 pub fn split_rule(block_bytes: usize) -> String {
     format!(
-        "corpus cut into newline-aligned blocks of <= {block_bytes} bytes (64 KiB, smaller for files under 6.4 MB); block i is validation iff i % {VAL_EVERY} == {}",
+        "corpus cut into newline-aligned blocks of <= {block_bytes} bytes (64 KiB, smaller for files under 6.4 MB; a line longer than a block is cut at a UTF-8 character boundary); block i is validation iff i % {VAL_EVERY} == {}",
         VAL_EVERY - 1
     )
 }
@@ -103,20 +104,7 @@ impl CorpusReader {
     /// The next block of text, or `None` at the end. Errors on binary or
     /// non-UTF-8 input name the file and the byte offset.
     pub fn next_block(&mut self) -> Result<Option<String>> {
-        while !self.eof && self.carry.len() < self.block_bytes {
-            let start = self.carry.len();
-            self.carry.resize(self.block_bytes.max(start + 4096), 0);
-            let n = self.inner.read(&mut self.carry[start..]).with_context(|| {
-                format!(
-                    "corpus {}: read failed (corrupt compressed file?)",
-                    self.path.display()
-                )
-            })?;
-            self.carry.truncate(start + n);
-            if n == 0 {
-                self.eof = true;
-            }
-        }
+        self.fill(self.block_bytes)?;
         if self.carry.is_empty() {
             if self.blocks_read == 0 {
                 bail!("corpus {}: empty file", self.path.display());
@@ -129,11 +117,7 @@ impl CorpusReader {
         } else {
             match self.carry[..window].iter().rposition(|&b| b == b'\n') {
                 Some(p) => p + 1,
-                // No newline in a whole block: cut at a UTF-8 character boundary.
-                None => (window.saturating_sub(3)..=window)
-                    .rev()
-                    .find(|&i| i == 0 || (self.carry[i] & 0xC0) != 0x80)
-                    .unwrap_or(window),
+                None => self.char_boundary_cut(window)?,
             }
         };
         let rest = self.carry.split_off(cut);
@@ -161,6 +145,42 @@ impl CorpusReader {
         self.bytes_read += text.len() as u64;
         self.blocks_read += 1;
         Ok(Some(text))
+    }
+
+    /// Read until `carry` holds at least `want` bytes or the file ends.
+    fn fill(&mut self, want: usize) -> Result<()> {
+        while !self.eof && self.carry.len() < want {
+            let start = self.carry.len();
+            self.carry.resize(want.max(start + 4096), 0);
+            let n = self.inner.read(&mut self.carry[start..]).with_context(|| {
+                format!(
+                    "corpus {}: read failed (corrupt compressed file?)",
+                    self.path.display()
+                )
+            })?;
+            self.carry.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where to cut a full block that holds no newline (a line longer than a
+    /// block): the last UTF-8 character boundary at or before `window`, so the
+    /// block stays valid text. Only such blocks take this path, so the split of
+    /// newline-aligned corpora is unchanged. `window` is a whole block (>= 512).
+    fn char_boundary_cut(&mut self, window: usize) -> Result<usize> {
+        // The byte after the window decides whether `window` itself is a boundary.
+        self.fill(window + 1)?;
+        let starts_char = |i: usize| i >= self.carry.len() || (self.carry[i] & 0xC0) != 0x80;
+        // A character is at most 4 bytes: one of the last 4 positions starts one.
+        // Invalid UTF-8 finds none; the cut is then at `window` and the block
+        // fails the UTF-8 check with the file and offset named.
+        Ok((window - 3..=window)
+            .rev()
+            .find(|&i| starts_char(i))
+            .unwrap_or(window))
     }
 }
 

@@ -76,8 +76,10 @@ impl Dataset {
             bail!("dataset {}: tokenizer.json does not match meta.json's tokenizer_sha256 (modified after prepare?)", dir.display());
         }
         let tokenizer = tokenizer::load(&tk_path)?;
-        let train = TokenFile::open(&dir.join("train.bin"), meta.dtype, meta.train.tokens)?;
-        let val = TokenFile::open(&dir.join("val.bin"), meta.dtype, meta.val.tokens)?;
+        let open =
+            |name: &str, n: u64| TokenFile::open(&dir.join(name), meta.dtype, n, meta.vocab_size);
+        let train = open("train.bin", meta.train.tokens)?;
+        let val = open("val.bin", meta.val.tokens)?;
         Ok(Dataset {
             dir: dir.to_path_buf(),
             meta,

@@ -125,29 +125,55 @@ impl SplitWriter {
     }
 }
 
-/// Prepare `corpus` into `out`. The folder is built under a temporary name and
-/// renamed at the end, so an interrupted run leaves nothing half-written; an
-/// existing dataset is never overwritten.
-pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str) -> Result<Meta> {
+/// Refuse an `--out` the final rename could not replace (a file, a non-empty
+/// folder), before any work is done.
+fn check_out(out: &Path) -> Result<()> {
     if out.join("meta.json").exists() {
         bail!(
             "data prepare: {} already holds a prepared dataset; choose another --out or delete it",
             out.display()
         );
     }
-    if !corpus.is_file() {
-        bail!("corpus {}: no such file", corpus.display());
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.is_dir() => {
+            let mut entries = fs::read_dir(out)
+                .with_context(|| format!("data prepare: cannot read {}", out.display()))?;
+            if entries.next().is_some() {
+                bail!("data prepare: {} is a folder that is not empty; choose another --out or empty it", out.display());
+            }
+        }
+        Ok(_) => bail!(
+            "data prepare: {} exists and is not a folder; choose another --out",
+            out.display()
+        ),
+        Err(_) => {}
     }
-    let corpus_sha256 = fsx::sha256_file(corpus)?;
-    let (tk, tk_json) = get_tokenizer(corpus, spec)?;
-    let vocab = tk.get_vocab_size(true);
-    let width = TokenWidth::for_vocab(vocab);
+    Ok(())
+}
 
+/// Prepare `corpus` into `out`. The folder is built under a temporary name and
+/// renamed at the end, so an interrupted run leaves nothing half-written; an
+/// existing dataset is never overwritten.
+pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str) -> Result<Meta> {
+    check_out(out)?;
+    fsx::require_file(corpus, "corpus")?;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    // What a killed `data prepare` of this folder left behind (its process is gone).
+    if let Some(name) = out.file_name() {
+        fsx::clean_stale_temps(parent, fsx::Stale::DeadOf(&name.to_string_lossy()));
+    }
+    let corpus_sha256 = fsx::sha256_file(corpus)?;
+    let (tk, tk_json) = get_tokenizer(corpus, spec)?;
+    let vocab = tk.get_vocab_size(true);
+    if vocab == 0 {
+        bail!("tokenizer {spec_text}: empty vocabulary (a malformed or foreign tokenizer file?)");
+    }
+    let width = TokenWidth::for_vocab(vocab);
+
+    fsx::create_dir_all(parent)?;
     let tmp: PathBuf = fsx::temp_sibling(out);
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -172,7 +198,12 @@ pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str)
             }
             let encs = tk
                 .encode_batch_fast(blocks.iter().map(String::as_str).collect::<Vec<_>>(), false)
-                .map_err(|e| anyhow!("tokenize: {e}"))?;
+                .map_err(|e| {
+                    anyhow!(
+                        "tokenizer {spec_text}: cannot encode corpus {} ({e})",
+                        corpus.display()
+                    )
+                })?;
             for (k, (b, enc)) in blocks.iter().zip(&encs).enumerate() {
                 text_hash.update(b.as_bytes());
                 let ids = enc.get_ids();
@@ -198,6 +229,12 @@ pub fn prepare(corpus: &Path, out: &Path, spec: &TokenizerSpec, spec_text: &str)
         }
         let train = train.finish()?;
         let val = val.finish()?;
+        if val.tokens == 0 && val.bytes > 0 {
+            bail!(
+                "tokenizer {spec_text}: encodes {} bytes of text as no tokens at all (an empty vocabulary?)",
+                train.bytes + val.bytes
+            );
+        }
         if val.tokens == 0 {
             bail!(
                 "corpus {}: too small for a validation split ({} bytes in {} blocks; need at least {})",

@@ -119,16 +119,16 @@ pub fn resolve_hf(repo: &str, revision: Option<&str>, file: &str) -> Result<Path
 }
 
 pub fn load(path: &Path) -> Result<Tokenizer> {
-    if !path.is_file() {
-        bail!("tokenizer {}: no such file", path.display());
-    }
-    Tokenizer::from_file(path).map_err(|e| {
-        anyhow!(
-            "tokenizer {}: malformed tokenizer file ({})",
-            path.display(),
-            crate::config::one_line(&e.to_string())
-        )
-    })
+    crate::fsx::require_file(path, "tokenizer")?;
+    // The tokenizers crate panics on some malformed files (e.g. a broken `decoder`).
+    crate::crash::catch(|| Tokenizer::from_file(path))
+        .and_then(|r| r.map_err(|e| anyhow!("{}", crate::config::one_line(&e.to_string()))))
+        .map_err(|e| {
+            anyhow!(
+                "tokenizer {}: malformed tokenizer file ({e})",
+                path.display()
+            )
+        })
 }
 
 /// Train a GPT-2-style byte-level BPE (no normaliser, no prefix space) with

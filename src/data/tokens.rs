@@ -47,7 +47,9 @@ pub struct TokenFile {
 }
 
 impl TokenFile {
-    pub fn open(path: &Path, width: TokenWidth, expect_tokens: u64) -> Result<Self> {
+    /// Map a token file of `expect_tokens` ids, each below `vocab` (checked
+    /// here, so a foreign or damaged file fails now, named, not inside the model).
+    pub fn open(path: &Path, width: TokenWidth, expect_tokens: u64, vocab: usize) -> Result<Self> {
         let f =
             File::open(path).with_context(|| format!("dataset {}: cannot open", path.display()))?;
         let bytes = f.metadata()?.len();
@@ -69,11 +71,33 @@ impl TokenFile {
                     .with_context(|| format!("dataset {}: mmap failed", path.display()))?,
             )
         };
-        Ok(TokenFile {
+        let tf = TokenFile {
             mmap,
             width,
             len: expect_tokens as usize,
-        })
+        };
+        if let Some((at, id)) = tf.first_id_at_least(vocab) {
+            bail!(
+                "dataset {}: token {at} has id {id}, outside the tokenizer's vocabulary of {vocab} (damaged or foreign file?)",
+                path.display()
+            );
+        }
+        Ok(tf)
+    }
+
+    /// The first (position, id) with id >= `vocab`, scanning in parallel.
+    fn first_id_at_least(&self, vocab: usize) -> Option<(usize, u32)> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 20;
+        (0..self.len.div_ceil(CHUNK))
+            .into_par_iter()
+            .find_map_first(|c| {
+                let start = c * CHUNK;
+                let mut ids = Vec::new();
+                self.read_into(start, CHUNK.min(self.len - start), &mut ids);
+                let k = ids.iter().position(|&id| id as usize >= vocab)?;
+                Some((start + k, ids[k]))
+            })
     }
 
     pub fn len(&self) -> usize {

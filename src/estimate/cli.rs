@@ -274,12 +274,14 @@ fn workload(a: &RunArgs) -> Result<Workload> {
         pick(a.n_head, |s| s.n_head),
         pick(a.seq_len, |s| s.seq_len),
     ) {
-        w.shape = Some(Shape {
+        let shape = Shape {
             n_layer,
             d_model,
             n_head,
             seq_len,
-        });
+        };
+        shape.validate()?;
+        w.shape = Some(shape);
     } else if a.n_layer.is_some()
         || a.d_model.is_some()
         || a.n_head.is_some()

@@ -14,6 +14,9 @@ pub const ADAM_MIXED_BYTES_PER_PARAM: f64 = 16.0;
 /// RTX 4070 / 4070 Ti (configs/hardware.toml).
 pub const CONSUMER_GPU_BYTES: f64 = 12e9;
 
+/// The largest GPU count reported: 2^53, the last exact integer of an f64.
+const MAX_GPUS: f64 = 9_007_199_254_740_992.0;
+
 /// Activation-recomputation strategy (Korthikanti et al. 2022, "Reducing Activation
 /// Recomputation in Large Transformer Models", Sec. 4, eq. 1 and 2, 16-bit activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -84,7 +87,20 @@ pub fn estimate(
         .map(|s| recompute.bytes_per_layer(&s, micro_batch as f64) * s.n_layer as f64);
     let total = states + act.unwrap_or(0.0);
     let gpu_bytes = gpu_memory_gb.map(|g| g * 1e9);
-    let min_gpus = gpu_bytes.map(|g| ((total / g).ceil() as u64).max(1));
+    let min_gpus = match gpu_bytes {
+        Some(g) => {
+            let n = (total / g).ceil().max(1.0);
+            // Past 2^53 a GPU count is no longer an exact integer (and `as u64` saturates).
+            if n.is_nan() || n > MAX_GPUS {
+                bail!(
+                    "the training state needs {total:.3e} bytes: {n:.3e} GPUs of {:.0} GB, beyond any cluster; check --params / --tokens / the shape",
+                    g / 1e9
+                );
+            }
+            Some(n as u64)
+        }
+        None => None,
+    };
     Ok(Memory {
         bytes_per_param,
         states_bytes: states,

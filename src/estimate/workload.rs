@@ -15,6 +15,20 @@ pub struct Shape {
     pub seq_len: u64,
 }
 
+impl Shape {
+    /// Heads split d_model evenly, as in any transformer.
+    pub fn validate(&self) -> Result<()> {
+        if !self.d_model.is_multiple_of(self.n_head) {
+            bail!(
+                "--n-head ({}) must divide --d-model ({})",
+                self.n_head,
+                self.d_model
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Workload {
     pub model: String,

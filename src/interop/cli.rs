@@ -38,6 +38,7 @@ pub struct ImportArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["tokens", "prompt"])))]
 pub struct LogitsArgs {
     /// Run folder (its newest good checkpoint unless --step).
     #[arg(long)]
@@ -45,12 +46,7 @@ pub struct LogitsArgs {
     #[arg(long)]
     pub step: Option<usize>,
     /// Token ids, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        required_unless_present = "prompt",
-        conflicts_with = "prompt"
-    )]
+    #[arg(long, value_delimiter = ',')]
     pub tokens: Vec<u32>,
     /// Text to tokenize with the run's tokenizer instead of --tokens.
     #[arg(long)]

@@ -45,7 +45,7 @@ fn run_report(dir: &Path) -> Result<PathBuf> {
         .unwrap_or_else(|| "run".into());
     let run = RunCurves::read(&name, dir)?;
     let charts = dir.join("charts");
-    std::fs::create_dir_all(&charts)?;
+    crate::fsx::create_dir_all(&charts)?;
     let stems = curves::write_loss_charts(std::slice::from_ref(&run), &charts)?;
     let mut md = format!("# Run report: {name}\n\n");
     if let Ok(s) = crate::rundir::read_summary(dir) {

@@ -10,7 +10,7 @@ use crate::fsx;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,11 @@ pub struct TrainState {
     pub tokenizer_sha256: String,
     pub code_version: String,
     /// sha256 of model.safetensors and optim.safetensors.
-    pub files: HashMap<String, String>,
+    pub files: BTreeMap<String, String>,
+    /// sha256 of this state's canonical JSON without this field (see [`write_state`]):
+    /// an edited state.json fails [`verify`]. Absent in checkpoints of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_sha256: Option<String>,
 }
 
 impl TrainState {
@@ -61,7 +65,8 @@ impl TrainState {
             config: config.clone(),
             tokenizer_sha256,
             code_version: env!("CARGO_PKG_VERSION").to_string(),
-            files: HashMap::new(),
+            files: BTreeMap::new(),
+            state_sha256: None,
         }
     }
 }
@@ -192,7 +197,7 @@ pub fn save(
             fsx::write_atomic(&tmp.join(file), &bytes)?;
             crate::fault::checkpoint_pause();
         }
-        fsx::write_json_atomic(&tmp.join(STATE_FILE), &state)?;
+        write_state(&tmp, &state)?;
         fsx::sync_dir(&tmp);
         if final_dir.exists() {
             // Same step written again (e.g. after falling back past a corrupt one):
@@ -216,11 +221,52 @@ pub fn save(
     Ok(final_dir)
 }
 
-/// Read and verify one checkpoint folder: state.json parses and each tensor
-/// file matches its recorded sha256.
+/// The sha256 of `state`'s canonical JSON with `state_sha256` left out. Field
+/// order is fixed and maps are ordered, and floats round-trip exactly, so
+/// parsing a state.json and hashing again gives the digest it was written with.
+fn state_digest(state: &TrainState) -> Result<String> {
+    let bare = TrainState {
+        state_sha256: None,
+        ..state.clone()
+    };
+    Ok(fsx::sha256_hex(&serde_json::to_vec(&bare)?))
+}
+
+/// Write `state` (sealed with its own digest) as `dir/state.json`, atomically.
+pub fn write_state(dir: &Path, state: &TrainState) -> Result<()> {
+    let sealed = TrainState {
+        state_sha256: Some(state_digest(state)?),
+        ..state.clone()
+    };
+    fsx::write_json_atomic(&dir.join(STATE_FILE), &sealed)
+}
+
+/// Read and verify one checkpoint folder: state.json parses, matches its own
+/// digest and the folder's step, and each tensor file matches its recorded sha256.
 pub fn verify(dir: &Path) -> Result<TrainState> {
     let state: TrainState = fsx::read_json(&dir.join(STATE_FILE))
         .map_err(|e| anyhow!("checkpoint {}: {e:#}", dir.display()))?;
+    if let Some(want) = &state.state_sha256 {
+        if &state_digest(&state)? != want {
+            bail!(
+                "checkpoint {}: {STATE_FILE} is corrupt or was edited (sha256 mismatch)",
+                dir.display()
+            );
+        }
+    }
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    if let Some(step) = name
+        .strip_prefix("step_")
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        if state.step != step {
+            bail!(
+                "checkpoint {}: {STATE_FILE} says step {} but the folder is step {step}",
+                dir.display(),
+                state.step
+            );
+        }
+    }
     for file in [MODEL_FILE, OPTIM_FILE] {
         let want = state.files.get(file).ok_or_else(|| {
             anyhow!(

@@ -136,12 +136,7 @@ pub fn refuse_foreign(dir: &Path, what: &str, ours: impl Fn(&str) -> bool) -> Re
 /// Remove temp files (`.NAME.tmp-PID`) that a killed process left in the run
 /// folder. Call only while holding the run lock.
 pub fn clean_stale_temps(dir: &Path) {
-    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if is_temp_name(&name) && e.path().is_file() {
-            let _ = fs::remove_file(e.path());
-        }
-    }
+    fsx::clean_stale_temps(dir, fsx::Stale::All);
 }
 
 /// One checkpoint of a run folder with its tokenizer: what `sample`, `logits`

@@ -142,13 +142,23 @@ struct Columns {
 }
 
 impl Columns {
-    fn new(h: &csv::StringRecord) -> Self {
-        Columns {
-            names: h
-                .iter()
-                .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-                .collect(),
+    /// The header of `file`; a name given twice is an error (which would count?).
+    fn new(h: &csv::StringRecord, file: &Path) -> Result<Self> {
+        let names: Vec<String> = h
+            .iter()
+            .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+            .collect();
+        for (i, n) in names.iter().enumerate() {
+            if !n.is_empty() && names[..i].contains(n) {
+                bail!(
+                    "{}: column `{n}` appears twice in the header (columns {} and {})",
+                    file.display(),
+                    names[..i].iter().position(|m| m == n).unwrap_or(0) + 1,
+                    i + 1
+                );
+            }
         }
+        Ok(Columns { names })
     }
     fn find(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
@@ -186,13 +196,29 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn where_(&self, col: usize) -> String {
+        format!("{}, column `{}`", self.at(), self.cols.names[col])
+    }
+    fn at(&self) -> String {
         format!(
-            "{}: row {} (line {}), column `{}`",
+            "{}: row {} (line {})",
             self.file.display(),
             self.row,
-            self.line,
-            self.cols.names[col]
+            self.line
         )
+    }
+    /// The `flops` cell (column `fc`), else 6·params·tokens, which must stay finite.
+    fn flops(&self, fc: Option<usize>, params: f64, tokens: f64) -> Result<f64> {
+        if let Some(f) = self.opt_positive(fc)? {
+            return Ok(f);
+        }
+        let f = 6.0 * params * tokens;
+        if !f.is_finite() {
+            bail!(
+                "{}: flops = 6·params·tokens overflows (columns `params` = {params:e}, `tokens` = {tokens:e})",
+                self.at()
+            );
+        }
+        Ok(f)
     }
     fn text(&self, col: usize) -> &str {
         self.rec.get(col).unwrap_or("").trim()
@@ -243,7 +269,8 @@ fn records(path: &Path) -> Result<(Columns, Vec<(u64, csv::StringRecord)>)> {
     let cols = Columns::new(
         rd.headers()
             .map_err(|e| anyhow!("{}: cannot read the header: {e}", path.display()))?,
-    );
+        path,
+    )?;
     let mut out = Vec::new();
     for (i, r) in rd.records().enumerate() {
         let rec = r.map_err(|e| anyhow!("{}: data row {}: {e}", path.display(), i + 1))?;
@@ -289,7 +316,7 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
             }
         }
         let (params, tokens, loss) = (row.positive(pc)?, row.positive(tc)?, row.positive(lc)?);
-        let flops = row.opt_positive(fc)?.unwrap_or(6.0 * params * tokens);
+        let flops = row.flops(fc, params, tokens)?;
         let run = runc
             .map(|c| row.text(c).to_string())
             .filter(|s| !s.is_empty())
@@ -343,7 +370,7 @@ pub fn load_curves(path: &Path) -> Result<Vec<Curve>> {
             bail!("{}: empty cell", row.where_(rc));
         }
         let (params, tokens, loss) = (row.positive(pc)?, row.positive(tc)?, row.positive(lc)?);
-        let flops = row.opt_positive(fc)?.unwrap_or(6.0 * params * tokens);
+        let flops = row.flops(fc, params, tokens)?;
         let entry = by_run.entry(run.clone()).or_insert_with(|| {
             order.push(run.clone());
             (params, Vec::new())

@@ -128,7 +128,7 @@ impl Sweep {
     /// `scalelab train` command line that trains it (for --jobs).
     pub fn job(&self, run: &PlannedRun, exe: &str) -> Result<String> {
         let cfg_path = self.out.join("configs").join(format!("{}.toml", run.name));
-        std::fs::create_dir_all(cfg_path.parent().expect("has parent"))?;
+        crate::fsx::create_dir_all(cfg_path.parent().expect("has parent"))?;
         fsx::write_atomic(&cfg_path, run.cfg.to_toml().as_bytes())?;
         Ok(format!(
             "{exe} train --config {} --out {} --resume --quiet",
@@ -290,7 +290,7 @@ impl Progress {
                 self.failed += 1;
                 let msg = crate::config::one_line(&format!("{e:#}"));
                 rundir::metrics::println(pb, format!("{label}: FAILED: {msg}"));
-                std::fs::create_dir_all(sweep.out.join("failed"))?;
+                crate::fsx::create_dir_all(&sweep.out.join("failed"))?;
                 fsx::write_json_atomic(&failure, &Failure { error: msg })?;
             }
         }

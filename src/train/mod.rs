@@ -83,6 +83,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     for dev in &devs {
         dtype.check_device(dev)?;
     }
+    crate::memory::check(cfg, &devs[0])?;
     let ds = ensure_dataset(cfg, opts.quiet)?;
     if ds.train.len() < cfg.model.seq_len + 1 || ds.val.len() < cfg.model.seq_len + 1 {
         bail!(

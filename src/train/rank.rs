@@ -239,7 +239,8 @@ impl<'a> RankLoop<'a> {
         run.state.step += 1;
         run.state.tokens_seen += cfg.tokens_per_step();
         run.state.flops_cum += flops_step;
-        if step > self.start_step {
+        // Each process's first step is untimed warm-up, unless nothing else was timed.
+        if step > self.start_step || (run.state.step == self.total && run.state.timed_tokens == 0) {
             run.state.timed_tokens += cfg.tokens_per_step();
             run.state.timed_s += dt;
         }

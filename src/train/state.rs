@@ -171,7 +171,9 @@ pub(super) fn check_compatible(
         );
     }
     if st.tokenizer_sha256 != tokenizer_sha {
-        bail!("checkpoint {} was trained with a different tokenizer (sha256 {}…, now {}…); refusing to resume", dir.display(), &st.tokenizer_sha256[..12], &tokenizer_sha[..12]);
+        // By characters: an edited state.json may hold a short or non-ASCII hash.
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        bail!("checkpoint {} was trained with a different tokenizer (sha256 {}…, now {}…); refusing to resume", dir.display(), short(&st.tokenizer_sha256), short(tokenizer_sha));
     }
     Ok(())
 }

@@ -62,6 +62,7 @@ pub fn train_step(
     lr: f64,
     mut next_batch: impl FnMut() -> Result<Batch>,
 ) -> Result<StepResult> {
+    crate::fault::injected_panic();
     let dev = params.device();
     let accum = cfg.train.grad_accum;
     let (mut fwd_s, mut bwd_s) = (0.0, 0.0);

@@ -80,6 +80,91 @@ impl Fixture {
     }
 }
 
+pub const BIN: &str = env!("CARGO_BIN_EXE_scalelab");
+
+/// Run scalelab in `cwd` with the variables `env` set (Hugging Face offline,
+/// with an empty cache in `cwd`).
+pub fn run_cli(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", cwd.join("hf"))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// Run scalelab in `cwd`; assert a clean one-line failure mentioning every `expect`.
+pub fn fails(cwd: &Path, args: &[&str], expect: &[&str]) -> String {
+    fails_env(cwd, &[], args, expect)
+}
+
+/// `fails` with the variables `env` set.
+pub fn fails_env(cwd: &Path, env: &[(&str, &str)], args: &[&str], expect: &[&str]) -> String {
+    let out = run_cli(cwd, env, args);
+    let line = error_line(args, &out, expect);
+    log_case_env(&[cwd], &env_prefix(env), args, out.status.code(), &line);
+    line
+}
+
+/// The one error line of a clean failure of `scalelab args` (exit 1 or 2, no
+/// panic; warnings may precede it), which mentions every `expect`.
+pub fn error_line(args: &[&str], out: &std::process::Output, expect: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    // 1 for errors, 2 for command-line usage errors.
+    assert!(
+        matches!(out.status.code(), Some(1 | 2)),
+        "scalelab {args:?} should exit 1 or 2, got {:?}; stderr: {stderr}",
+        out.status.code()
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "scalelab {args:?} panicked: {stderr}"
+    );
+    // Warnings (e.g. a skipped corrupt checkpoint) may precede the one error line.
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("warning: "))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "scalelab {args:?}: expected one error line, got: {stderr}"
+    );
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    for e in expect {
+        assert!(
+            lines[0].contains(e),
+            "scalelab {args:?}: error should mention `{e}`: {}",
+            lines[0]
+        );
+    }
+    lines[0].to_string()
+}
+
+/// Run scalelab in `cwd`; assert exit 0 and an output line containing `want`,
+/// and log that line (a case that used to fail and now works). Returns stdout.
+pub fn succeeds(cwd: &Path, args: &[&str], want: &str) -> String {
+    let out = run_cli(cwd, &[], args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "scalelab {args:?} exited {:?}: {stderr}",
+        out.status.code()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = stdout.lines().find(|l| l.contains(want));
+    let line = line.unwrap_or_else(|| panic!("scalelab {args:?}: no line with `{want}`: {stdout}"));
+    log_case(&[cwd], args, out.status.code(), line);
+    stdout
+}
+
+/// `VAR=value ` for each variable, as shown before a logged command.
+fn env_prefix(env: &[(&str, &str)]) -> String {
+    env.iter().map(|(k, v)| format!("{k}={v} ")).collect()
+}
+
 /// Record one bad-input case for docs/bad-input.md when `SCALELAB_BAD_INPUT_LOG`
 /// names a file (tests/gen_bad_input_doc.py sets it): the test's name, the
 /// command and the error line, with the temp folders in `strip` cut from both.

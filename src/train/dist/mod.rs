@@ -197,15 +197,8 @@ pub fn launch<T: Send + 'static>(
                     #[cfg(not(feature = "nccl"))]
                     bail!("data parallelism on CUDA needs --features nccl")
                 };
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(
-                    |p| {
-                        let msg = p
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| p.downcast_ref::<String>().cloned());
-                        Err(anyhow!("panicked: {}", msg.unwrap_or_default()))
-                    },
-                );
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                    .unwrap_or_else(|p| Err(crate::crash::Panicked::from_payload(&*p).into()));
                 if r.is_err() {
                     group.abort();
                 }

@@ -1,0 +1,139 @@
+//! Bad input to the commands around training (issue #13): `logits`, `report`,
+//! `fit` CSVs and `estimate` values whose errors misled or whose output was
+//! absurd. docs/bad-input.md lists the cases.
+
+mod common;
+
+use common::fails;
+use std::fs;
+
+// ---- command-line values ----
+
+#[test]
+fn cli_logits_without_tokens_or_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    fails(
+        dir.path(),
+        &["logits", "--run", "t0"],
+        &["required", "--tokens", "--prompt"],
+    );
+}
+
+#[test]
+fn cli_estimate_needs_more_gpus_than_a_number_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = fails(
+        dir.path(),
+        &[
+            "estimate",
+            "--params",
+            "1e40",
+            "--tokens",
+            "1e40",
+            "--hardware",
+            "h100-sxm",
+            "--gpus",
+            "8",
+        ],
+        &["GPUs", "--params"],
+    );
+    assert!(!e.contains("18446744073709551615"), "{e}");
+}
+
+#[test]
+fn cli_estimate_n_head_does_not_divide_d_model() {
+    let dir = tempfile::tempdir().unwrap();
+    fails(
+        dir.path(),
+        &[
+            "estimate",
+            "--model",
+            "llama3-8b",
+            "--n-head",
+            "7",
+            "--d-model",
+            "4096",
+            "--hardware",
+            "h100-sxm",
+        ],
+        &["--n-head (7)", "--d-model (4096)"],
+    );
+}
+
+// ---- results CSVs ----
+
+const GOOD: &str =
+    "params,tokens,loss\n1e6,2e7,4.0\n3e6,6e7,3.5\n1e7,2e8,3.1\n3e7,6e8,2.8\n1e8,2e9,2.6\n";
+
+/// `fit r.csv` of `text` fails naming the file and each of `expect`.
+fn fit_fails(text: &str, expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("r.csv"), text).unwrap();
+    let mut want = vec!["r.csv"];
+    want.extend(expect);
+    fails(dir.path(), &["fit", "r.csv", "--bootstrap", "1"], &want);
+}
+
+#[test]
+fn results_csv_derived_flops_overflow() {
+    fit_fails(
+        &format!("{GOOD}1e300,1e300,2.85\n"),
+        &["row 6 (line 7)", "`params`", "`tokens`", "overflows"],
+    );
+}
+
+#[test]
+fn results_csv_column_given_twice() {
+    // Every row has both: which loss the fit used was a guess.
+    fit_fails(
+        "params,tokens,loss,loss\n1e6,2e7,4.0,9\n3e6,6e7,3.5,9\n1e7,2e8,3.1,9\n3e7,6e8,2.8,9\n",
+        &["`loss`", "twice"],
+    );
+}
+
+#[test]
+fn results_csv_curves_column_given_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("r.csv"), GOOD).unwrap();
+    fs::write(
+        dir.path().join("c.csv"),
+        "run,params,params,tokens,loss\na,1,1,2,3\n",
+    )
+    .unwrap();
+    fails(
+        dir.path(),
+        &["fit", "r.csv", "--curves", "c.csv", "--bootstrap", "1"],
+        &["c.csv", "`params`", "twice"],
+    );
+}
+
+// ---- reports and written files ----
+
+#[test]
+fn report_folder_cannot_be_written() {
+    // As root a read-only folder is still writable; a file where the charts
+    // folder goes fails the same way: the error must name the path.
+    let fx = common::Fixture::new();
+    let cfg = fx.config(&["train.max_steps=2"]);
+    scalelab::train::train(&cfg, &common::train_opts(fx.path("run"), false, None)).unwrap();
+    fs::write(fx.path("run/charts"), "not a folder").unwrap();
+    fails(fx.dir.path(), &["report", "run"], &["run/charts"]);
+}
+
+#[test]
+fn written_file_errors_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("file");
+    fs::write(&blocked, "x").unwrap();
+    let target = blocked.join("out.json");
+    for e in [
+        scalelab::fsx::write_atomic(&target, b"{}").unwrap_err(),
+        scalelab::fsx::write_json_atomic(&target, &1).unwrap_err(),
+        scalelab::fsx::create_dir_all(&target).unwrap_err(),
+    ] {
+        assert!(
+            format!("{e:#}").contains(&*target.to_string_lossy()),
+            "{e:#}"
+        );
+    }
+}
