@@ -19,9 +19,9 @@ use candle_core::{DType, Device};
 use mutate::{bytes_from, json_from, safetensors_from, TOKENS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use scalelab::scaling::data;
 use scalelab::rundir::results::read_rows;
 use scalelab::rundir::{checkpoint, metrics};
+use scalelab::scaling::data;
 use std::fs;
 use std::path::Path;
 
