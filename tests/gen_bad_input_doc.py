@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate docs/bad-input.md from real runs of the bad-input tests.
 
-Runs the tests of tests/bad_input*.rs, the `bad_*` tests of tests/fit.rs and
+Runs the tests of tests/bad_input*.rs, tests/run_folder.rs, the `bad_*` tests of tests/fit.rs and
 tests/reliability.rs with SCALELAB_BAD_INPUT_LOG set; each case's helper
 appends the command it ran, the error line scalelab printed (or, for a case
 that now works, its result line) and its exit code (tests/common/mod.rs:
@@ -13,7 +13,7 @@ its heading on) is kept as it is. Usage, from the repository root:
 import json, os, re, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FILES = ["bad_input.rs", "bad_input_data.rs", "bad_input_run.rs", "bad_input_cli.rs", "fit.rs", "reliability.rs"]
+FILES = ["bad_input.rs", "bad_input_data.rs", "bad_input_run.rs", "bad_input_cli.rs", "run_folder.rs", "fit.rs", "reliability.rs"]
 GROUPS = [  # (test-name prefix, heading, source file)
     ("config_", "Configs", "bad_input.rs"),
     ("config_", "Configs", "bad_input_run.rs"),
@@ -28,6 +28,7 @@ GROUPS = [  # (test-name prefix, heading, source file)
     ("checkpoint_", "Checkpoints", "bad_input.rs"),
     ("checkpoint_", "Checkpoints", "bad_input_run.rs"),
     ("run_folder_", "Run folders", "bad_input.rs"),
+    ("run_folder_", "Run folders", "run_folder.rs"),
     ("run_", "Runs", "bad_input_run.rs"),
     ("sweep_", "Sweep specs", "bad_input.rs"),
     ("bad_", "Results CSVs for `scalelab fit`", "fit.rs"),
@@ -54,7 +55,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "cases.jsonl")
         env = dict(os.environ, SCALELAB_BAD_INPUT_LOG=log)
-        tests = [a for f in FILES if f.startswith("bad_input") for a in ("--test", f[:-3])]
+        tests = [a for f in FILES if f.startswith(("bad_input", "run_folder")) for a in ("--test", f[:-3])]
         for args in (tests, ["--test", "fit", "bad_"], ["--test", "reliability"]):
             subprocess.run(["cargo", "test", "--release", *args], cwd=ROOT, env=env, check=True)
         cases = {}

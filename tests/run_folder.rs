@@ -55,7 +55,7 @@ fn steps(run: &Path) -> Vec<usize> {
 }
 
 #[test]
-fn train_refuses_a_folder_with_the_users_files() {
+fn run_folder_train_refuses_a_folder_with_the_users_files() {
     let fx = common::Fixture::new();
     let u = fx.path("u");
     fs::create_dir_all(&u).unwrap();
@@ -85,7 +85,7 @@ fn train_refuses_a_folder_with_the_users_files() {
 }
 
 #[test]
-fn sweep_collect_keeps_a_results_csv_it_did_not_write() {
+fn run_folder_sweep_collect_keeps_a_results_csv_it_did_not_write() {
     let fx = common::Fixture::new();
     let out = fx.path("mine");
     fs::create_dir_all(&out).unwrap();
@@ -111,7 +111,7 @@ fn sweep_collect_keeps_a_results_csv_it_did_not_write() {
 /// A resume that fails on a full disk (the 2nd atomic write: tokenizer.json)
 /// leaves config.toml, tokenizer.json and metrics.jsonl as they were.
 #[test]
-fn failed_resume_writes_nothing() {
+fn run_folder_failed_resume_writes_nothing() {
     let fx = common::Fixture::new();
     ok(&scalelab(
         &fx,
@@ -145,7 +145,7 @@ fn failed_resume_writes_nothing() {
 /// A folder in checkpoints/ without a state.json is not a checkpoint: it
 /// neither counts towards keep_last nor gets deleted.
 #[test]
-fn foreign_checkpoint_folder_does_not_count_towards_keep_last() {
+fn run_folder_foreign_checkpoint_folder_does_not_count_towards_keep_last() {
     let fx = common::Fixture::new();
     ok(&scalelab(
         &fx,
@@ -162,7 +162,7 @@ fn foreign_checkpoint_folder_does_not_count_towards_keep_last() {
 /// A run whose last process died between the final checkpoint and its
 /// pruning (here: keep_last lowered afterwards) is pruned on resume.
 #[test]
-fn resume_prunes_what_a_killed_process_left() {
+fn run_folder_resume_prunes_what_a_killed_process_left() {
     let fx = common::Fixture::new();
     ok(&scalelab(
         &fx,
