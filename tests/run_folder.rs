@@ -26,8 +26,9 @@ fn train_args<'a>(fx: &'a common::Fixture, out: &'a str, extra: &[&'a str]) -> V
     a
 }
 
-/// The one error line of a failed command (exit 1, no panic), logged for docs/bad-input.md.
-fn error_line(fx: &common::Fixture, args: &[&str], o: &Output) -> String {
+/// The one error line of a failed command (exit 1, no panic), logged for
+/// docs/bad-input.md with the environment `env` it ran under.
+fn error_line(fx: &common::Fixture, env: &str, args: &[&str], o: &Output) -> String {
     let e = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "expected exit 1: {e}");
     let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -36,7 +37,9 @@ fn error_line(fx: &common::Fixture, args: &[&str], o: &Output) -> String {
         lines[0].starts_with("error: ") && !e.contains("panicked"),
         "{e}"
     );
-    common::log_case(&[fx.dir.path()], args, o.status.code(), lines[0]);
+    let root = common::repo_root();
+    let strip = [fx.dir.path(), root.as_path()];
+    common::log_case_env(&strip, env, args, o.status.code(), lines[0]);
     lines[0].to_string()
 }
 
@@ -61,7 +64,7 @@ fn run_folder_train_refuses_a_folder_with_the_users_files() {
     fs::create_dir_all(&u).unwrap();
     fs::write(u.join("config.toml"), "mine").unwrap();
     let args = train_args(&fx, "u", &[]);
-    let line = error_line(&fx, &args, &scalelab(&fx, &args, &[]));
+    let line = error_line(&fx, "", &args, &scalelab(&fx, &args, &[]));
     assert!(
         line.contains("config.toml") && line.contains("did not write"),
         "{line}"
@@ -76,7 +79,7 @@ fn run_folder_train_refuses_a_folder_with_the_users_files() {
         fs::write(hf.join(f), f).unwrap();
     }
     let args = train_args(&fx, "hf", &["--set", "model.vocab_size=1024"]);
-    let line = error_line(&fx, &args, &scalelab(&fx, &args, &[]));
+    let line = error_line(&fx, "", &args, &scalelab(&fx, &args, &[]));
     assert!(line.contains("tokenizer.json"), "{line}");
     assert_eq!(
         fs::read_to_string(hf.join("tokenizer.json")).unwrap(),
@@ -99,7 +102,7 @@ fn run_folder_sweep_collect_keeps_a_results_csv_it_did_not_write() {
         "--collect",
         "--quiet",
     ];
-    let line = error_line(&fx, &args, &scalelab(&fx, &args, &[]));
+    let line = error_line(&fx, "", &args, &scalelab(&fx, &args, &[]));
     assert!(line.contains("results.csv"), "{line}");
     assert_eq!(
         fs::read_to_string(out.join("results.csv")).unwrap(),
@@ -125,7 +128,7 @@ fn run_folder_failed_resume_writes_nothing() {
         .collect();
     let args = train_args(&fx, "r", &["--resume", "--set", "train.max_steps=16"]);
     let o = scalelab(&fx, &args, &[("SCALELAB_FAULT_ENOSPC_AT_WRITE", "2")]);
-    let line = error_line(&fx, &args, &o);
+    let line = error_line(&fx, "SCALELAB_FAULT_ENOSPC_AT_WRITE=2 ", &args, &o);
     assert!(line.contains("No space left on device"), "{line}");
     for (f, b) in ["config.toml", "tokenizer.json", "metrics.jsonl"]
         .iter()
