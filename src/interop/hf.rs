@@ -268,6 +268,8 @@ pub fn read_hf_config(hf: &Path) -> Result<ModelConfig> {
         vocab_size: uint(&["vocab_size"])?,
         bias: true,
         ln_eps,
+        parametrization: Default::default(),
+        base_width: None,
     };
     m.validate().map_err(|e| anyhow!("{what}: {e}"))?;
     Ok(m)

@@ -68,6 +68,7 @@ struct Attention {
     c_attn: Linear,
     c_proj: Linear,
     n_head: usize,
+    scale: f64,
     k: Kernels,
 }
 
@@ -78,6 +79,7 @@ impl Attention {
             c_attn: Linear::new(d, 3 * d, cfg.bias, k, vb.pp("c_attn"))?,
             c_proj: Linear::new(d, d, cfg.bias, k, vb.pp("c_proj"))?,
             n_head: cfg.n_head,
+            scale: cfg.attn_scale(),
             k,
         })
     }
@@ -86,7 +88,7 @@ impl Attention {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self
             .k
-            .causal_attention(&self.c_attn.forward(x)?, self.n_head)?;
+            .causal_attention(&self.c_attn.forward(x)?, self.n_head, self.scale)?;
         self.c_proj.forward(&y)
     }
 }
@@ -201,14 +203,23 @@ impl Gpt {
     fn logits_rows(&self, idx: &Tensor) -> Result<Tensor> {
         let h = self.hidden(idx)?;
         let (b, t, d) = h.dims3()?;
-        matmul(&h.reshape((b * t, d))?, &self.wte.t()?)
+        self.head(&h.reshape((b * t, d))?)
     }
 
     /// Logits [b, vocab] of the last position only (generation).
     pub fn last_logits(&self, idx: &Tensor) -> Result<Tensor> {
         let h = self.hidden(idx)?;
         let t = h.dim(1)?;
-        matmul(&h.narrow(1, t - 1, 1)?.squeeze(1)?, &self.wte.t()?)
+        self.head(&h.narrow(1, t - 1, 1)?.squeeze(1)?)
+    }
+
+    /// The tied LM head on final hidden rows [n, d]. μP's 1/m logit multiplier
+    /// is applied to the hidden rows (same product, d instead of vocab columns).
+    fn head(&self, h: &Tensor) -> Result<Tensor> {
+        match self.cfg.logit_mult() {
+            Some(c) => matmul(&(h * c)?, &self.wte.t()?),
+            None => matmul(h, &self.wte.t()?),
+        }
     }
 
     /// Mean next-token cross-entropy (nats) of `idx` against `targets`, both [b, t].

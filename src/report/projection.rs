@@ -4,8 +4,8 @@
 use super::charts::{Band, Bars, Chart, Mark, Series};
 use super::fit_charts::logspace;
 use super::sweep::Options;
-use crate::fmt;
 use crate::estimate::{cost, law::Law, workload::Workload};
+use crate::fmt;
 use crate::hardware::Catalog;
 use crate::scaling::{data, FitReport, Law3};
 use anyhow::Result;
@@ -133,7 +133,12 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
             let loss = if ours_row && !credible {
                 format!("{}–{}", fmt::compact(p.loss.1), fmt::compact(p.loss.2))
             } else {
-                format!("{} [{}, {}]", fmt::compact(p.loss.0), fmt::compact(p.loss.1), fmt::compact(p.loss.2))
+                format!(
+                    "{} [{}, {}]",
+                    fmt::compact(p.loss.0),
+                    fmt::compact(p.loss.1),
+                    fmt::compact(p.loss.2)
+                )
             };
             let _ = writeln!(
                 md,
@@ -144,9 +149,12 @@ Loss intervals are 95% bootstrap percentiles of this sweep's Approach 3 fit. The
                 fmt::compact(p.tokens / n),
                 loss,
                 p.flops,
-                c.map(|c| fmt::compact(c.gpu_hours)).unwrap_or_else(|| "–".into()),
-                c.map(|c| fmt::compact(c.wall_days)).unwrap_or_else(|| "–".into()),
-                c.map(|c| fmt::compact(c.cost_usd)).unwrap_or_else(|| "–".into()),
+                c.map(|c| fmt::compact(c.gpu_hours))
+                    .unwrap_or_else(|| "–".into()),
+                c.map(|c| fmt::compact(c.wall_days))
+                    .unwrap_or_else(|| "–".into()),
+                c.map(|c| fmt::compact(c.cost_usd))
+                    .unwrap_or_else(|| "–".into()),
                 c.and_then(|c| c.energy_kwh)
                     .map(|e| fmt::compact(e / 1e3))
                     .unwrap_or_else(|| "–".into()),

@@ -15,8 +15,8 @@ pub mod cost_model;
 pub mod data;
 pub mod envelope;
 pub mod isoflop;
-pub mod verdict;
 pub mod stats;
+pub mod verdict;
 
 pub use data::{Curve, Eval, Point};
 pub use stats::{linfit, percentile, LinFit};
