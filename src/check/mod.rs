@@ -5,8 +5,10 @@
 //! - `gradcheck`: every parameter's gradient against finite differences (f64).
 //! - `parity`: CPU against the device, same weights and batch (f32).
 //! - `precision`: bf16 / f16 (and TF32 on CUDA) training against fp32.
+//! - `coord` (`scalelab check coord`): μP's coordinate check across widths.
 
 pub mod cli;
+pub mod coord;
 pub mod gradcheck;
 pub mod parity;
 pub mod precision;

@@ -173,6 +173,13 @@ pub fn export(run: &Path, out: &Path, step: Option<usize>) -> Result<Exported> {
     if !ck.cfg.model.bias {
         bail!("run {}: model.bias = false cannot be represented in Hugging Face GPT-2 (its linear layers and LayerNorms always have biases)", run.display());
     }
+    if !ck.cfg.model.parametrization.is_sp() {
+        // Its logit and attention multipliers are not folded into the weights yet.
+        bail!(
+            "run {}: a μP model (model.parametrization = \"mup\") cannot be exported yet",
+            run.display()
+        );
+    }
     let tensors: Vec<(String, Tensor)> = ck
         .params
         .named_tensors()
