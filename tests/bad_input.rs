@@ -77,6 +77,30 @@ fn config_n_head_does_not_divide_d_model() {
 }
 
 #[test]
+fn config_zero_base_width() {
+    let (fx, _) = setup();
+    let c = variant(
+        &fx,
+        "bad.toml",
+        "n_layer = 2",
+        "n_layer = 2\nbase_width = 0",
+    );
+    run_fails(&fx, train_args(&c, &fx.path("o")), &["model.base_width"]);
+}
+
+#[test]
+fn config_unknown_parametrization() {
+    let (fx, _) = setup();
+    let c = variant(
+        &fx,
+        "bad.toml",
+        "n_layer = 2",
+        "n_layer = 2\nparametrization = \"ntk\"",
+    );
+    run_fails(&fx, train_args(&c, &fx.path("o")), &["ntk", "sp", "mup"]);
+}
+
+#[test]
 fn config_zero_layers() {
     let (fx, _) = setup();
     let c = variant(&fx, "bad.toml", "n_layer = 2", "n_layer = 0");

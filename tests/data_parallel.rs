@@ -108,6 +108,26 @@ fn ranks_match_single_rank_at_the_same_global_batch() {
     }
 }
 
+/// μP's per-parameter learning rates apply on every rank alike (f64, 2 ranks).
+#[test]
+fn mup_ranks_match_single_rank() {
+    let fx = common::Fixture::new();
+    let run = |w: usize| {
+        let cfg = fx.config(&[
+            "train.dtype=f64",
+            "train.batch_size=4",
+            "model.parametrization=mup",
+            "model.base_width=8",
+            &format!("train.ranks={w}"),
+        ]);
+        let dir = fx.path(&format!("mup-{w}"));
+        train::train(&cfg, &opts(dir.clone(), false, None)).unwrap();
+        weights(&dir, 12)
+    };
+    let d = max_rel_diff(&run(1), &run(2));
+    assert!(d < 1e-12, "μP, 2 ranks: weights differ by {d:e}");
+}
+
 /// A data-parallel run resumes bit-identically on the same number of ranks
 /// (the host all-reduce is deterministic), and on a different number of ranks
 /// continues the same trajectory (the checkpoint is rank-independent).

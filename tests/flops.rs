@@ -23,6 +23,8 @@ fn shape(
         vocab_size,
         bias,
         ln_eps: 1e-5,
+        parametrization: Default::default(),
+        base_width: None,
     }
 }
 

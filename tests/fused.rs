@@ -176,13 +176,16 @@ fn causal_attention_matches_reference() {
     for dtype in [DType::F64, DType::F32] {
         for (b, t, h, hd) in [(1, 1, 1, 4), (2, 7, 3, 5), (2, 130, 2, 8)] {
             let qkv = randn(&[b, t, 3 * h * hd], 2.0, dtype, 8);
-            compare(
-                "causal_attention",
-                dtype,
-                &[qkv],
-                &|x| attention::causal_attention(&x[0], h).unwrap(),
-                &|x| ops::causal_attention(&x[0], h).unwrap(),
-            );
+            // SP's 1/√hd and a μP-style 1/hd: the backward must use the same scale.
+            for scale in [1.0 / (hd as f64).sqrt(), 1.0 / hd as f64] {
+                compare(
+                    "causal_attention",
+                    dtype,
+                    std::slice::from_ref(&qkv),
+                    &|x| attention::causal_attention(&x[0], h, scale).unwrap(),
+                    &|x| ops::causal_attention(&x[0], h, scale).unwrap(),
+                );
+            }
         }
     }
 }
@@ -246,6 +249,8 @@ fn adamw_and_grad_norm_match_reference() {
         vocab_size: 11,
         bias: true,
         ln_eps: 1e-5,
+        parametrization: Default::default(),
+        base_width: None,
     };
     let ocfg = OptimConfig {
         weight_decay: 0.1,

@@ -42,6 +42,15 @@ fn every_parameter_matches_finite_differences_without_bias() {
     check(&tiny(false), Kernels::Fused);
 }
 
+/// μP's multipliers (init, attention ×1/√m, logits ×1/m) live in the forward:
+/// the gradients stay exact, for both kernel sets.
+#[test]
+fn mup_matches_finite_differences() {
+    for k in [Kernels::Fused, Kernels::Composed] {
+        check(&scalelab::check::gradcheck::tiny_mup(), k);
+    }
+}
+
 #[test]
 fn composed_ops_match_finite_differences() {
     check(&tiny(true), Kernels::Composed);
@@ -60,8 +69,8 @@ fn check_command_passes_on_cpu() {
     assert_eq!(v["failed"], 0);
     assert_eq!(
         v["checks"].as_array().unwrap().len(),
-        6,
-        "4 gradient checks + bf16 + f16 on CPU"
+        8,
+        "6 gradient checks (bias, no bias, μP × 2 kernel sets) + bf16 + f16 on CPU"
     );
 }
 

@@ -241,6 +241,42 @@ fn export_import_round_trip_is_exact() {
     assert!(!fx.path("exp5").exists());
 }
 
+/// μP: the logit multiplier goes into an untied lm_head = wte/m, the attention
+/// factor 1/√m into c_attn's query columns; import undoes both. With m = 4 the
+/// factors are powers of two, so the round trip is exact.
+#[test]
+fn mup_export_folds_multipliers_and_round_trips() {
+    let fx = common::Fixture::new();
+    let run = trained_run(
+        &fx,
+        "run",
+        &["model.parametrization=mup", "model.base_width=8"],
+    );
+    let exp = fx.path("exp");
+    ok(&["export", "--run", s(&run), "--out", s(&exp)]);
+    let c: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(exp.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["tie_word_embeddings"], false);
+    let w = candle_core::safetensors::load(exp.join("model.safetensors"), &Device::Cpu).unwrap();
+    let ck = scalelab::rundir::Run::open(&run, None, &Device::Cpu).unwrap();
+    let p: HashMap<String, Tensor> = ck.params.named_tensors().into_iter().collect();
+    assert_eq!(
+        f32_bits(&w["lm_head.weight"]),
+        f32_bits(&(&p["wte.weight"] * 0.25).unwrap())
+    );
+    let (q, q0) = (
+        &w["transformer.h.0.attn.c_attn.bias"],
+        &p["h.0.attn.c_attn.bias"],
+    );
+    assert_eq!(
+        f32_bits(&q.narrow(0, 0, 32).unwrap()),
+        f32_bits(&(q0.narrow(0, 0, 32).unwrap() * 0.5).unwrap())
+    );
+    let back = fx.path("back");
+    ok(&["import", "--hf", s(&exp), "--out", s(&back)]);
+    assert_eq!(logits_bits(&run, &TOKENS), logits_bits(&back, &TOKENS));
+}
+
 #[test]
 fn export_refuses_bias_free_models_and_existing_folders() {
     let fx = common::Fixture::new();

@@ -10,8 +10,22 @@ use std::fs;
 
 #[test]
 fn resumed_run_is_bit_identical() {
+    resumes_bit_identically(&["train.grad_accum=2"]);
+}
+
+/// μP's per-parameter learning rates come from the config: a resume rebuilds them exactly.
+#[test]
+fn resumed_mup_run_is_bit_identical() {
+    resumes_bit_identically(&[
+        "train.grad_accum=2",
+        "model.parametrization=mup",
+        "model.base_width=8",
+    ]);
+}
+
+fn resumes_bit_identically(overrides: &[&str]) {
     let fx = common::Fixture::new();
-    let cfg = fx.config(&["train.grad_accum=2"]);
+    let cfg = fx.config(overrides);
     let a = fx.path("a");
     let b = fx.path("b");
     let sa = train::train(&cfg, &opts(a.clone(), false, None)).unwrap();

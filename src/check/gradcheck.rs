@@ -26,6 +26,17 @@ pub fn tiny(bias: bool) -> ModelConfig {
         vocab_size: 13,
         bias,
         ln_eps: 1e-5,
+        parametrization: Default::default(),
+        base_width: None,
+    }
+}
+
+/// [`tiny`] under μP at 4× its base width (every multiplier ≠ 1).
+pub fn tiny_mup() -> ModelConfig {
+    ModelConfig {
+        parametrization: crate::config::Parametrization::Mup,
+        base_width: Some(2),
+        ..tiny(true)
     }
 }
 

@@ -5,8 +5,10 @@
 //! - `gradcheck`: every parameter's gradient against finite differences (f64).
 //! - `parity`: CPU against the device, same weights and batch (f32).
 //! - `precision`: bf16 / f16 (and TF32 on CUDA) training against fp32.
+//! - `coord` (`scalelab check coord`): μP's coordinate check across widths.
 
 pub mod cli;
+pub mod coord;
 pub mod gradcheck;
 pub mod parity;
 pub mod precision;
@@ -65,8 +67,12 @@ pub fn run(dev: &Device) -> Vec<Row> {
         &[Kernels::Composed]
     };
     for &k in kernels {
-        for bias in [true, false] {
-            let r = gradcheck::gradcheck(&gradcheck::tiny(bias), k, dev).map(|ps| {
+        for (cfg, what) in [
+            (gradcheck::tiny(true), "bias true"),
+            (gradcheck::tiny(false), "bias false"),
+            (gradcheck::tiny_mup(), "μp"),
+        ] {
+            let r = gradcheck::gradcheck(&cfg, k, dev).map(|ps| {
                 let worst = ps
                     .iter()
                     .max_by(|a, b| a.max_rel_err.total_cmp(&b.max_rel_err))
@@ -82,7 +88,7 @@ pub fn run(dev: &Device) -> Vec<Row> {
                 )
             });
             rows.push(row(
-                format!("gradients = finite differences (f64, {k:?} kernels, bias {bias})")
+                format!("gradients = finite differences (f64, {k:?} kernels, {what})")
                     .to_lowercase(),
                 GRAD_TOL,
                 r,

@@ -32,7 +32,7 @@ warmup_steps = 2
 pub const STEPS: usize = 12;
 
 /// A learnable stream: token t+1 = (3·t + 1) mod V with 10% noise, fixed seed.
-fn batches(cfg: &RunConfig, n: usize) -> Vec<Batch> {
+pub(crate) fn batches(cfg: &RunConfig, n: usize) -> Vec<Batch> {
     let (b, t, v) = (
         cfg.train.batch_size,
         cfg.model.seq_len,

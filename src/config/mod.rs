@@ -6,8 +6,8 @@ pub mod args;
 mod model;
 mod overrides;
 
-pub use model::ModelConfig;
 use model::RawModel;
+pub use model::{ModelConfig, Parametrization};
 use overrides::apply_override;
 
 use crate::device::{DTypeSpec, DeviceSpec};

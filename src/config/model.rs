@@ -15,6 +15,32 @@ pub struct ModelConfig {
     /// Biases on linear layers and LayerNorms (GPT-2 has them).
     pub bias: bool,
     pub ln_eps: f64,
+    /// Standard or maximal-update parametrization (absent in SP run folders,
+    /// which keeps their config.toml as before).
+    #[serde(default, skip_serializing_if = "Parametrization::is_sp")]
+    pub parametrization: Parametrization,
+    /// The width at which μP equals SP (default: d_model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_width: Option<usize>,
+}
+
+/// How initialisation, learning rates and forward multipliers scale with width
+/// (docs/fitting.md, "μP").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parametrization {
+    /// Standard: GPT-2's fixed init, one learning rate, attention scale 1/√d_head.
+    #[default]
+    Sp,
+    /// Maximal update (Tensor Programs V, Adam): hidden init σ/√m, hidden lr/m,
+    /// logits ×1/m, attention ×1/√m on top of 1/√d_head; m = d_model/base_width.
+    Mup,
+}
+
+impl Parametrization {
+    pub fn is_sp(&self) -> bool {
+        *self == Parametrization::Sp
+    }
 }
 
 /// Raw `[model]` table as written by the user: `depth` is the size dial
@@ -32,6 +58,8 @@ pub(super) struct RawModel {
     vocab_size: Option<usize>,
     bias: Option<bool>,
     ln_eps: Option<f64>,
+    parametrization: Option<Parametrization>,
+    base_width: Option<usize>,
 }
 
 impl ModelConfig {
@@ -52,11 +80,40 @@ impl ModelConfig {
             vocab_size,
             bias: true,
             ln_eps: 1e-5,
+            parametrization: Parametrization::Sp,
+            base_width: None,
         }
     }
 
     pub fn head_dim(&self) -> usize {
         self.d_model / self.n_head
+    }
+
+    /// The width at which μP equals SP.
+    pub fn base_width(&self) -> usize {
+        self.base_width.unwrap_or(self.d_model)
+    }
+
+    /// μP's width multiplier m = d_model / base_width; 1 under SP.
+    pub fn width_mult(&self) -> f64 {
+        match self.parametrization {
+            Parametrization::Sp => 1.0,
+            Parametrization::Mup => self.d_model as f64 / self.base_width() as f64,
+        }
+    }
+
+    /// The attention-score scale: 1/√d_head, and under μP a further 1/√m, i.e.
+    /// √(d_head at base width)/d_head when n_head is held fixed (μP's 1/d_head).
+    pub fn attn_scale(&self) -> f64 {
+        1.0 / (self.head_dim() as f64 * self.width_mult()).sqrt()
+    }
+
+    /// The multiplier on the logits (tied LM head): 1/m under μP, None under SP.
+    pub fn logit_mult(&self) -> Option<f64> {
+        match self.parametrization {
+            Parametrization::Sp => None,
+            Parametrization::Mup => Some(1.0 / self.width_mult()),
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -89,6 +146,9 @@ impl ModelConfig {
             if v > max {
                 bail!("model.{f} = {v} is absurd (limit {max})");
             }
+        }
+        if self.base_width == Some(0) {
+            bail!("model.base_width must be > 0");
         }
         if !(self.ln_eps > 0.0 && self.ln_eps < 1.0) {
             bail!("model.ln_eps must be in (0, 1), got {}", self.ln_eps);
@@ -147,6 +207,8 @@ impl RawModel {
                     vocab_size,
                     bias: true,
                     ln_eps: 1e-5,
+                    parametrization: Parametrization::Sp,
+                    base_width: None,
                 }
             }
         };
@@ -156,6 +218,8 @@ impl RawModel {
         if let Some(e) = self.ln_eps {
             m.ln_eps = e;
         }
+        m.parametrization = self.parametrization.unwrap_or_default();
+        m.base_width = self.base_width;
         m.validate()?;
         Ok(m)
     }

@@ -9,6 +9,7 @@
 //! | `h.{i}.…` (ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj) | `transformer.h.{i}.…` |
 //! | `ln_f.weight`, `ln_f.bias` | `transformer.ln_f.…` |
 //! | (LM head = wte) | no `lm_head.weight`: `tie_word_embeddings` |
+//! | μP run | multipliers folded, untied `lm_head.weight` = wte/m (`super::mup`) |
 //!
 //! Import accepts names with or without the `transformer.` prefix, skips the
 //! attention-mask buffers (`h.{i}.attn.bias`, `h.{i}.attn.masked_bias`),
@@ -173,14 +174,18 @@ pub fn export(run: &Path, out: &Path, step: Option<usize>) -> Result<Exported> {
     if !ck.cfg.model.bias {
         bail!("run {}: model.bias = false cannot be represented in Hugging Face GPT-2 (its linear layers and LayerNorms always have biases)", run.display());
     }
-    let tensors: Vec<(String, Tensor)> = ck
-        .params
-        .named_tensors()
-        .into_iter()
-        .map(|(n, t)| (format!("{PREFIX}{n}"), t))
-        .collect();
+    let tensors: Vec<(String, Tensor)> =
+        super::mup::fold(&ck.cfg.model, ck.params.named_tensors())?
+            .into_iter()
+            .map(|(n, t)| match n == super::mup::LM_HEAD {
+                true => (n, t),
+                false => (format!("{PREFIX}{n}"), t),
+            })
+            .collect();
     let weights = hf_safetensors_bytes(&tensors)?;
-    let mut config = serde_json::to_string_pretty(&hf_config(&ck.cfg.model, &ck.tokenizer))?;
+    let mut hf_cfg = hf_config(&ck.cfg.model, &ck.tokenizer);
+    super::mup::config_fields(&ck.cfg.model, &mut hf_cfg);
+    let mut config = serde_json::to_string_pretty(&hf_cfg)?;
     config.push('\n');
     create_folder(out, "export folder", |tmp| {
         fsx::write_atomic(&tmp.join(CONFIG_FILE), config.as_bytes())?;
@@ -260,7 +265,7 @@ pub fn read_hf_config(hf: &Path) -> Result<ModelConfig> {
             anyhow!("{what}: field `layer_norm_epsilon` must be a number, got {x}")
         })?,
     };
-    let m = ModelConfig {
+    let mut m = ModelConfig {
         n_layer: uint(&["n_layer"])?,
         n_head: uint(&["n_head"])?,
         d_model,
@@ -268,7 +273,10 @@ pub fn read_hf_config(hf: &Path) -> Result<ModelConfig> {
         vocab_size: uint(&["vocab_size"])?,
         bias: true,
         ln_eps,
+        parametrization: Default::default(),
+        base_width: None,
     };
+    super::mup::read_config_fields(&v, &mut m, &what)?;
     m.validate().map_err(|e| anyhow!("{what}: {e}"))?;
     Ok(m)
 }
@@ -306,7 +314,8 @@ fn is_mask_buffer(name: &str) -> bool {
 }
 
 /// All weight tensors of an HF GPT-2 folder under scalelab names, in f32.
-pub fn read_hf_weights(hf: &Path) -> Result<HashMap<String, Tensor>> {
+/// (A μP folder's folded multipliers are undone, see [`super::mup`].)
+pub fn read_hf_weights(hf: &Path, model: &ModelConfig) -> Result<HashMap<String, Tensor>> {
     let mut out = HashMap::new();
     let mut lm_head = None;
     for path in weight_files(hf)? {
@@ -337,7 +346,9 @@ pub fn read_hf_weights(hf: &Path) -> Result<HashMap<String, Tensor>> {
             }
         }
     }
-    if let (Some((path, head)), Some(wte)) = (lm_head, out.get("wte.weight")) {
+    if !model.parametrization.is_sp() {
+        super::mup::unfold(model, &mut out, lm_head.map(|(_, t)| t))?;
+    } else if let (Some((path, head)), Some(wte)) = (lm_head, out.get("wte.weight")) {
         let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
         let same = head.dims() == wte.dims() && values(&head)? == values(wte)?;
         if !same {
@@ -414,7 +425,7 @@ pub fn import(hf: &Path, out: &Path, tokenizer_path: Option<&Path>) -> Result<Im
             model.vocab_size
         );
     }
-    let weights = read_hf_weights(hf)?;
+    let weights = read_hf_weights(hf, &model)?;
     let tensors = weights.len();
     let params = Params::from_named(
         &model,

@@ -68,6 +68,7 @@ struct Attention {
     c_attn: Linear,
     c_proj: Linear,
     n_head: usize,
+    scale: f64,
     k: Kernels,
 }
 
@@ -78,6 +79,7 @@ impl Attention {
             c_attn: Linear::new(d, 3 * d, cfg.bias, k, vb.pp("c_attn"))?,
             c_proj: Linear::new(d, d, cfg.bias, k, vb.pp("c_proj"))?,
             n_head: cfg.n_head,
+            scale: cfg.attn_scale(),
             k,
         })
     }
@@ -86,7 +88,7 @@ impl Attention {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self
             .k
-            .causal_attention(&self.c_attn.forward(x)?, self.n_head)?;
+            .causal_attention(&self.c_attn.forward(x)?, self.n_head, self.scale)?;
         self.c_proj.forward(&y)
     }
 }
@@ -130,11 +132,18 @@ impl Block {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.ln_1.forward(x)?)?)?;
-        &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
+    fn forward(&self, x: &Tensor, probe: &mut Probe) -> Result<Tensor> {
+        let a = self.attn.forward(&self.ln_1.forward(x)?)?;
+        probe("attn", &a)?;
+        let x = (x + a)?;
+        let m = self.mlp.forward(&self.ln_2.forward(&x)?)?;
+        probe("mlp", &m)?;
+        &x + m
     }
 }
+
+/// Called with each named activation of a forward pass (the coordinate check).
+pub type Probe<'a> = dyn FnMut(&str, &Tensor) -> Result<()> + 'a;
 
 pub struct Gpt {
     cfg: Config,
@@ -172,6 +181,12 @@ impl Gpt {
 
     /// Final hidden states [b, t, d] for token ids `idx` [b, t] (u32), t ≤ seq_len.
     pub fn hidden(&self, idx: &Tensor) -> Result<Tensor> {
+        self.hidden_probed(idx, &mut |_, _| Ok(()))
+    }
+
+    /// [`Gpt::hidden`], showing `probe` the embedding output (`embed`), each
+    /// block's attention and MLP outputs (`h.{i}.attn`, `h.{i}.mlp`) and `ln_f`.
+    fn hidden_probed(&self, idx: &Tensor, probe: &mut Probe) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
         if t > self.cfg.seq_len {
             candle_core::bail!(
@@ -184,10 +199,25 @@ impl Gpt {
                 .index_select(&idx.flatten_all()?, 0)?
                 .reshape((b, t, self.cfg.d_model))?;
         let mut x = tok.broadcast_add(&self.wpe.narrow(0, 0, t)?)?;
-        for block in &self.blocks {
-            x = block.forward(&x)?;
+        probe("embed", &x)?;
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(&x, &mut |name, a| probe(&format!("h.{i}.{name}"), a))?;
         }
-        self.ln_f.forward(&x)
+        let h = self.ln_f.forward(&x)?;
+        probe("ln_f", &h)?;
+        Ok(h)
+    }
+
+    /// Every probed activation of [`Gpt::hidden_probed`] and the logits (`logits`), in order.
+    pub fn activations(&self, idx: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        let h = self.hidden_probed(idx, &mut |name, a| {
+            out.push((name.to_string(), a.clone()));
+            Ok(())
+        })?;
+        let (b, t, d) = h.dims3()?;
+        out.push(("logits".into(), self.head(&h.reshape((b * t, d))?)?));
+        Ok(out)
     }
 
     /// Logits [b, t, vocab] (the LM head is the transposed token embedding).
@@ -201,14 +231,23 @@ impl Gpt {
     fn logits_rows(&self, idx: &Tensor) -> Result<Tensor> {
         let h = self.hidden(idx)?;
         let (b, t, d) = h.dims3()?;
-        matmul(&h.reshape((b * t, d))?, &self.wte.t()?)
+        self.head(&h.reshape((b * t, d))?)
     }
 
     /// Logits [b, vocab] of the last position only (generation).
     pub fn last_logits(&self, idx: &Tensor) -> Result<Tensor> {
         let h = self.hidden(idx)?;
         let t = h.dim(1)?;
-        matmul(&h.narrow(1, t - 1, 1)?.squeeze(1)?, &self.wte.t()?)
+        self.head(&h.narrow(1, t - 1, 1)?.squeeze(1)?)
+    }
+
+    /// The tied LM head on final hidden rows [n, d]. μP's 1/m logit multiplier
+    /// is applied to the hidden rows (same product, d instead of vocab columns).
+    fn head(&self, h: &Tensor) -> Result<Tensor> {
+        match self.cfg.logit_mult() {
+            Some(c) => matmul(&(h * c)?, &self.wte.t()?),
+            None => matmul(h, &self.wte.t()?),
+        }
     }
 
     /// Mean next-token cross-entropy (nats) of `idx` against `targets`, both [b, t].

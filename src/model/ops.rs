@@ -84,8 +84,8 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 }
 
 /// Causal multi-head self-attention of `qkv [b, t, 3d]` (q | k | v) → `[b, t, d]`:
-/// split heads, softmax(QKᵀ/√hd + mask)·V, merge heads.
-pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
+/// split heads, softmax(scale·QKᵀ + mask)·V, merge heads (scale 1/√hd in SP).
+pub fn causal_attention(qkv: &Tensor, n_head: usize, scale: f64) -> Result<Tensor> {
     let (b, t, d3) = qkv.dims3()?;
     let (d, h) = (d3 / 3, n_head);
     let hd = d / h;
@@ -96,7 +96,7 @@ pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
             .contiguous()
     };
     let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
-    let scores = (matmul(&q, &k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+    let scores = (matmul(&q, &k.t()?)? * scale)?;
     let att = softmax_last(&scores.broadcast_add(&causal_mask(t, qkv.dtype(), qkv.device())?)?)?;
     matmul(&att, &v)?.transpose(1, 2)?.reshape((b, t, d))
 }

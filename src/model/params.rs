@@ -20,6 +20,9 @@ pub struct ParamSpec {
     pub name: String,
     pub shape: Vec<usize>,
     pub init: Init,
+    /// Multiplier on the learning rate (and so on AdamW's coupled decay): 1/m
+    /// for μP's hidden matrices, 1 otherwise.
+    pub lr_scale: f64,
 }
 
 impl ParamSpec {
@@ -39,12 +42,25 @@ impl ParamSpec {
 
 /// Every parameter in a fixed order. Linear weights are `[in, out]` (GPT-2 Conv1D).
 /// GPT-2 init: N(0, 0.02), residual projections N(0, 0.02/sqrt(2·n_layer)).
+/// μP (m = width multiplier): hidden matrices' std ÷√m and learning rate ÷m.
 pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     let d = cfg.d_model;
+    // m = 1 under SP: the factors below are then exactly 1.
+    let m = cfg.width_mult();
     let std = 0.02;
-    let proj_std = std / (2.0 * cfg.n_layer as f64).sqrt();
+    let hstd = std / m.sqrt();
+    let proj_std = hstd / (2.0 * cfg.n_layer as f64).sqrt();
     let mut v = Vec::new();
-    let mut push = |name: String, shape: Vec<usize>, init| v.push(ParamSpec { name, shape, init });
+    let mut push = |name: String, shape: Vec<usize>, init| {
+        let hidden = shape.len() == 2 && name.starts_with('h');
+        let lr_scale = if hidden { 1.0 / m } else { 1.0 };
+        v.push(ParamSpec {
+            name,
+            shape,
+            init,
+            lr_scale,
+        })
+    };
     push(
         "wte.weight".into(),
         vec![cfg.vocab_size, d],
@@ -52,9 +68,9 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     );
     push("wpe.weight".into(), vec![cfg.seq_len, d], Init::Normal(std));
     let layers: [(&str, usize, usize, f64); 4] = [
-        ("attn.c_attn", d, 3 * d, std),
+        ("attn.c_attn", d, 3 * d, hstd),
         ("attn.c_proj", d, d, proj_std),
-        ("mlp.c_fc", d, 4 * d, std),
+        ("mlp.c_fc", d, 4 * d, hstd),
         ("mlp.c_proj", 4 * d, d, proj_std),
     ];
     for i in 0..cfg.n_layer {

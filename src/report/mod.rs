@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod cli;
+pub mod coord;
 pub mod curves;
 mod fit_charts;
 mod projection;
@@ -20,9 +21,11 @@ pub fn report(dir: &Path, opts: &sweep::Options) -> Result<PathBuf> {
         sweep::report(dir, opts)
     } else if crate::rundir::metrics_path(dir).is_file() {
         run_report(dir)
+    } else if dir.join(crate::check::coord::COORD_CSV).is_file() {
+        coord_report(dir)
     } else {
         bail!(
-            "report: {} is neither a run folder (metrics.jsonl) nor a sweep folder (results.csv)",
+            "report: {} is neither a run folder (metrics.jsonl), a sweep folder (results.csv) nor a coordinate check (coord.csv)",
             dir.display()
         )
     }
@@ -36,6 +39,21 @@ pub fn images(dir: &Path, stems: &[PathBuf]) -> String {
         let _ = writeln!(s, "![{rel}]({rel}.png) ([svg]({rel}.svg))\n");
     }
     s
+}
+
+fn coord_report(dir: &Path) -> Result<PathBuf> {
+    let charts = dir.join("charts");
+    std::fs::create_dir_all(&charts)?;
+    let stems = coord::write_coord_charts(&dir.join(crate::check::coord::COORD_CSV), &charts)?;
+    let mut md = String::from("# Coordinate check
+
+Activation RMS per layer against width (`scalelab check coord`): flat under μP, growing logits under SP.
+
+");
+    md.push_str(&images(dir, &stems));
+    let path = dir.join("report.md");
+    crate::fsx::write_atomic(&path, md.as_bytes())?;
+    Ok(path)
 }
 
 fn run_report(dir: &Path) -> Result<PathBuf> {

@@ -16,6 +16,8 @@ pub struct AdamW {
     /// Steps taken (bias correction uses t ≥ 1).
     pub t: u64,
     decay: Vec<bool>,
+    /// Per-parameter learning-rate multiplier (μP's 1/m on hidden matrices).
+    lr_scale: Vec<f64>,
 }
 
 impl AdamW {
@@ -39,6 +41,7 @@ impl AdamW {
                 .iter()
                 .map(|s| s.decays(cfg.decay_embeddings))
                 .collect(),
+            lr_scale: params.specs.iter().map(|s| s.lr_scale).collect(),
         })
     }
 
@@ -56,7 +59,10 @@ impl AdamW {
         let o = &self.cfg;
         let bc1 = 1.0 - o.beta1.powi(self.t as i32);
         let bc2 = 1.0 - o.beta2.powi(self.t as i32);
+        let base_lr = lr;
         for (i, (var, g)) in params.vars.iter().zip(grads).enumerate() {
+            // Decoupled decay stays coupled to the group's lr (PyTorch AdamW): p·(1 − lr_i·wd).
+            let lr = base_lr * self.lr_scale[i];
             let g = g.to_dtype(var.dtype())?;
             let wd = if self.decay[i] { o.weight_decay } else { 0.0 };
             let p = var.as_tensor();

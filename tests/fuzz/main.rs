@@ -312,7 +312,7 @@ fn hf(cases: u32) {
         write(&cfg_path, if is_config { &bytes } else { &cfg_seed });
         write(&w_path, if is_config { &w_seed } else { &bytes });
         let model = hf::read_hf_config(&d)?;
-        let w = hf::read_hf_weights(&d)?;
+        let w = hf::read_hf_weights(&d, &model)?;
         scalelab::model::params::Params::from_named(&model, w, DType::F32, &Device::Cpu, "fuzz")?;
         Ok(())
     });

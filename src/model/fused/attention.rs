@@ -195,14 +195,10 @@ fn backward<T: Real + 'static>(qkv: &[T], p: &[T], dy: &[T], g: Dims, scale: T) 
 
 struct Attention {
     n_head: usize,
+    /// Multiplier on the scores, the same in the backward.
+    scale: f64,
     /// P from the forward, for the backward (dropped with the graph).
     probs: Mutex<Option<Tensor>>,
-}
-
-impl Attention {
-    fn scale(g: Dims) -> f64 {
-        1.0 / (g.hd as f64).sqrt()
-    }
 }
 
 impl CustomOp1 for Attention {
@@ -213,7 +209,7 @@ impl CustomOp1 for Attention {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = Dims::new(self.name(), l, self.n_head)?;
         dispatch!(self.name(), s, |T| {
-            let (y, p) = forward(slice::<T>(self.name(), s, l)?, g, T::c(Self::scale(g)));
+            let (y, p) = forward(slice::<T>(self.name(), s, l)?, g, T::c(self.scale));
             *self.probs.lock().expect("not poisoned") = Some(Tensor::from_vec(
                 p,
                 (g.b, g.h, g.t, g.t),
@@ -233,6 +229,7 @@ impl CustomOp1 for Attention {
             &dy.contiguous()?,
             &AttentionBwd {
                 n_head: self.n_head,
+                scale: self.scale,
             },
         )?))
     }
@@ -240,6 +237,7 @@ impl CustomOp1 for Attention {
 
 struct AttentionBwd {
     n_head: usize,
+    scale: f64,
 }
 
 impl CustomOp3 for AttentionBwd {
@@ -264,17 +262,19 @@ impl CustomOp3 for AttentionBwd {
                 slice::<T>(n, s2, l2)?,
                 slice::<T>(n, s3, l3)?,
                 g,
-                T::c(Attention::scale(g)),
+                T::c(self.scale),
             );
             Ok((owned(dqkv), l1.shape().clone()))
         })
     }
 }
 
-/// Causal multi-head self-attention (scale 1/√head_dim) of `qkv [b, t, 3d]` → `[b, t, d]`.
-pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
+/// Causal multi-head self-attention (scores × `scale`, 1/√head_dim in SP) of
+/// `qkv [b, t, 3d]` → `[b, t, d]`.
+pub fn causal_attention(qkv: &Tensor, n_head: usize, scale: f64) -> Result<Tensor> {
     qkv.contiguous()?.apply_op1(Attention {
         n_head,
+        scale,
         probs: Mutex::new(None),
     })
 }

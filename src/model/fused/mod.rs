@@ -79,7 +79,13 @@ impl Kernels {
     }
 
     /// Causal multi-head self-attention of the packed projection `qkv [b, t, 3d]` → `[b, t, d]`.
-    pub fn causal_attention(self, qkv: &Tensor, n_head: usize) -> candle_core::Result<Tensor> {
+    /// `scale` multiplies the scores (1/√head_dim in SP, see `ModelConfig::attn_scale`).
+    pub fn causal_attention(
+        self,
+        qkv: &Tensor,
+        n_head: usize,
+        scale: f64,
+    ) -> candle_core::Result<Tensor> {
         if self.fused_for(qkv) {
             let (b, t, d3) = qkv.dims3()?;
             let hd = d3 / 3 / n_head;
@@ -96,9 +102,9 @@ impl Kernels {
                 k: t,
                 n: hd,
             });
-            attention::causal_attention(qkv, n_head)
+            attention::causal_attention(qkv, n_head, scale)
         } else {
-            super::ops::causal_attention(qkv, n_head)
+            super::ops::causal_attention(qkv, n_head, scale)
         }
     }
 
