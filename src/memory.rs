@@ -123,7 +123,8 @@ pub fn available_bytes(dev: &Device) -> Option<u64> {
     #[cfg(feature = "cuda")]
     if let Device::Cuda(d) = dev {
         use candle_core::cuda_backend::cudarc::driver::sys;
-        let ctx = d.cuda_stream().context();
+        let stream = d.cuda_stream();
+        let ctx = stream.context();
         ctx.bind_to_thread().ok()?;
         let (mut free, mut total) = (0usize, 0usize);
         // SAFETY: a plain driver query with out-pointers to locals.
