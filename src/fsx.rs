@@ -95,6 +95,12 @@ pub fn require_file(path: &Path, what: &str) -> Result<()> {
     bail!("{what} {}: {kind}", path.display())
 }
 
+/// A temp name made by [`temp_sibling`]: a file being written atomically, or
+/// one a killed process left.
+pub fn is_temp_name(name: &str) -> bool {
+    temp_pid(name).is_some()
+}
+
 /// The process id in a temp name made by [`temp_sibling`] (`.NAME.tmp-PID`).
 fn temp_pid(name: &str) -> Option<i32> {
     let (head, pid) = name.rsplit_once(".tmp-")?;

@@ -6,17 +6,11 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scalelab");
-
+/// scalelab in the fixture's folder (the shared runner of tests/common).
 fn scalelab(fx: &common::Fixture, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args).current_dir(fx.dir.path());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+    common::run_cli(fx.dir.path(), env, args)
 }
 
 fn train_args<'a>(fx: &'a common::Fixture, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

@@ -103,11 +103,6 @@ pub fn lock(dir: &Path) -> Result<File> {
     Ok(f)
 }
 
-/// `.NAME.tmp-PID`: a file being written atomically (fsx), or left by a kill.
-pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with('.') && name.contains(".tmp-")
-}
-
 /// Refuse to use `dir` as a `what` (e.g. "run folder") when it holds entries
 /// that `ours` does not recognise: files scalelab did not write are never
 /// overwritten. The error names them. A missing `dir` is fine.
@@ -117,7 +112,7 @@ pub fn refuse_foreign(dir: &Path, what: &str, ours: impl Fn(&str) -> bool) -> Re
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !ours(n) && !is_temp_name(n) && n != LOCK_FILE)
+        .filter(|n| !ours(n) && !fsx::is_temp_name(n) && n != LOCK_FILE)
         .collect();
     if foreign.is_empty() {
         return Ok(());
