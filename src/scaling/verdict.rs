@@ -86,7 +86,7 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
         });
     }
     let fitted_up_to = fitted.iter().map(|p| p.flops).fold(0.0, f64::max);
-    let runs: Vec<ValidationRun> = validation
+    let runs: Vec<ValidationRun> = replicate_means(validation)
         .iter()
         .filter_map(|p| {
             fit.law()?;
@@ -189,6 +189,39 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
         credible,
         seed_spread: None,
         reasons,
+    }
+}
+
+/// Replicates (the same params, tokens and FLOPs: runs that differ only in
+/// their seed) merged into one point with their mean loss, named without the
+/// `-sN` seed suffix; single runs are kept as they are.
+pub fn replicate_means(points: &[Point]) -> Vec<Point> {
+    let mut groups: Vec<Vec<&Point>> = Vec::new();
+    for p in points {
+        let same = |q: &&Point| q.params == p.params && q.tokens == p.tokens && q.flops == p.flops;
+        match groups.iter_mut().find(|g| same(&g[0])) {
+            Some(g) => g.push(p),
+            None => groups.push(vec![p]),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| {
+            let mut m = g[0].clone();
+            if g.len() > 1 {
+                m.loss = g.iter().map(|p| p.loss).sum::<f64>() / g.len() as f64;
+                m.run = strip_seed(&m.run).to_string();
+            }
+            m
+        })
+        .collect()
+}
+
+/// `name` without a trailing `-s<digits>`.
+fn strip_seed(name: &str) -> &str {
+    match name.rsplit_once("-s") {
+        Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => name,
     }
 }
 

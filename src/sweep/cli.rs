@@ -38,8 +38,10 @@ pub fn run(a: SweepArgs) -> Result<i32> {
             .ok()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "scalelab".into());
-        // Validation runs appear once every main run has finished (run --collect, then --jobs again).
-        for r in sweep.plan.iter().chain(&sweep.validation_plan()?) {
+        // An adaptive design's next budget and the validation runs appear as runs
+        // finish (run --collect, then --jobs again).
+        let (plan, validation) = sweep.runs()?;
+        for r in plan.runs.iter().chain(&validation) {
             if !matches!(
                 sweep.state(r),
                 crate::rundir::results::RunState::Finished(_)

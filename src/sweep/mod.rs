@@ -3,6 +3,7 @@
 //! keep results.csv / curves.csv current, then fit and report.
 
 pub mod cli;
+pub mod design;
 pub mod spec;
 pub mod tables;
 pub mod validation;
@@ -11,26 +12,31 @@ use crate::fsx;
 use crate::rundir::{self, results};
 use crate::train::{self, Stopped, TrainOptions};
 use anyhow::{anyhow, bail, Context, Result};
+use design::{Outcome as RunOutcome, Plan};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use results::{Failure, RunState};
 use spec::{PlannedRun, Spec};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// A sweep folder: spec.toml, runs/<name>/ (ordinary run folders), results.csv, curves.csv.
+/// A sweep folder: spec.toml, runs/<name>/ (ordinary run folders), results.csv,
+/// curves.csv, and design.json for an adaptive design.
 pub struct Sweep {
     pub spec: Spec,
-    pub plan: Vec<PlannedRun>,
     pub out: PathBuf,
+    /// The spec's family of sizes (adaptive designs and validation runs).
+    family: OnceLock<Vec<(String, crate::config::RunConfig)>>,
     /// The validation runs, planned (one fit) once the main runs have finished.
-    validation: std::sync::OnceLock<Vec<PlannedRun>>,
+    validation: OnceLock<Vec<PlannedRun>>,
 }
 
 impl Sweep {
     /// Load and expand the spec; `out` defaults to checkpoints/sweeps/<spec name>.
     pub fn open(spec_path: &Path, out: Option<PathBuf>) -> Result<Self> {
         let (spec, _) = Spec::load(spec_path)?;
-        let plan = spec
-            .plan()
+        // Plan once up front: a spec that cannot be planned fails before anything is written.
+        spec.plan()
             .map_err(|e| anyhow!("sweep spec {}: {e:#}", spec_path.display()))?;
         let stem = spec_path
             .file_stem()
@@ -39,10 +45,44 @@ impl Sweep {
         let out = out.unwrap_or_else(|| PathBuf::from("checkpoints/sweeps").join(stem));
         Ok(Sweep {
             spec,
-            plan,
             out,
+            family: Default::default(),
             validation: Default::default(),
         })
+    }
+
+    pub fn family(&self) -> Result<&[(String, crate::config::RunConfig)]> {
+        if self.family.get().is_none() {
+            let f = self.spec.family()?;
+            let _ = self.family.set(f);
+        }
+        Ok(self.family.get().expect("set above"))
+    }
+
+    /// The main runs planned so far: all of a static design; an adaptive
+    /// design's budgets up to the first that is still training.
+    pub fn plan(&self) -> Result<Plan> {
+        let family = match self.spec.adaptive() {
+            Some(_) => self.family()?,
+            None => &[],
+        };
+        self.spec.plan_with(family, &|r| match self.state(r) {
+            RunState::Finished(s) => RunOutcome::Done(s.val_loss),
+            RunState::Failed(_) => RunOutcome::Failed,
+            RunState::Partial | RunState::Missing => RunOutcome::Pending,
+        })
+    }
+
+    /// Every run planned so far: the main plan, then — once it is complete and
+    /// finished — the validation runs.
+    pub fn runs(&self) -> Result<(Plan, Vec<PlannedRun>)> {
+        let plan = self.plan()?;
+        let validation = if plan.complete {
+            self.validation_plan(&plan.runs)?
+        } else {
+            Vec::new()
+        };
+        Ok((plan, validation))
     }
 
     pub fn run_dir(&self, run: &PlannedRun) -> PathBuf {
@@ -92,26 +132,29 @@ impl Sweep {
 
     /// The validation runs (spec `[validation]`): planned from a fit of the
     /// main runs once all of them have finished; none before that.
-    pub fn validation_plan(&self) -> Result<Vec<PlannedRun>> {
+    fn validation_plan(&self, main: &[PlannedRun]) -> Result<Vec<PlannedRun>> {
         let Some(v) = &self.spec.validation else {
             return Ok(Vec::new());
         };
         if let Some(planned) = self.validation.get() {
             return Ok(planned.clone());
         }
-        let rows = self.rows(&self.plan);
+        let rows = self.rows(main);
         if rows.iter().any(|r| r.status != "ok") {
             return Ok(Vec::new());
         }
-        let planned = validation::plan(&self.spec, v, &rows)?;
+        let planned = validation::plan(&self.spec, v, &rows, self.family()?)?;
         Ok(self.validation.get_or_init(|| planned).clone())
     }
 
     /// Rebuild results.csv and curves.csv from the run folders (curves.csv
-    /// without the validation runs: they never enter a fit).
+    /// without the validation runs: they never enter a fit), and design.json.
     pub fn write_tables(&self) -> Result<Vec<results::Row>> {
-        let validation = self.validation_plan()?;
-        let runs: Vec<PlannedRun> = self.plan.iter().chain(&validation).cloned().collect();
+        let (plan, validation) = self.runs()?;
+        if self.spec.adaptive().is_some() {
+            fsx::write_json_atomic(&self.out.join(design::DESIGN_FILE), &plan.budgets)?;
+        }
+        let runs: Vec<PlannedRun> = plan.runs.iter().chain(&validation).cloned().collect();
         let rows = self.rows(&runs);
         results::write_csv(&self.out.join("results.csv"), &rows)?;
         let mut curves = Vec::new();
@@ -168,7 +211,13 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
         )
     })?;
     // Tokenize once, up front, with its own progress output.
-    crate::data::ensure_dataset(&sweep.plan[0].cfg, quiet)?;
+    let first = sweep
+        .plan()?
+        .runs
+        .into_iter()
+        .next()
+        .expect("a plan has runs");
+    crate::data::ensure_dataset(&first.cfg, quiet)?;
 
     let pb = if quiet {
         ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden())
@@ -184,16 +233,37 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     );
     let mut progress = Progress {
         pb,
-        total: sweep.plan.iter().map(cost).sum(),
-        done: 0.0,
+        tried: HashSet::new(),
         trained: 0,
         failed: 0,
     };
-    progress.train_all(sweep, &sweep.plan, "")?;
-    let validation = sweep.validation_plan()?;
-    if !validation.is_empty() {
-        progress.total += validation.iter().map(cost).sum::<f64>();
-        progress.train_all(sweep, &validation, "validation ")?;
+    // Rounds: an adaptive design plans more runs as runs finish; each run is
+    // tried at most once per invocation (a failure is retried by the next one).
+    loop {
+        let (plan, validation) = sweep.runs()?;
+        let all: Vec<&PlannedRun> = plan.runs.iter().chain(&validation).collect();
+        let todo: Vec<&PlannedRun> = all
+            .iter()
+            .copied()
+            .filter(|r| !progress.tried.contains(&r.name))
+            .collect();
+        if todo.is_empty() {
+            break;
+        }
+        let total: f64 = all.iter().map(|r| cost(r)).sum();
+        let mut done: f64 = all
+            .iter()
+            .filter(|r| progress.tried.contains(&r.name))
+            .map(|r| cost(r))
+            .sum();
+        let n = todo.len();
+        for (i, r) in todo.into_iter().enumerate() {
+            let what = if r.validation { "validation " } else { "" };
+            progress.train_one(sweep, r, &format!("[{what}{}/{n}] {}", i + 1, r.name))?;
+            done += cost(r);
+            progress.pb.set_position((1000.0 * done / total) as u64);
+            sweep.write_tables()?;
+        }
     }
     progress.pb.finish_and_clear();
     let rows = sweep.write_tables()?;
@@ -211,29 +281,15 @@ fn cost(r: &PlannedRun) -> f64 {
 
 struct Progress {
     pb: ProgressBar,
-    total: f64,
-    done: f64,
+    /// Runs already trained, skipped or failed by this invocation.
+    tried: HashSet<String>,
     trained: usize,
     failed: usize,
 }
 
 impl Progress {
-    /// Train each unfinished run of `runs` in order, recording failures; a
-    /// stop (signal, ranks left blocked) ends the sweep.
-    fn train_all(&mut self, sweep: &Sweep, runs: &[PlannedRun], what: &str) -> Result<()> {
-        let n = runs.len();
-        for (i, r) in runs.iter().enumerate() {
-            let label = format!("[{what}{}/{n}] {}", i + 1, r.name);
-            self.train_one(sweep, r, &label)?;
-            self.done += cost(r);
-            self.pb
-                .set_position((1000.0 * self.done / self.total) as u64);
-            sweep.write_tables()?;
-        }
-        Ok(())
-    }
-
     fn train_one(&mut self, sweep: &Sweep, r: &PlannedRun, label: &str) -> Result<()> {
+        self.tried.insert(r.name.clone());
         let pb = &self.pb;
         let failure = results::failure_path(&sweep.out, &r.name);
         let state = sweep.state(r);

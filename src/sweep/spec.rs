@@ -55,6 +55,16 @@ pub struct Design {
     /// [lo, hi]: IsoFLOP profiles then centre each budget on sizes near its
     /// optimum, as Chinchilla did, instead of training hopeless extremes.
     pub tokens_per_param_range: Option<[f64; 2]>,
+    /// Adaptive IsoFLOP design ([`super::design`]): this many sizes of the
+    /// family per budget, centred on the optimum predicted from the budgets
+    /// already trained.
+    pub sizes_per_budget: Option<usize>,
+    /// Ratio of N between neighbouring sizes of a budget (default 1.6).
+    pub size_ratio: Option<f64>,
+    /// Tokens per parameter taken as optimal for the first budget (default 20).
+    pub prior_tokens_per_param: Option<f64>,
+    /// Sizes a budget may add to bracket its minimum (default 3).
+    pub max_extend: Option<usize>,
 }
 
 /// Runs beyond the fitted compute that check the law's predictions: one at
@@ -190,6 +200,7 @@ impl Spec {
                 bail!("design.tokens_per_param_range must be [lo, hi] with 0 < lo < hi, got [{lo}, {hi}]");
             }
         }
+        self.validate_adaptive()?;
         if self.sizes.depth.is_empty() && self.sizes.shapes.is_empty() {
             bail!("sizes: give depth = [...] or shapes = [...]");
         }
@@ -221,6 +232,52 @@ impl Spec {
             }
         }
         Ok(())
+    }
+
+    fn validate_adaptive(&self) -> Result<()> {
+        let d = &self.design;
+        let Some(k) = d.sizes_per_budget else {
+            for (f, set) in [
+                ("size_ratio", d.size_ratio.is_some()),
+                ("prior_tokens_per_param", d.prior_tokens_per_param.is_some()),
+                ("max_extend", d.max_extend.is_some()),
+            ] {
+                if set {
+                    bail!("design.{f} needs design.sizes_per_budget (an adaptive design)");
+                }
+            }
+            return Ok(());
+        };
+        if d.isoflop.is_none() {
+            bail!("design.sizes_per_budget needs an isoflop design (it brackets each budget's minimum)");
+        }
+        if k < 3 {
+            bail!("design.sizes_per_budget must be at least 3 (a minimum needs a size on each side), got {k}");
+        }
+        if d.tokens_per_param_range.is_some() {
+            bail!("design.tokens_per_param_range and design.sizes_per_budget both choose the sizes; give one");
+        }
+        if let Some(r) = d.size_ratio.filter(|r| !(r.is_finite() && *r > 1.0)) {
+            bail!("design.size_ratio must be a number > 1, got {r}");
+        }
+        if let Some(r) = d
+            .prior_tokens_per_param
+            .filter(|r| !(r.is_finite() && *r > 0.0))
+        {
+            bail!("design.prior_tokens_per_param must be a positive number, got {r}");
+        }
+        Ok(())
+    }
+
+    /// The adaptive design's settings, if the spec has one.
+    pub fn adaptive(&self) -> Option<super::design::Adaptive> {
+        let d = &self.design;
+        Some(super::design::Adaptive {
+            sizes_per_budget: d.sizes_per_budget?,
+            size_ratio: d.size_ratio.unwrap_or(1.6),
+            prior_tokens_per_param: d.prior_tokens_per_param.unwrap_or(20.0),
+            max_extend: d.max_extend.unwrap_or(3),
+        })
     }
 
     fn budgets(&self) -> Vec<Budget> {
@@ -312,26 +369,39 @@ impl Spec {
         }))
     }
 
+    /// One run per seed of `seeds` (named `-sN`), or the run itself.
+    pub fn replicate(&self, run: PlannedRun) -> Vec<PlannedRun> {
+        if self.seeds.is_empty() {
+            return vec![run];
+        }
+        self.seeds
+            .iter()
+            .map(|&seed| {
+                let mut r = run.clone();
+                r.name = format!("{}-s{seed}", run.name);
+                r.cfg.train.seed = seed;
+                r
+            })
+            .collect()
+    }
+
     /// Expand into runs, budget-major (the smallest budgets first: early results
-    /// are cheap), each with its config resolved and validated.
+    /// are cheap), each with its config resolved and validated. An adaptive
+    /// design plans only what needs no results: its first budget.
     pub fn plan(&self) -> Result<Vec<PlannedRun>> {
+        if self.adaptive().is_some() {
+            let family = self.family()?;
+            return Ok(self
+                .plan_with(&family, &|_| super::design::Outcome::Pending)?
+                .runs);
+        }
         // Budgets only change the stop condition, the evaluation interval and the warm-up.
         let sized = self.sized(self.sizes())?;
         let mut runs = Vec::new();
         for budget in self.budgets() {
             for (size, sized_cfg) in &sized {
-                let Some(run) = self.run_for(size, sized_cfg, budget, true)? else {
-                    continue;
-                };
-                if self.seeds.is_empty() {
-                    runs.push(run);
-                    continue;
-                }
-                for &seed in &self.seeds {
-                    let mut r = run.clone();
-                    r.name = format!("{}-s{seed}", run.name);
-                    r.cfg.train.seed = seed;
-                    runs.push(r);
+                if let Some(run) = self.run_for(size, sized_cfg, budget, true)? {
+                    runs.extend(self.replicate(run));
                 }
             }
         }
@@ -341,10 +411,29 @@ impl Spec {
         Ok(runs)
     }
 
+    /// The plan as far as the finished runs allow (`outcome` says what each
+    /// planned run became): the whole static expansion, or an adaptive
+    /// design's budgets up to the first one still training.
+    pub fn plan_with(
+        &self,
+        family: &[(String, RunConfig)],
+        outcome: &dyn Fn(&PlannedRun) -> super::design::Outcome,
+    ) -> Result<super::design::Plan> {
+        let Some(a) = self.adaptive() else {
+            return Ok(super::design::Plan {
+                runs: self.plan()?,
+                budgets: Vec::new(),
+                complete: true,
+            });
+        };
+        let budgets: Vec<f64> = self.budgets().iter().map(Budget::value).collect();
+        super::design::plan(self, &a, &budgets, family, outcome)
+    }
+
     /// Sizes of the spec's family beyond its list, for validation runs: the
     /// size dial at every depth up to 64, or — for listed shapes — the largest
     /// shape's depth and head width at every width up to 4096.
-    pub(super) fn family(&self) -> Result<Vec<(String, RunConfig)>> {
+    pub fn family(&self) -> Result<Vec<(String, RunConfig)>> {
         let mut sizes = Vec::new();
         if !self.sizes.depth.is_empty() {
             sizes

@@ -5,14 +5,19 @@
 
 use super::spec::{Budget, PlannedRun, Spec, ValidationSpec};
 use crate::config::RunConfig;
-use crate::flops::{total_steps, StepFlops};
+use crate::flops::StepFlops;
 use crate::model::params::param_counts;
 use crate::rundir::results::Row;
 use crate::scaling::{fit_all, FitOptions, Law3, Point};
 use anyhow::{anyhow, bail, Result};
 
 /// The validation runs for a sweep whose main runs finished as `rows`.
-pub fn plan(spec: &Spec, v: &ValidationSpec, rows: &[Row]) -> Result<Vec<PlannedRun>> {
+pub fn plan(
+    spec: &Spec,
+    v: &ValidationSpec,
+    rows: &[Row],
+    family: &[(String, RunConfig)],
+) -> Result<Vec<PlannedRun>> {
     let points: Vec<Point> = rows
         .iter()
         .filter_map(|r| {
@@ -41,20 +46,19 @@ pub fn plan(spec: &Spec, v: &ValidationSpec, rows: &[Row]) -> Result<Vec<Planned
         )
     })?;
     let budget = Budget::Flops(v.multiple * max_budget);
-    let family = spec.family()?;
-    let (best, off) = pick_sizes(&family, &law, budget.value(), v.off_optimum)?;
-    [best, off]
-        .into_iter()
-        .map(|i| {
-            let (size, cfg) = &family[i];
-            let mut run = spec
-                .run_for(size, cfg, budget, false)?
-                .expect("no range check for validation runs");
-            run.name = format!("val-{}", run.name);
-            run.validation = true;
-            Ok(run)
-        })
-        .collect()
+    let (best, off) = pick_sizes(family, &law, budget.value(), v.off_optimum)?;
+    let mut runs = Vec::new();
+    for i in [best, off] {
+        let (size, cfg) = &family[i];
+        let mut run = spec
+            .run_for(size, cfg, budget, false)?
+            .expect("no range check for validation runs");
+        run.name = format!("val-{}", run.name);
+        run.validation = true;
+        // Replicated like the fitted runs: the verdict scores their mean.
+        runs.extend(spec.replicate(run));
+    }
+    Ok(runs)
 }
 
 /// Indices into `family` of the size the law predicts lowest at compute `c`
@@ -75,11 +79,7 @@ pub fn pick_sizes(
                 return None;
             }
             let n = param_counts(&cfg.model).total as f64;
-            let mut cfg = cfg.clone();
-            cfg.train.max_flops = Some(c);
-            (cfg.train.max_steps, cfg.train.max_tokens) = (None, None);
-            let tokens = (total_steps(&cfg) as u64 * cfg.tokens_per_step()) as f64;
-            Some((i, n, law.loss(n, tokens)))
+            Some((i, n, law.loss(n, super::design::tokens_at(cfg, c))))
         })
         .collect();
     let Some(&(best, n_best, _)) = scored.iter().min_by(|a, b| a.2.total_cmp(&b.2)) else {
