@@ -403,3 +403,37 @@ fn seeds_replicate_every_run() {
     let e = scalelab::sweep::spec::Spec::load(&spec).unwrap_err();
     assert!(format!("{e:#}").contains("seeds"), "{e:#}");
 }
+
+/// `--set` overrides every run's config after the spec's own `set`, is
+/// recorded in the folder's spec.toml (so a different `--set` is a different
+/// sweep), and a bad key is a one-line error.
+#[test]
+fn set_flag_overrides_every_run_and_is_part_of_the_spec() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let out = fx.path("sweep");
+    let (s, o) = (spec.to_str().unwrap(), out.to_str().unwrap());
+    let r = scalelab(&["sweep", s, "--out", o, "--jobs", "--set", "optim.lr=0.0123"]);
+    assert!(r.status.success(), "{}", text(&r));
+    let cfgs: Vec<_> = std::fs::read_dir(out.join("configs")).unwrap().collect();
+    assert_eq!(cfgs.len(), 6);
+    for c in cfgs {
+        let t = std::fs::read_to_string(c.unwrap().path()).unwrap();
+        assert!(t.contains("lr = 0.0123"), "{t}");
+    }
+    assert!(std::fs::read_to_string(out.join("spec.toml"))
+        .unwrap()
+        .contains("optim.lr=0.0123"));
+    let r = scalelab(&["sweep", s, "--out", o, "--jobs", "--set", "optim.lr=0.5"]);
+    assert!(
+        !r.status.success() && text(&r).contains("different spec"),
+        "{}",
+        text(&r)
+    );
+    let r = scalelab(&["sweep", s, "--out", o, "--jobs", "--set", "optim.nope=1"]);
+    let t = text(&r);
+    assert!(
+        !r.status.success() && t.contains("`nope`") && t.trim().lines().count() == 1,
+        "{t}"
+    );
+}

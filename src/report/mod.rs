@@ -6,6 +6,7 @@ pub mod charts;
 pub mod cli;
 pub mod coord;
 pub mod curves;
+mod design;
 mod fit_charts;
 mod projection;
 pub mod sweep;

@@ -42,11 +42,11 @@ impl Default for Options {
 }
 
 fn runs_table(rows: &[Row]) -> String {
-    let mut s = String::from("| run | status | params | non-emb | tokens | tokens/param | FLOPs | val loss | val bpb | wall s | tok/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut s = String::from("| run | status | params | non-emb | tokens | tokens/param | epochs | FLOPs | val loss | val bpb | wall s | tok/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.run,
             r.status,
             r.params,
@@ -55,6 +55,7 @@ fn runs_table(rows: &[Row]) -> String {
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "–".into()),
             fmt::fixed_or_dash(r.tokens.map(|t| t as f64 / r.params as f64), 1),
+            fmt::fixed_or_dash(r.epochs, 2),
             r.flops
                 .map(|x| format!("{x:.3e}"))
                 .unwrap_or_else(|| "–".into()),
@@ -227,7 +228,9 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         total_flops,
         total_wall,
     );
-    let mut md = format!("## Runs\n\n{}\n", runs_table(&rows));
+    let mut md = super::design::design_section(dir).unwrap_or_default();
+    let _ = write!(md, "## Runs\n\n{}\n", runs_table(&rows));
+    md.push_str(&super::design::repeated_data(&rows).unwrap_or_default());
     if !runs.is_empty() {
         md.push_str("## Training curves\n\n");
         md.push_str(&super::images(

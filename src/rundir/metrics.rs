@@ -178,6 +178,10 @@ pub struct Summary {
     /// (rank 0's device), MiB; none on CPU.
     #[serde(default)]
     pub peak_gpu_mib: Option<f64>,
+    /// Passes over the training split (tokens / its size): above 1 the run
+    /// repeated data (Muennighoff et al. 2023); none in older summaries.
+    #[serde(default)]
+    pub epochs: Option<f64>,
 }
 
 /// Print a line above a progress bar, or plainly when the bar is hidden (output

@@ -43,6 +43,9 @@ pub struct Row {
     /// The run's `train.seed` (replicates of one size and budget differ only in it).
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Passes over the training split; above 1 the run repeated data.
+    #[serde(default)]
+    pub epochs: Option<f64>,
 }
 
 /// Status of a planned run from what its folder holds.
@@ -100,4 +103,28 @@ pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
         .into_inner()
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     crate::fsx::write_atomic(path, &bytes)
+}
+
+/// The sweep folder's record of how an adaptive design chose each budget's sizes.
+pub const DESIGN_FILE: &str = "design.json";
+
+/// How one budget was designed (an entry of design.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetDesign {
+    pub flops: f64,
+    /// The predicted optimum the sizes were centred on, and where it came from.
+    pub predicted_n: f64,
+    pub predicted_from: String,
+    /// Sizes trained, by increasing N.
+    pub sizes: Vec<String>,
+    pub params: Vec<f64>,
+    /// Sizes added to bracket the minimum (`smaller` / `larger`, in order).
+    pub extended: Vec<String>,
+    /// The minimum's N (parabola vertex through the profile, or the best size);
+    /// `None` while the budget is still training.
+    pub n_opt: Option<f64>,
+    /// The best size is not at an edge of the profile.
+    pub interior: Option<bool>,
+    /// Why the design stopped short of an interior minimum, if it did.
+    pub note: Option<String>,
 }

@@ -19,6 +19,11 @@ pub struct SweepArgs {
     /// Only rebuild results.csv / curves.csv (and the fit and report) from the run folders.
     #[arg(long)]
     pub collect: bool,
+    /// Override a config field for every run, after the spec's own `set`
+    /// (repeatable), e.g. `--set data.corpus=data/rust_code.txt.xz`; it
+    /// becomes part of the spec recorded in the sweep folder.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -31,7 +36,7 @@ pub struct SweepArgs {
 
 pub fn run(a: SweepArgs) -> Result<i32> {
     let report_opts = a.report.resolve()?;
-    let sweep = Sweep::open(&a.spec, a.out.clone())?;
+    let sweep = Sweep::open(&a.spec, a.out.clone(), &a.set)?;
     if a.jobs {
         sweep.claim_folder()?;
         let exe = std::env::current_exe()

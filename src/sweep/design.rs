@@ -11,12 +11,10 @@ use super::spec::{Budget, PlannedRun, Spec};
 use crate::config::RunConfig;
 use crate::flops::{total_steps, StepFlops};
 use crate::model::params::param_counts;
+pub use crate::rundir::results::{BudgetDesign, DESIGN_FILE};
 use crate::scaling::{isoflop::parabola, linfit};
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
 
-/// The sweep folder's record of how each budget was designed.
-pub const DESIGN_FILE: &str = "design.json";
 /// Fewest optimizer steps a design run may have: shorter runs are warm-up only.
 pub const MIN_STEPS: usize = 20;
 /// Exponent for N_opt ∝ C^a before two budgets have an interior minimum
@@ -46,27 +44,6 @@ pub enum Outcome {
     Failed,
     /// Finished with this final validation loss.
     Done(f64),
-}
-
-/// How one budget was designed (design.json and the report).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BudgetDesign {
-    pub flops: f64,
-    /// The predicted optimum the sizes were centred on, and where it came from.
-    pub predicted_n: f64,
-    pub predicted_from: String,
-    /// Sizes trained, by increasing N.
-    pub sizes: Vec<String>,
-    pub params: Vec<f64>,
-    /// Sizes added to bracket the minimum (`smaller` / `larger`, in order).
-    pub extended: Vec<String>,
-    /// The minimum's N (parabola vertex through the profile, or the best size);
-    /// `None` while the budget is still training.
-    pub n_opt: Option<f64>,
-    /// The best size is not at an edge of the profile.
-    pub interior: Option<bool>,
-    /// Why the design stopped short of an interior minimum, if it did.
-    pub note: Option<String>,
 }
 
 /// The runs planned so far; `complete` once every budget is settled.

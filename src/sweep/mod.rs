@@ -32,9 +32,11 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    /// Load and expand the spec; `out` defaults to checkpoints/sweeps/<spec name>.
-    pub fn open(spec_path: &Path, out: Option<PathBuf>) -> Result<Self> {
-        let (spec, _) = Spec::load(spec_path)?;
+    /// Load and expand the spec, with `set` appended to its overrides; `out`
+    /// defaults to checkpoints/sweeps/<spec name>.
+    pub fn open(spec_path: &Path, out: Option<PathBuf>, set: &[String]) -> Result<Self> {
+        let (mut spec, _) = Spec::load(spec_path)?;
+        spec.set.extend(set.iter().cloned());
         // Plan once up front: a spec that cannot be planned fails before anything is written.
         spec.plan()
             .map_err(|e| anyhow!("sweep spec {}: {e:#}", spec_path.display()))?;

@@ -34,6 +34,7 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
         device: None,
         error: None,
         seed: Some(run.cfg.train.seed),
+        epochs: None,
     };
     match state(dir, failure) {
         RunState::Finished(s) => {
@@ -47,6 +48,7 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
             r.tok_per_s = Some(s.tok_per_s);
             r.mfu = s.mfu;
             r.device = Some(s.device);
+            r.epochs = s.epochs;
         }
         RunState::Failed(e) => {
             r.status = "failed".into();
