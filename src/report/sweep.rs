@@ -140,6 +140,9 @@ fn fit_section(fit: &FitReport) -> String {
         }
     }
     if let Some(a2) = &fit.approach2 {
+        if let (Some([lo, hi]), Some(noise)) = (a2.a_interval, a2.noise) {
+            let _ = writeln!(md, "Approach 2's 95% interval for a is {lo:.3}–{hi:.3}: the IsoFLOP fit repeated on final losses perturbed by the replicates' measured noise ({:.2}% relative sd).\n", noise * 100.0);
+        }
         md.push_str("| budget (FLOPs) | sizes | N_opt | D_opt | loss at optimum | optimum inside the sampled sizes |\n|---|---|---|---|---|---|\n");
         for b in &a2.budgets {
             let _ = writeln!(

@@ -230,6 +230,13 @@ pub fn table(
                 r.r2,
                 r.budgets.len()
             );
+            if let (Some([lo, hi]), Some(noise)) = (r.a_interval, r.noise) {
+                let _ = writeln!(
+                    s,
+                    "  a 95% interval {lo:.4}–{hi:.4} under the replicates' noise ({:.2}% relative sd)",
+                    noise * 100.0
+                );
+            }
             let _ = writeln!(
                 s,
                 "  {:>12} {:>7} {:>12} {:>12} {:>10}",

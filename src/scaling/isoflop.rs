@@ -34,6 +34,13 @@ pub struct IsoFlop {
     pub d_coef: f64,
     pub r2: f64,
     pub budgets: Vec<Budget>,
+    /// 95% interval for a from refits on losses perturbed by the measured
+    /// seed-to-seed noise ([`a_interval`]); none without replicates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a_interval: Option<[f64; 2]>,
+    /// That noise: the relative standard deviation of replicated final losses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
 }
 
 /// Least-squares parabola y = c0 + c1 x + c2 x² (fitted around the mean of x).
@@ -163,9 +170,57 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
             d_coef: fd.intercept.exp(),
             r2: fnn.r2,
             budgets,
+            a_interval: None,
+            noise: None,
         },
         warns,
     ))
+}
+
+/// Approach 2's 95% interval for a when replicates measure the noise: the
+/// fit is repeated `n` times on losses multiplied by (1 + ε), ε ~ N(0, noise²),
+/// and a's 2.5th–97.5th percentiles are taken over the refits that succeed
+/// (at least half of them; otherwise `None`). It shows how far the final-loss
+/// noise alone moves the IsoFLOP minima and so a.
+pub fn a_interval(points: &[Point], noise: f64, n: usize, seed: u64) -> Option<[f64; 2]> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    let normal = Normal::new(0.0, noise).ok()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut a: Vec<f64> = (0..n)
+        .filter_map(|_| {
+            let noisy: Vec<Point> = points
+                .iter()
+                .map(|p| Point {
+                    loss: p.loss * (1.0 + normal.sample(&mut rng)),
+                    ..p.clone()
+                })
+                .collect();
+            fit(&noisy).ok().map(|(f, _)| f.a)
+        })
+        .collect();
+    if a.len() * 2 < n.max(1) {
+        return None;
+    }
+    a.sort_by(f64::total_cmp);
+    Some([
+        super::stats::percentile(&a, 0.025),
+        super::stats::percentile(&a, 0.975),
+    ])
+}
+
+/// Relative standard deviation of the final loss over replicates (points with
+/// the same params and tokens), if any point is replicated.
+pub fn replicate_noise(points: &[Point]) -> Option<f64> {
+    let mut groups: Vec<((f64, f64), Vec<f64>)> = Vec::new();
+    for p in points {
+        match groups.iter_mut().find(|g| g.0 == (p.params, p.tokens)) {
+            Some(g) => g.1.push(p.loss),
+            None => groups.push(((p.params, p.tokens), vec![p.loss])),
+        }
+    }
+    let groups: Vec<Vec<f64>> = groups.into_iter().map(|g| g.1).collect();
+    super::verdict::seed_spread(&groups)
 }
 
 #[cfg(test)]

@@ -359,8 +359,13 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
 
     // Approach 2.
     match isoflop::fit(&train) {
-        Ok((r, warns)) => {
+        Ok((mut r, warns)) => {
             rep.warnings.extend(warns);
+            r.noise = isoflop::replicate_noise(&train);
+            r.a_interval = r
+                .noise
+                .filter(|_| opts.bootstrap > 0)
+                .and_then(|s| isoflop::a_interval(&train, s, opts.bootstrap, opts.seed));
             rep.approach2 = Some(r);
         }
         Err(why) => {

@@ -75,7 +75,7 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
         a.push(ApproachA {
             approach: "2 (IsoFLOP)".into(),
             a: i.a,
-            interval: None,
+            interval: i.a_interval,
         });
     }
     if let Some(p) = &fit.approach3 {
@@ -129,7 +129,12 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
             hi - lo
         ));
     }
-    match a.iter().find_map(|x| x.interval) {
+    // The interval rule is Approach 3's (the law that extrapolates).
+    let a3_interval = a
+        .iter()
+        .find(|x| x.approach.starts_with('3'))
+        .and_then(|x| x.interval);
+    match a3_interval {
         Some([l, h]) if h - l > MAX_A_INTERVAL => reasons.push(format!(
             "Approach 3's 95% interval for a is {l:.2}–{h:.2}, {:.2} wide (> {MAX_A_INTERVAL})",
             h - l
@@ -175,9 +180,7 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
     let credible = fit.approach3.is_some()
         && a.len() == 3
         && hi - lo <= MAX_A_SPREAD
-        && a.iter()
-            .find_map(|x| x.interval)
-            .is_some_and(|[l, h]| h - l <= MAX_A_INTERVAL)
+        && a3_interval.is_some_and(|[l, h]| h - l <= MAX_A_INTERVAL)
         && runs
             .iter()
             .all(|v| v.rel_error.abs() <= VALIDATION_TOLERANCE);
