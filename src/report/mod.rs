@@ -7,6 +7,7 @@ pub mod cli;
 pub mod coord;
 pub mod curves;
 mod fit_charts;
+mod hparams;
 mod projection;
 pub mod sweep;
 

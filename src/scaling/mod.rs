@@ -6,16 +6,21 @@
 //! - [`approach3`]: approach 3, L(N, D) = E + A/N^α + B/D^β by Huber + L-BFGS.
 //! - [`cost_model`]: achieved FLOP/s and tokens/s by model size.
 //! - [`stats`]: percentiles and least-squares lines.
+//! - [`tuned`]: the best run of each hyperparameter grid, which the fits use.
+//! - [`hparams`]: optimal learning rate (batch size, β2) against compute.
 //!
-//! [`fit_all`] runs everything and returns a [`FitReport`].
+//! [`fit_all`] runs everything and returns a [`FitReport`]; [`fit_tuned`]
+//! first keeps the best run of each hyperparameter grid.
 
 pub mod approach3;
 pub mod cli;
 pub mod cost_model;
 pub mod data;
 pub mod envelope;
+pub mod hparams;
 pub mod isoflop;
 pub mod stats;
+pub mod tuned;
 pub mod verdict;
 
 pub use data::{Curve, Eval, Point};
@@ -183,6 +188,10 @@ pub struct FitReport {
     pub skipped: BTreeMap<String, String>,
     /// Softer notes (e.g. a budget whose parabola opens downwards).
     pub warnings: Vec<String>,
+    /// With a hyperparameter grid: the fits above used the best run of each
+    /// grid; the optimal hyperparameters against compute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hparams: Option<hparams::HparamFit>,
     /// Bootstrap fits of approach 3 (not serialized: 1000 of them by default).
     #[serde(skip)]
     pub samples: Vec<Law3>,
@@ -428,6 +437,37 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
         }
     }
     Ok(rep)
+}
+
+/// [`fit_all`] over the tuned points ([`tuned::select`]: the best run of each
+/// hyperparameter grid; all points without a grid), their curves only, and
+/// the optimal-hyperparameter fit over all points when they hold a grid.
+/// Returns the report and the points it fitted.
+pub fn fit_tuned(
+    points: &[Point],
+    curves: Option<&[Curve]>,
+    opts: &FitOptions,
+) -> Result<(FitReport, tuned::Tuned)> {
+    let t = tuned::select(points);
+    let kept = curves.map(|c| t.curves(c));
+    let mut rep = if t.has_grid() && t.points.len() < 3 {
+        // The grid still tells the optimal hyperparameters; only the laws need more sizes.
+        let why = format!(
+            "the hyperparameter grids leave {} tuned points; need at least 3",
+            t.points.len()
+        );
+        FitReport {
+            n_points: t.points.len(),
+            skipped: ["approach1", "approach2", "approach3", "cost_model"]
+                .map(|k| (k.to_string(), why.clone()))
+                .into(),
+            ..Default::default()
+        }
+    } else {
+        fit_all(&t.points, kept.as_deref(), opts)?
+    };
+    rep.hparams = hparams::fit(points, t.grid_runs, t.grids);
+    Ok((rep, t))
 }
 
 fn ci_of(samples: &[Law3]) -> BTreeMap<String, [f64; 2]> {

@@ -8,7 +8,7 @@ use crate::config::RunConfig;
 use crate::flops::{total_steps, StepFlops};
 use crate::model::params::param_counts;
 use crate::rundir::results::Row;
-use crate::scaling::{fit_all, FitOptions, Law3, Point};
+use crate::scaling::{fit_tuned, FitOptions, Law3, Point};
 use anyhow::{anyhow, bail, Result};
 
 /// The validation runs for a sweep whose main runs finished as `rows`.
@@ -19,13 +19,18 @@ pub fn plan(spec: &Spec, v: &ValidationSpec, rows: &[Row]) -> Result<Vec<Planned
             Some(Point {
                 budget: Some(r.budget),
                 flops: r.flops?,
+                seed: r.seed,
+                lr: r.lr,
+                batch_size: r.batch_size.map(|b| b as f64),
+                beta2: r.beta2,
                 ..Point::new(&r.run, r.params as f64, r.tokens? as f64, r.val_loss?)
             })
         })
         .collect();
     let max_budget = rows.iter().map(|r| r.budget).fold(0.0, f64::max);
     // Only the point estimate picks the sizes; the report's fit adds the intervals.
-    let fit = fit_all(
+    // As the report's fit: the best run of each hyperparameter grid.
+    let (fit, _) = fit_tuned(
         &points,
         None,
         &FitOptions {
