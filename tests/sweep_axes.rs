@@ -28,6 +28,22 @@ isoflop = [2e8, 4e8]
     p
 }
 
+/// `scalelab sweep SPEC --out <fixture>/sweep --quiet EXTRA…`, which must succeed; the folder.
+fn sweep(fx: &common::Fixture, spec: &Path, extra: &[&str]) -> PathBuf {
+    let out = fx.path("sweep");
+    let mut args = vec![
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend(extra);
+    let o = common::run_cli(fx.dir.path(), &[], &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
 fn load_err(p: &Path) -> String {
     format!("{:#}", Spec::load(p).unwrap_err())
 }
@@ -152,26 +168,7 @@ fn bad_axis_values_are_refused_naming_the_field() {
 fn a_tiny_lr_sweep_reports_loss_vs_lr_and_the_optimal_lr() {
     let fx = common::Fixture::new();
     let p = spec(&fx, "", "[axes]\nlr = [1e-3, 6e-3, 3e-2]");
-    let out = fx.path("sweep");
-    let o = common::run_cli(
-        fx.dir.path(),
-        &[],
-        &[
-            "sweep",
-            p.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--bootstrap",
-            "10",
-        ],
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{text}");
+    let out = sweep(&fx, &p, &["--bootstrap", "10"]);
     let rows = scalelab::rundir::results::read_rows(&out.join("results.csv")).unwrap();
     assert_eq!(rows.len(), 12);
     assert!(rows.iter().all(|r| r.status == "ok" && r.lr.is_some()));
@@ -200,5 +197,35 @@ fn a_tiny_lr_sweep_reports_loss_vs_lr_and_the_optimal_lr() {
         assert!(std::fs::metadata(&png)
             .map(|m| m.len() > 1000)
             .unwrap_or(false));
+    }
+}
+
+/// `[validation]` with an lr axis: the fit that plans the validation runs
+/// sees the best lr of each (size, budget), and the validation runs train
+/// with the lr of the best run at the largest budget.
+#[test]
+fn validation_runs_take_the_best_grid_values() {
+    let fx = common::Fixture::new();
+    let p = spec(
+        &fx,
+        "",
+        "[axes]\nlr = [1e-3, 1e-2]\n[validation]\nmultiple = 2",
+    );
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("depth = [1, 2]", "depth = [1, 2, 3]");
+    std::fs::write(&p, text).unwrap();
+    let out = sweep(&fx, &p, &["--no-report"]);
+    let rows = scalelab::rundir::results::read_rows(&out.join("results.csv")).unwrap();
+    let best = rows
+        .iter()
+        .filter(|r| r.budget == 4e8)
+        .min_by(|a, b| a.val_loss.unwrap().total_cmp(&b.val_loss.unwrap()))
+        .unwrap();
+    let val: Vec<_> = rows.iter().filter(|r| r.design == "validation").collect();
+    assert_eq!((rows.len(), val.len()), (14, 2));
+    for r in val {
+        assert_eq!(r.status, "ok", "{r:?}");
+        assert_eq!(r.lr, best.lr, "{} vs best {}", r.run, best.run);
     }
 }

@@ -126,57 +126,79 @@ fn cross<T>(
     Ok(out)
 }
 
+/// The peak learning rate, with `min_lr` scaled alike (the schedule's floor
+/// keeps its ratio to the peak).
+fn set_lr(r: &mut PlannedRun, lr: f64) -> Result<()> {
+    let o = &mut r.cfg.optim;
+    o.min_lr *= lr / o.lr;
+    o.lr = lr;
+    Ok(())
+}
+
+/// The batch size at the run's fixed budget: steps, evaluation and warm-up follow.
+fn set_batch(spec: &Spec, r: &mut PlannedRun, b: usize) -> Result<()> {
+    r.cfg.train.batch_size = b;
+    spec.pace(&r.size, r.budget, &mut r.cfg)
+        .map(|_| ())
+        .map_err(|e| anyhow!("axes.batch_size = {b}: {e:#}"))
+}
+
+fn set_beta2(r: &mut PlannedRun, b2: f64) -> Result<()> {
+    r.cfg.optim.beta2 = b2;
+    Ok(())
+}
+
+/// A value the base config cannot take (a batch the ranks do not divide).
+fn validate(r: &PlannedRun) -> Result<()> {
+    r.cfg
+        .validate()
+        .map_err(|e| anyhow!("axes: run {}: {e:#}", r.name))
+}
+
 /// Expand the planned (size, budget) runs over the spec's axes and seeds.
 pub fn expand(spec: &Spec, runs: Vec<PlannedRun>) -> Result<Vec<PlannedRun>> {
     let a = &spec.axes;
-    let runs = cross(
-        runs,
-        a.lr.as_deref(),
-        |v| lr_tag(*v),
-        |r, &lr| {
-            let o = &mut r.cfg.optim;
-            o.min_lr *= lr / o.lr;
-            o.lr = lr;
-            Ok(())
-        },
-    )?;
+    let runs = cross(runs, a.lr.as_deref(), |v| lr_tag(*v), |r, v| set_lr(r, *v))?;
     let runs = cross(
         runs,
         a.batch_size.as_deref(),
         |v| batch_tag(*v),
-        |r, &b| {
-            r.cfg.train.batch_size = b;
-            spec.pace(&r.size, r.budget, &mut r.cfg)
-                .map(|_| ())
-                .map_err(|e| anyhow!("axes.batch_size = {b}: {e:#}"))
-        },
+        |r, v| set_batch(spec, r, *v),
     )?;
     let runs = cross(
         runs,
         a.beta2.as_deref(),
         |v| beta2_tag(*v),
-        |r, &b2| {
-            r.cfg.optim.beta2 = b2;
-            Ok(())
-        },
+        |r, v| set_beta2(r, *v),
     )?;
     let seeds = (!spec.seeds.is_empty()).then_some(spec.seeds.as_slice());
     let runs = cross(
         runs,
         seeds,
         |s| format!("s{s}"),
-        |r, &s| {
-            r.cfg.train.seed = s;
+        |r, s| {
+            r.cfg.train.seed = *s;
             Ok(())
         },
     )?;
     if !a.is_empty() {
-        // An axis value the base config cannot take (a batch the ranks do not divide).
-        for r in &runs {
-            r.cfg
-                .validate()
-                .map_err(|e| anyhow!("axes: run {}: {e:#}", r.name))?;
-        }
+        runs.iter().try_for_each(validate)?;
     }
     Ok(runs)
+}
+
+/// Give a run beyond the grid (a validation run) the hyperparameters of
+/// `best`, a finished run of the grid, on each axis the spec has.
+pub fn adopt(spec: &Spec, run: &mut PlannedRun, best: &crate::rundir::results::Row) -> Result<()> {
+    let a = &spec.axes;
+    if let (Some(_), Some(lr)) = (&a.lr, best.lr) {
+        set_lr(run, lr)?;
+    }
+    if let (Some(_), Some(b)) = (&a.batch_size, best.batch_size) {
+        set_batch(spec, run, b)?;
+    }
+    if let (Some(_), Some(b2)) = (&a.beta2, best.beta2) {
+        set_beta2(run, b2)?;
+    }
+    validate(run)
 }

@@ -48,6 +48,14 @@ pub fn plan(spec: &Spec, v: &ValidationSpec, rows: &[Row]) -> Result<Vec<Planned
     let budget = Budget::Flops(v.multiple * max_budget);
     let family = spec.family()?;
     let (best, off) = pick_sizes(&family, &law, budget.value(), v.off_optimum)?;
+    // With a hyperparameter grid: those of the best run at the largest budget,
+    // the nearest the grid comes to the validation budget.
+    let tuned = rows
+        .iter()
+        .filter(|r| r.budget == max_budget)
+        .filter_map(|r| Some((r, r.val_loss?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(r, _)| r);
     [best, off]
         .into_iter()
         .map(|i| {
@@ -57,6 +65,9 @@ pub fn plan(spec: &Spec, v: &ValidationSpec, rows: &[Row]) -> Result<Vec<Planned
                 .expect("no range check for validation runs");
             run.name = format!("val-{}", run.name);
             run.validation = true;
+            if let (false, Some(t)) = (spec.axes.is_empty(), tuned) {
+                super::axes::adopt(spec, &mut run, t)?;
+            }
             Ok(run)
         })
         .collect()
