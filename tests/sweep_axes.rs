@@ -152,7 +152,23 @@ fn bad_axis_values_are_refused_naming_the_field() {
         assert!(e.contains(expect), "{axes}: {e}");
         assert_eq!(e.lines().count(), 1, "{e}");
     }
-    // Caught when planning: a batch whose one step is above the budget.
+    // Caught when planning: a batch the base config's ranks do not divide …
+    let two_ranks = std::fs::read_to_string(&fx.config_path)
+        .unwrap()
+        .replace("[train]\n", "[train]\nranks = 2\n");
+    std::fs::write(fx.path("r2.toml"), two_ranks).unwrap();
+    let p = spec(&fx, "", "[axes]\nbatch_size = [4, 5, 8]");
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        &fx.config_path.display().to_string(),
+        &fx.path("r2.toml").display().to_string(),
+    );
+    std::fs::write(&p, text).unwrap();
+    let e = format!("{:#}", Spec::load(&p).unwrap().0.plan().unwrap_err());
+    assert!(
+        e.contains("axes: run d1-c2e8-b5") && e.contains("divisible by train.ranks"),
+        "{e}"
+    );
+    // … or whose one step is above the budget.
     let (s, _) = Spec::load(&spec(&fx, "", "[axes]\nbatch_size = [4, 100000]")).unwrap();
     let e = format!("{:#}", s.plan().unwrap_err());
     assert!(
