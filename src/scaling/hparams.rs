@@ -192,14 +192,15 @@ pub struct HparamFit {
     pub axes: Vec<AxisFit>,
 }
 
-/// The optimum of a profile, and whether it sits at the grid's edge.
-fn optimum(axis: Axis, pts: &[(f64, f64)]) -> (f64, f64, bool) {
+/// The optimum of a profile, its best grid point (value, loss), and whether
+/// that sits at the grid's edge.
+fn optimum(axis: Axis, pts: &[(f64, f64)]) -> (f64, (f64, f64), bool) {
     let i = (0..pts.len())
         .min_by(|&i, &j| pts[i].1.total_cmp(&pts[j].1))
         .expect("profiles have two values or more");
     let (v, l) = pts[i];
     if i == 0 || i + 1 == pts.len() {
-        return (v, l, true);
+        return (v, (v, l), true);
     }
     let x = |v: f64| axis.law_var(v).ln();
     let xs = [x(pts[i - 1].0), x(v), x(pts[i + 1].0)];
@@ -213,7 +214,7 @@ fn optimum(axis: Axis, pts: &[(f64, f64)]) -> (f64, f64, bool) {
         Axis::Beta2 => 1.0 - xv.exp(),
         _ => xv.exp(),
     };
-    (opt, l, false)
+    (opt, (v, l), false)
 }
 
 /// Two-sided 95% quantile of Student's t with `dof` degrees of freedom.
@@ -269,8 +270,7 @@ fn fit_axis(points: &[Point], axis: Axis) -> Option<AxisFit> {
         if budgets.last().is_some_and(|o| o.budget == p.budget) {
             budgets.pop();
         }
-        let (opt, loss, at_edge) = optimum(axis, &p.points);
-        let grid_best = p.points.iter().find(|q| q.1 == loss).map_or(opt, |q| q.0);
+        let (opt, (grid_best, loss), at_edge) = optimum(axis, &p.points);
         budgets.push(Optimum {
             budget: p.budget,
             flops: p.flops,

@@ -25,6 +25,7 @@ pub mod verdict;
 
 pub use data::{Curve, Eval, Point};
 pub use stats::{linfit, percentile, LinFit};
+pub use tuned::fit_tuned;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -437,37 +438,6 @@ pub fn fit_all(points: &[Point], curves: Option<&[Curve]>, opts: &FitOptions) ->
         }
     }
     Ok(rep)
-}
-
-/// [`fit_all`] over the tuned points ([`tuned::select`]: the best run of each
-/// hyperparameter grid; all points without a grid), their curves only, and
-/// the optimal-hyperparameter fit over all points when they hold a grid.
-/// Returns the report and the points it fitted.
-pub fn fit_tuned(
-    points: &[Point],
-    curves: Option<&[Curve]>,
-    opts: &FitOptions,
-) -> Result<(FitReport, tuned::Tuned)> {
-    let t = tuned::select(points);
-    let kept = curves.map(|c| t.curves(c));
-    let mut rep = if t.has_grid() && t.points.len() < 3 {
-        // The grid still tells the optimal hyperparameters; only the laws need more sizes.
-        let why = format!(
-            "the hyperparameter grids leave {} tuned points; need at least 3",
-            t.points.len()
-        );
-        FitReport {
-            n_points: t.points.len(),
-            skipped: ["approach1", "approach2", "approach3", "cost_model"]
-                .map(|k| (k.to_string(), why.clone()))
-                .into(),
-            ..Default::default()
-        }
-    } else {
-        fit_all(&t.points, kept.as_deref(), opts)?
-    };
-    rep.hparams = hparams::fit(points, t.grid_runs, t.grids);
-    Ok((rep, t))
 }
 
 fn ci_of(samples: &[Law3]) -> BTreeMap<String, [f64; 2]> {

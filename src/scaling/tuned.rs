@@ -3,7 +3,8 @@
 //! to the best run of each grid, as Porian et al. (2024) tune per scale — a
 //! law through badly tuned runs measures the tuning, not the scaling.
 
-use super::{budget_groups, Curve, Point};
+use super::{budget_groups, fit_all, hparams, Curve, FitOptions, FitReport, Point};
+use anyhow::Result;
 use std::collections::BTreeMap;
 
 /// The points a fit uses, and how many runs they were chosen from.
@@ -77,4 +78,35 @@ pub fn select(points: &[Point]) -> Tuned {
     keep.sort_unstable();
     out.points = keep.into_iter().map(|i| points[i].clone()).collect();
     out
+}
+
+/// [`fit_all`] over the tuned points ([`select`]: the best run of each
+/// hyperparameter grid; all points without a grid), their curves only, and
+/// the optimal-hyperparameter fit over all points when they hold a grid.
+/// Returns the report and the points it fitted.
+pub fn fit_tuned(
+    points: &[Point],
+    curves: Option<&[Curve]>,
+    opts: &FitOptions,
+) -> Result<(FitReport, Tuned)> {
+    let t = select(points);
+    let kept = curves.map(|c| t.curves(c));
+    let mut rep = if t.has_grid() && t.points.len() < 3 {
+        // The grid still tells the optimal hyperparameters; only the laws need more sizes.
+        let why = format!(
+            "the hyperparameter grids leave {} tuned points; need at least 3",
+            t.points.len()
+        );
+        FitReport {
+            n_points: t.points.len(),
+            skipped: ["approach1", "approach2", "approach3", "cost_model"]
+                .map(|k| (k.to_string(), why.clone()))
+                .into(),
+            ..Default::default()
+        }
+    } else {
+        fit_all(&t.points, kept.as_deref(), opts)?
+    };
+    rep.hparams = hparams::fit(points, t.grid_runs, t.grids);
+    Ok((rep, t))
 }
