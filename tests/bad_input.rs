@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{fails, BIN};
+use common::{fails, sweep_fails, BIN};
 
 /// A temp folder with a valid tiny config (`tiny.toml`) and its corpus.
 fn setup() -> (common::Fixture, PathBuf) {
@@ -793,30 +793,6 @@ fn run_folder_unwritable() {
 }
 
 // ---- sweep specs ----
-
-/// Write `spec.toml` (base = the fixture config) with `sizes` and `design` tables; run `scalelab sweep` on it.
-fn sweep_fails(fx: &common::Fixture, body: &str, expect: &[&str]) {
-    let text = format!(
-        "base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n{body}\n",
-        fx.config_path.display()
-    );
-    fs::write(fx.path("spec.toml"), text).unwrap();
-    let out = fx.path("sw");
-    let mut e = vec!["spec.toml"];
-    e.extend(expect);
-    fails(
-        fx.dir.path(),
-        &[
-            "sweep",
-            "spec.toml",
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-        &e,
-    );
-    assert!(!out.exists(), "a refused sweep must not create its folder");
-}
 
 #[test]
 fn sweep_contradictory_designs() {

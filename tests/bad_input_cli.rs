@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::fails;
+use common::{fails, sweep_fails};
 use std::fs;
 
 // ---- command-line values ----
@@ -104,6 +104,68 @@ fn results_csv_curves_column_given_twice() {
         dir.path(),
         &["fit", "r.csv", "--curves", "c.csv", "--bootstrap", "1"],
         &["c.csv", "`params`", "twice"],
+    );
+}
+
+#[test]
+fn results_csv_beta2_out_of_range() {
+    fit_fails(
+        "params,tokens,loss,beta2\n1e6,2e7,4.0,0.95\n3e6,6e7,3.5,1.5\n1e7,2e8,3.1,0.95\n",
+        &["row 2 (line 3)", "`beta2`", "(0, 1)"],
+    );
+}
+
+// ---- sweep specs: hyperparameter axes ----
+
+const AXES_SPEC: &str = "[sizes]\ndepth = [1]\n[design]\nisoflop = [2e8]\n[axes]\n";
+
+#[test]
+fn sweep_axis_negative_learning_rate() {
+    let fx = common::Fixture::new();
+    sweep_fails(
+        &fx,
+        &format!("{AXES_SPEC}lr = [1e-3, -1e-3]"),
+        &["axes.lr", "positive"],
+    );
+}
+
+#[test]
+fn sweep_axis_learning_rates_share_a_run_name() {
+    let fx = common::Fixture::new();
+    sweep_fails(
+        &fx,
+        &format!("{AXES_SPEC}lr = [1e-3, 1.001e-3]"),
+        &["axes.lr", "each value once", "lr1e-3"],
+    );
+}
+
+#[test]
+fn sweep_axis_beta2_of_one() {
+    let fx = common::Fixture::new();
+    sweep_fails(
+        &fx,
+        &format!("{AXES_SPEC}beta2 = [0.99, 1.0]"),
+        &["axes.beta2", "(0, 1)"],
+    );
+}
+
+#[test]
+fn sweep_axis_empty_batch_sizes() {
+    let fx = common::Fixture::new();
+    sweep_fails(
+        &fx,
+        &format!("{AXES_SPEC}batch_size = []"),
+        &["axes.batch_size", "empty"],
+    );
+}
+
+#[test]
+fn sweep_axis_batch_above_the_budget() {
+    let fx = common::Fixture::new();
+    sweep_fails(
+        &fx,
+        &format!("{AXES_SPEC}batch_size = [4, 100000]"),
+        &["axes.batch_size = 100000", "smaller than one training step"],
     );
 }
 

@@ -31,6 +31,7 @@ GROUPS = [  # (test-name prefix, heading, source file)
     ("run_folder_", "Run folders", "run_folder.rs"),
     ("run_", "Runs", "bad_input_run.rs"),
     ("sweep_", "Sweep specs", "bad_input.rs"),
+    ("sweep_", "Sweep specs", "bad_input_cli.rs"),
     ("bad_", "Results CSVs for `scalelab fit`", "fit.rs"),
     ("results_csv_", "Results CSVs for `scalelab fit`", "bad_input_cli.rs"),
     ("report_", "Reports", "bad_input_cli.rs"),

@@ -8,6 +8,7 @@ pub mod coord;
 pub mod curves;
 mod design;
 mod fit_charts;
+mod hparams;
 mod projection;
 pub mod sweep;
 

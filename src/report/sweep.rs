@@ -7,7 +7,7 @@ use super::fit_charts::{isoflop_chart, optimal_charts};
 use super::projection::extrapolation;
 use crate::fmt;
 use crate::rundir::results::{read_rows, Row};
-use crate::scaling::{data, fit_all, verdict, FitOptions, FitReport};
+use crate::scaling::{data, fit_all, fit_tuned, verdict, FitOptions, FitReport};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -73,7 +73,10 @@ fn replicates(rows: &[Row]) -> Vec<Vec<f64>> {
     let mut groups: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for r in rows.iter().filter(|r| r.status == "ok") {
         if let Some(l) = r.val_loss {
-            let key = format!("{}|{}|{}", r.size, r.design, r.budget);
+            let key = format!(
+                "{}|{}|{}|{:?}|{:?}|{:?}",
+                r.size, r.design, r.budget, r.lr, r.batch_size, r.beta2
+            );
             groups.entry(key).or_default().push(l);
         }
     }
@@ -251,7 +254,7 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         } else {
             None
         };
-        let mut fit = fit_all(
+        let (mut fit, tuned) = fit_tuned(
             &loaded.points,
             curves.as_deref(),
             &FitOptions {
@@ -259,7 +262,10 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
                 ..FitOptions::default()
             },
         )?;
-        let mut verdict = verdict::judge(&fit, &loaded.points, &loaded.validation);
+        // With a hyperparameter grid, everything below sees the best run of each grid.
+        let points = &tuned.points;
+        let curves = curves.map(|c| tuned.curves(&c));
+        let mut verdict = verdict::judge(&fit, points, &loaded.validation);
         verdict.seed_spread = verdict::seed_spread(&replicates(&rows));
         head.push_str("## Verdict\n\n");
         head.push_str(&verdict.markdown());
@@ -267,16 +273,27 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         fit.verdict = Some(verdict);
         crate::fsx::write_json_atomic(&dir.join("fit.json"), &fit)?;
         md.push_str("## Scaling-law fit\n\n");
+        if tuned.has_grid() {
+            let _ = writeln!(md, "Fitted to the best run of each hyperparameter grid ({} of {} runs; see Hyperparameters below).\n", points.len(), loaded.points.len());
+        }
         md.push_str(&fit_section(&fit));
         let mut stems = Vec::new();
-        stems.extend(isoflop_chart(&loaded.points, &fit, &charts)?);
-        stems.extend(optimal_charts(&fit, &loaded.points, &charts)?);
+        stems.extend(isoflop_chart(points, &fit, &charts)?);
+        stems.extend(optimal_charts(&fit, points, &charts)?);
         md.push_str(&super::images(dir, &stems));
+        if let Some(h) = &fit.hparams {
+            md.push_str("## Hyperparameters\n\n");
+            md.push_str(&super::hparams::section(h));
+            md.push_str(&super::images(
+                dir,
+                &super::hparams::charts(&loaded.points, h, &charts)?,
+            ));
+        }
         md.push_str("## Leave-out check (interpolation)\n\n");
         md.push_str("The runs left out here share their budgets with runs that stay in the fit, so this checks interpolation only; the verdict's validation runs, trained beyond the fitted compute, check extrapolation.\n\n");
-        md.push_str(&holdout_section(&loaded.points, curves.as_deref(), opts));
+        md.push_str(&holdout_section(points, curves.as_deref(), opts));
         md.push_str("\n## Extrapolation to 1–175B parameters\n\n");
-        let (text, stems) = extrapolation(&fit, &loaded.points, opts, &charts)?;
+        let (text, stems) = extrapolation(&fit, points, opts, &charts)?;
         md.push_str(&text);
         md.push('\n');
         md.push_str(&super::images(dir, &stems));

@@ -43,6 +43,14 @@ pub struct Row {
     /// The run's `train.seed` (replicates of one size and budget differ only in it).
     #[serde(default)]
     pub seed: Option<u64>,
+    /// The run's hyperparameters (`optim.lr`, `train.batch_size`,
+    /// `optim.beta2`): what a sweep's `[axes]` vary; empty in older tables.
+    #[serde(default)]
+    pub lr: Option<f64>,
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    #[serde(default)]
+    pub beta2: Option<f64>,
     /// Passes over the training split; above 1 the run repeated data.
     #[serde(default)]
     pub epochs: Option<f64>,

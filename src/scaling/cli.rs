@@ -1,7 +1,7 @@
 //! `scalelab fit`: the command-line face of [`super::fit_all`].
 
 use super::approach3::Grid;
-use super::{data, fit_all, FitOptions, FitReport};
+use super::{data, fit_tuned, FitOptions, FitReport};
 use crate::fmt;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
@@ -88,10 +88,10 @@ pub fn run(a: FitArgs) -> Result<i32> {
         },
         ..FitOptions::default()
     };
-    let mut rep = fit_all(&loaded.points, curves.as_deref(), &opts)?;
+    let (mut rep, tuned) = fit_tuned(&loaded.points, curves.as_deref(), &opts)?;
     rep.verdict = Some(super::verdict::judge(
         &rep,
-        &loaded.points,
+        &tuned.points,
         &loaded.validation,
     ));
     for (what, why) in &rep.skipped {
@@ -156,6 +156,13 @@ pub fn table(
             .map(|c| format!(", curves from {}", c.display()))
             .unwrap_or_default()
     );
+    if let Some(h) = &rep.hparams {
+        let _ = writeln!(
+            s,
+            "the fits use the best run of each of {} hyperparameter grids ({} runs)",
+            h.grids, h.grid_runs
+        );
+    }
     let _ = writeln!(s, "\nApproach 3: L(N, D) = E + A/N^alpha + B/D^beta");
     match &rep.approach3 {
         None => {
@@ -317,6 +324,31 @@ pub fn table(
                     );
                 }
             }
+        }
+    }
+    if let Some(h) = &rep.hparams {
+        let _ = writeln!(
+            s,
+            "\nOptimal hyperparameters against compute (at each budget's best size)"
+        );
+        for a in &h.axes {
+            let _ = writeln!(
+                s,
+                "  {:>12} {:>12} {:>12} {:>10}  edge",
+                "budget", "params", a.axis, "loss"
+            );
+            for o in &a.budgets {
+                let _ = writeln!(
+                    s,
+                    "  {:>12.3e} {:>12.3e} {:>12} {:>10.4}  {}",
+                    o.budget,
+                    o.params,
+                    fmt::compact(o.optimum),
+                    o.loss,
+                    if o.at_edge { "at grid edge" } else { "" }
+                );
+            }
+            let _ = writeln!(s, "  {}", a.law_text());
         }
     }
     if let Some(h) = &rep.holdout {

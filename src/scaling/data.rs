@@ -5,7 +5,8 @@
 //! (6·N·D when absent or empty), `run`, `budget`, `status` (rows whose status is
 //! not `ok` are skipped), `wall_s`, `tok_per_s`, `mfu`, `device`, and `design`
 //! (rows whose design is `validation` are kept apart: they score a fit and
-//! never enter one). Other columns are ignored. Curves: one row per evaluation with `run`, `params`, `tokens`,
+//! never enter one), and the hyperparameters `seed`, `lr`, `batch_size`,
+//! `beta2` (a sweep's `[axes]`). Other columns are ignored. Curves: one row per evaluation with `run`, `params`, `tokens`,
 //! `loss`/`val_loss` and optionally `flops`.
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -32,6 +33,17 @@ pub struct Point {
     pub mfu: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// The run's seed and hyperparameters, where the table has them: a
+    /// sweep's `[axes]` vary these, and the fit keeps the best of each grid
+    /// ([`super::tuned`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta2: Option<f64>,
 }
 
 impl Point {
@@ -247,6 +259,27 @@ impl Row<'_> {
         }
         Ok(v)
     }
+    /// A whole number ≥ 0, or None for an empty cell or no column.
+    fn opt_seed(&self, col: Option<usize>) -> Result<Option<u64>> {
+        let Some(c) = col else { return Ok(None) };
+        let s = self.text(c);
+        if s.is_empty() {
+            return Ok(None);
+        }
+        s.parse()
+            .map(Some)
+            .map_err(|_| anyhow!("{}: `{s}` is not a whole number ≥ 0", self.where_(c)))
+    }
+    /// A number in (0, 1), or None.
+    fn opt_beta2(&self, col: Option<usize>) -> Result<Option<f64>> {
+        let Some(c) = col else { return Ok(None) };
+        match self.opt_num(c)? {
+            Some(v) if !(v > 0.0 && v < 1.0) => {
+                bail!("{}: must be in (0, 1), got {v}", self.where_(c))
+            }
+            v => Ok(v),
+        }
+    }
     fn opt_positive(&self, col: Option<usize>) -> Result<Option<f64>> {
         let Some(c) = col else { return Ok(None) };
         match self.opt_num(c)? {
@@ -297,6 +330,12 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
         cols.find("mfu"),
         cols.find("device"),
     );
+    let (seedc, lrc, bsc, b2c) = (
+        cols.find("seed"),
+        cols.find("lr"),
+        cols.find("batch_size"),
+        cols.find("beta2"),
+    );
     let mut out = Loaded {
         has_flops: fc.is_some(),
         ..Default::default()
@@ -340,6 +379,10 @@ pub fn load_points(path: &Path) -> Result<Loaded> {
             device: dc
                 .map(|c| row.text(c).to_string())
                 .filter(|s| !s.is_empty()),
+            seed: row.opt_seed(seedc)?,
+            lr: row.opt_positive(lrc)?,
+            batch_size: row.opt_positive(bsc)?,
+            beta2: row.opt_beta2(b2c)?,
         });
     }
     Ok(out)

@@ -6,20 +6,26 @@
 //! - [`approach3`]: approach 3, L(N, D) = E + A/N^α + B/D^β by Huber + L-BFGS.
 //! - [`cost_model`]: achieved FLOP/s and tokens/s by model size.
 //! - [`stats`]: percentiles and least-squares lines.
+//! - [`tuned`]: the best run of each hyperparameter grid, which the fits use.
+//! - [`hparams`]: optimal learning rate (batch size, β2) against compute.
 //!
-//! [`fit_all`] runs everything and returns a [`FitReport`].
+//! [`fit_all`] runs everything and returns a [`FitReport`]; [`fit_tuned`]
+//! first keeps the best run of each hyperparameter grid.
 
 pub mod approach3;
 pub mod cli;
 pub mod cost_model;
 pub mod data;
 pub mod envelope;
+pub mod hparams;
 pub mod isoflop;
 pub mod stats;
+pub mod tuned;
 pub mod verdict;
 
 pub use data::{Curve, Eval, Point};
 pub use stats::{linfit, percentile, LinFit};
+pub use tuned::fit_tuned;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -183,6 +189,10 @@ pub struct FitReport {
     pub skipped: BTreeMap<String, String>,
     /// Softer notes (e.g. a budget whose parabola opens downwards).
     pub warnings: Vec<String>,
+    /// With a hyperparameter grid: the fits above used the best run of each
+    /// grid; the optimal hyperparameters against compute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hparams: Option<hparams::HparamFit>,
     /// Bootstrap fits of approach 3 (not serialized: 1000 of them by default).
     #[serde(skip)]
     pub samples: Vec<Law3>,

@@ -125,21 +125,32 @@ pub fn plan(
                 let run = spec
                     .run_for(s.label, s.cfg, Budget::Flops(c), false)?
                     .expect("no range check in an adaptive design");
-                let reps = spec.replicate(run);
-                let losses: Vec<f64> = reps
-                    .iter()
-                    .filter_map(|r| match outcome(r) {
+                let reps = super::axes::expand(spec, vec![run])?;
+                // Each hyperparameter setting's mean over seeds; the size's
+                // loss is the best setting's (tuned, as the fits use).
+                let mut settings: Vec<((f64, usize, f64), Vec<f64>)> = Vec::new();
+                for r in &reps {
+                    let key = (r.cfg.optim.lr, r.cfg.train.batch_size, r.cfg.optim.beta2);
+                    let loss = match outcome(r) {
                         Outcome::Pending => {
                             pending = true;
-                            None
+                            continue;
                         }
-                        Outcome::Failed => None,
-                        Outcome::Done(l) => Some(l),
-                    })
+                        Outcome::Failed => continue,
+                        Outcome::Done(l) => l,
+                    };
+                    match settings.iter_mut().find(|s| s.0 == key) {
+                        Some(s) => s.1.push(loss),
+                        None => settings.push((key, vec![loss])),
+                    }
+                }
+                let losses: Vec<f64> = settings
+                    .iter()
+                    .map(|(_, l)| l.iter().sum::<f64>() / l.len() as f64)
                     .collect();
                 out.runs.extend(reps);
-                if !losses.is_empty() {
-                    profile.push((s.n.ln(), losses.iter().sum::<f64>() / losses.len() as f64));
+                if let Some(best) = losses.iter().copied().min_by(f64::total_cmp) {
+                    profile.push((s.n.ln(), best));
                 }
             }
             b.sizes = chosen

@@ -2,6 +2,7 @@
 //! finished runs are skipped, interrupted ones resumed, failed ones retried),
 //! keep results.csv / curves.csv current, then fit and report.
 
+pub mod axes;
 pub mod cli;
 pub mod design;
 pub mod spec;

@@ -7,6 +7,10 @@
 //! evals_per_run = 8                    # points on each training curve
 //! warmup_frac = 0.1                    # warm-up as a fraction of each run's steps
 //! seeds = [1, 2, 3]                    # replicates: each run once per seed (optional)
+//! [axes]                               # optional hyperparameter grid (src/sweep/axes.rs):
+//! lr = [1e-3, 3e-3, 1e-2]              # each run once per combination; lr scales min_lr too,
+//! batch_size = [16, 32]                # batch_size keeps the budget (steps change),
+//! beta2 = [0.95, 0.99]                 # beta2 is AdamW's β2; fits use the best of the grid
 //! [sizes]
 //! depth = [1, 2, 3]                    # the size dial, or
 //! # shapes = [{ n_layer = 2, n_head = 2, d_model = 64 }]
@@ -96,6 +100,9 @@ pub struct Spec {
     /// empty: once, with the base config's seed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
+    /// Hyperparameter grid: every (size, budget) once per combination.
+    #[serde(default, skip_serializing_if = "super::axes::Axes::is_empty")]
+    pub axes: super::axes::Axes,
     pub sizes: Sizes,
     pub design: Design,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,6 +220,7 @@ impl Spec {
         if seeds.len() != self.seeds.len() {
             bail!("seeds: each seed once, got {:?}", self.seeds);
         }
+        self.axes.validate()?;
         if self.evals_per_run == 0 {
             bail!("evals_per_run must be > 0");
         }
@@ -340,23 +348,13 @@ impl Spec {
                 t.max_tokens = Some((r * param_counts(&cfg.model).total as f64).round() as u64)
             }
         }
-        let steps = total_steps(&cfg);
-        if let Budget::Flops(c) = budget {
-            let per_step = crate::flops::StepFlops::for_run(&cfg).matmul_step as f64;
-            if per_step > c {
-                bail!("design.isoflop: budget {c:e} is smaller than one training step of size {size} ({per_step:.3e} FLOPs)");
-            }
-        }
+        let steps = self.pace(size, budget, &mut cfg)?;
         if let (true, Some([lo, hi])) = (in_range, self.design.tokens_per_param_range) {
             let r = (steps as u64 * cfg.tokens_per_step()) as f64
                 / param_counts(&cfg.model).total as f64;
             if r < lo || r > hi {
                 return Ok(None);
             }
-        }
-        cfg.train.eval_every = (steps / self.evals_per_run).max(1);
-        if let Some(f) = self.warmup_frac {
-            cfg.optim.warmup_steps = (f * steps as f64).round() as usize;
         }
         cfg.validate()
             .map_err(|e| anyhow!("size {size}, budget {}: {e:#}", budget.value()))?;
@@ -369,20 +367,22 @@ impl Spec {
         }))
     }
 
-    /// One run per seed of `seeds` (named `-sN`), or the run itself.
-    pub fn replicate(&self, run: PlannedRun) -> Vec<PlannedRun> {
-        if self.seeds.is_empty() {
-            return vec![run];
+    /// Fit the step-dependent settings to the run's length (set by its budget
+    /// and batch size): the evaluation interval and the warm-up. Returns the
+    /// steps; an error when a FLOP budget is below one step.
+    pub(super) fn pace(&self, size: &str, budget: Budget, cfg: &mut RunConfig) -> Result<usize> {
+        if let Budget::Flops(c) = budget {
+            let per_step = crate::flops::StepFlops::for_run(cfg).matmul_step as f64;
+            if per_step > c {
+                bail!("design.isoflop: budget {c:e} is smaller than one training step of size {size} ({per_step:.3e} FLOPs)");
+            }
         }
-        self.seeds
-            .iter()
-            .map(|&seed| {
-                let mut r = run.clone();
-                r.name = format!("{}-s{seed}", run.name);
-                r.cfg.train.seed = seed;
-                r
-            })
-            .collect()
+        let steps = total_steps(cfg);
+        cfg.train.eval_every = (steps / self.evals_per_run).max(1);
+        if let Some(f) = self.warmup_frac {
+            cfg.optim.warmup_steps = (f * steps as f64).round() as usize;
+        }
+        Ok(steps)
     }
 
     /// Expand into runs, budget-major (the smallest budgets first: early results
@@ -400,15 +400,13 @@ impl Spec {
         let mut runs = Vec::new();
         for budget in self.budgets() {
             for (size, sized_cfg) in &sized {
-                if let Some(run) = self.run_for(size, sized_cfg, budget, true)? {
-                    runs.extend(self.replicate(run));
-                }
+                runs.extend(self.run_for(size, sized_cfg, budget, true)?);
             }
         }
         if runs.is_empty() {
             bail!("design.tokens_per_param_range leaves no runs");
         }
-        Ok(runs)
+        super::axes::expand(self, runs)
     }
 
     /// The plan as far as the finished runs allow (`outcome` says what each

@@ -34,6 +34,9 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
         device: None,
         error: None,
         seed: Some(run.cfg.train.seed),
+        lr: Some(run.cfg.optim.lr),
+        batch_size: Some(run.cfg.train.batch_size),
+        beta2: Some(run.cfg.optim.beta2),
         epochs: None,
     };
     match state(dir, failure) {

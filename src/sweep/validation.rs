@@ -8,7 +8,7 @@ use crate::config::RunConfig;
 use crate::flops::StepFlops;
 use crate::model::params::param_counts;
 use crate::rundir::results::Row;
-use crate::scaling::{fit_all, FitOptions, Law3, Point};
+use crate::scaling::{fit_tuned, FitOptions, Law3, Point};
 use anyhow::{anyhow, bail, Result};
 
 /// The validation runs for a sweep whose main runs finished as `rows`.
@@ -24,13 +24,18 @@ pub fn plan(
             Some(Point {
                 budget: Some(r.budget),
                 flops: r.flops?,
+                seed: r.seed,
+                lr: r.lr,
+                batch_size: r.batch_size.map(|b| b as f64),
+                beta2: r.beta2,
                 ..Point::new(&r.run, r.params as f64, r.tokens? as f64, r.val_loss?)
             })
         })
         .collect();
     let max_budget = rows.iter().map(|r| r.budget).fold(0.0, f64::max);
     // Only the point estimate picks the sizes; the report's fit adds the intervals.
-    let fit = fit_all(
+    // As the report's fit: the best run of each hyperparameter grid.
+    let (fit, _) = fit_tuned(
         &points,
         None,
         &FitOptions {
@@ -47,6 +52,14 @@ pub fn plan(
     })?;
     let budget = Budget::Flops(v.multiple * max_budget);
     let (best, off) = pick_sizes(family, &law, budget.value(), v.off_optimum)?;
+    // With a hyperparameter grid: those of the best run at the largest budget,
+    // the nearest the grid comes to the validation budget.
+    let tuned = rows
+        .iter()
+        .filter(|r| r.budget == max_budget)
+        .filter_map(|r| Some((r, r.val_loss?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(r, _)| r);
     let mut runs = Vec::new();
     for i in [best, off] {
         let (size, cfg) = &family[i];
@@ -55,8 +68,11 @@ pub fn plan(
             .expect("no range check for validation runs");
         run.name = format!("val-{}", run.name);
         run.validation = true;
+        if let (false, Some(t)) = (spec.axes.is_empty(), tuned) {
+            super::axes::adopt(spec, &mut run, t)?;
+        }
         // Replicated like the fitted runs: the verdict scores their mean.
-        runs.extend(spec.replicate(run));
+        runs.extend(super::axes::replicate(spec, vec![run])?);
     }
     Ok(runs)
 }

@@ -223,3 +223,27 @@ pub fn assert_same_checkpoint(a: &Path, b: &Path, step: usize, what: &str) {
         assert!(at(a, file) == at(b, file), "{file} at step {step}: {what}");
     }
 }
+
+/// Write `spec.toml` (base = the fixture config) with `sizes` and `design` tables; run `scalelab sweep` on it.
+pub fn sweep_fails(fx: &Fixture, body: &str, expect: &[&str]) {
+    let text = format!(
+        "base = \"{}\"\nset = [\"model.aspect_ratio=16\", \"model.head_dim=16\"]\n{body}\n",
+        fx.config_path.display()
+    );
+    std::fs::write(fx.path("spec.toml"), text).unwrap();
+    let out = fx.path("sw");
+    let mut e = vec!["spec.toml"];
+    e.extend(expect);
+    fails(
+        fx.dir.path(),
+        &[
+            "sweep",
+            "spec.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        &e,
+    );
+    assert!(!out.exists(), "a refused sweep must not create its folder");
+}
