@@ -123,11 +123,16 @@ pub fn axis_tick(v: f64) -> String {
     if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-2) {
         sci(v, 1)
     } else {
-        format!("{v:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
+        trimmed(v, 3)
     }
+}
+
+/// `decimals` decimals without trailing zeros: `trimmed(0.34, 5)` → `0.34`, `trimmed(0.339171, 5)` → `0.33917`.
+pub fn trimmed(v: f64, decimals: usize) -> String {
+    format!("{v:.decimals$}")
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
 }
 
 /// A log-scale chart axis label for the value 10^`exp`: `1e18` at whole powers, else `3.16e18`.

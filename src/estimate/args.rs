@@ -94,7 +94,8 @@ pub struct ClaimsArgs {
 
 #[derive(Args, Debug)]
 pub struct LawArgs {
-    /// Named scaling law: hoffmann2022 (default) or besiroglu2024.
+    /// Named scaling law: hoffmann2022 (default, unrounded constants), hoffmann2022-rounded
+    /// (as printed) or besiroglu2024.
     #[arg(long, conflicts_with = "law_file")]
     pub law: Option<String>,
     /// A `scalelab fit` result JSON; its `approach3` {E, A, B, alpha, beta} is the law.
@@ -151,7 +152,9 @@ pub struct RunArgs {
     /// Training tokens per (active) parameter.
     #[arg(long, value_name = "R", value_parser = number, allow_negative_numbers = true, conflicts_with = "chinchilla")]
     pub tokens_per_param: Option<f64>,
-    /// Compute-optimal tokens for the model size: hoffmann2022, besiroglu2024, rule20 (20 tokens/param) or fit (--law-file).
+    /// Compute-optimal tokens for the model size: a law (hoffmann2022, hoffmann2022-rounded,
+    /// besiroglu2024, fit with --law-file) or rule20 (20 tokens/param, Hoffmann et al.'s
+    /// Approaches 1-2, which their Approach 3 law does not reproduce).
     #[arg(long, value_name = "LAW")]
     pub chinchilla: Option<String>,
     /// `scalelab fit` result JSON for `--chinchilla fit`.
@@ -162,6 +165,10 @@ pub struct RunArgs {
     pub gpus: Option<u64>,
     #[command(flatten)]
     pub mfu: MfuArgs,
+    /// Hardware FLOPs utilisation instead of --mfu: a utilisation that counts recomputed FLOPs
+    /// (e.g. Megatron-LM's); with --recompute full it is 8/6 of the MFU.
+    #[arg(long, value_name = "X", value_parser = number, allow_negative_numbers = true, conflicts_with_all = ["mfu", "mfu_from"])]
+    pub hfu: Option<f64>,
     /// USD per GPU-hour (default: the catalog's on-demand price).
     #[arg(long, value_name = "P", value_parser = number, allow_negative_numbers = true, conflicts_with = "spot")]
     pub price_per_hour: Option<f64>,

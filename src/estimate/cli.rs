@@ -295,7 +295,16 @@ fn workload(a: &RunArgs) -> Result<Workload> {
 fn cmd_estimate(a: RunArgs) -> Result<i32> {
     let w = workload(&a)?;
     let (m, hw_id) = resolve_mfu(&a.mfu, "bf16")?;
-    let (mfu, mfu_source) = (m.mfu, m.source);
+    let (mfu, mfu_source) = match a.hfu {
+        Some(h) => (
+            cost::mfu_from_hfu(h, a.recompute)?,
+            format!(
+                "from --hfu {h} with --recompute {}",
+                format!("{:?}", a.recompute).to_lowercase()
+            ),
+        ),
+        None => (m.mfu, m.source),
+    };
     let cat = Catalog::load()?;
     let hw = cat.get(&hw_id).map_err(|e| anyhow!("--hardware: {e}"))?;
     let mut p = CostParams::new(&hw_id, a.gpus.unwrap_or(1), mfu);

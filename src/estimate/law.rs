@@ -24,33 +24,63 @@ pub struct Law {
 }
 
 /// Named laws: (id, aliases, source, E, A, B, α, β).
-const NAMED: [(&str, &[&str], &str, [f64; 5]); 2] = [
-    // Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models", eq. (10) / Sec. 3.3.
-    (
-        "hoffmann2022",
-        &["hoffmann", "chinchilla"],
-        "Hoffmann et al. 2022, Approach 3 (eq. 10)",
-        [1.69, 406.4, 410.7, 0.34, 0.28],
-    ),
-    // Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt" (arXiv:2404.10102), refit of Approach 3.
-    (
-        "besiroglu2024",
-        &["besiroglu", "epoch"],
-        "Besiroglu et al. 2024 refit of Approach 3 (arXiv:2404.10102)",
-        [1.8172, 482.01, 2085.43, 0.3478, 0.3658],
-    ),
-];
+fn table() -> [(
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    [f64; 5],
+); 3] {
+    [
+        // Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models", eq. (10), with
+        // the unrounded values of the paper's TeX source (E = e^0.52672, A = e^6.00734,
+        // B = e^6.01792) as given by Besiroglu et al. 2024 (v2, arXiv:2404.10102), who show that
+        // the printed two-decimal α, β bias the compute-optimal allocation.
+        (
+            "hoffmann2022",
+            &["hoffmann"],
+            "Hoffmann et al. 2022, Approach 3 (eq. 10), unrounded constants (Besiroglu et al. 2024 v2)",
+            [
+                0.52672f64.exp(),
+                6.00734f64.exp(),
+                6.01792f64.exp(),
+                0.33917,
+                0.28491,
+            ],
+        ),
+        // The same law as printed in the paper: α 0.34, β 0.28 rounded to two decimals.
+        (
+            "hoffmann2022-rounded",
+            &["hoffmann-rounded"],
+            "Hoffmann et al. 2022, Approach 3 (eq. 10) as printed, alpha and beta rounded (biased)",
+            [1.69, 406.4, 410.7, 0.34, 0.28],
+        ),
+        // Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt" (arXiv:2404.10102), refit of Approach 3.
+        (
+            "besiroglu2024",
+            &["besiroglu", "epoch"],
+            "Besiroglu et al. 2024 refit of Approach 3 (arXiv:2404.10102)",
+            [1.8172, 482.01, 2085.43, 0.3478, 0.3658],
+        ),
+    ]
+}
+
+/// Why `chinchilla` names no law: Hoffmann et al.'s Approach 3 fit and their Approaches 1–2
+/// disagree by a factor of 2–4 in tokens per parameter, and the name would hide which one is meant.
+const AMBIGUOUS_CHINCHILLA: &str = "`chinchilla` is ambiguous: Hoffmann et al.'s Approach 3 law (hoffmann2022, ~65 tokens/param at 70B) and their Approaches 1-2 (rule20, ~20 tokens/param) disagree: name the law (hoffmann2022, hoffmann2022-rounded, besiroglu2024) or, for --chinchilla, rule20";
 
 /// The ids `named` accepts (aliases excluded).
 pub fn known() -> Vec<&'static str> {
-    NAMED.iter().map(|n| n.0).collect()
+    table().iter().map(|n| n.0).collect()
 }
 
-/// A named law (`hoffmann2022`, `besiroglu2024`, or one of their aliases).
+/// A named law (`hoffmann2022`, `hoffmann2022-rounded`, `besiroglu2024`, or an alias).
 pub fn named(name: &str) -> Result<Law> {
     let key = name.to_ascii_lowercase();
-    let (id, _, source, [e, a, b, alpha, beta]) = NAMED
-        .iter()
+    if key == "chinchilla" {
+        bail!("{AMBIGUOUS_CHINCHILLA}");
+    }
+    let (id, _, source, [e, a, b, alpha, beta]) = table()
+        .into_iter()
         .find(|(id, aliases, ..)| *id == key || aliases.contains(&key.as_str()))
         .ok_or_else(|| {
             anyhow!(
@@ -58,7 +88,7 @@ pub fn named(name: &str) -> Result<Law> {
                 known().join(", ")
             )
         })?;
-    Law::new(id, source, *e, *a, *b, *alpha, *beta)
+    Law::new(id, source, e, a, b, alpha, beta)
 }
 
 /// The `approach3` block of a `scalelab fit` result.
@@ -169,7 +199,8 @@ impl Law {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TokenRule {
-    /// D = ratio · N. Hoffmann et al. 2022 Table 3 (Approaches 1/2): ~20 tokens per parameter.
+    /// D = ratio · N. Hoffmann et al. 2022 Table 3 (Approaches 1/2): ~20 tokens per parameter,
+    /// which their own Approach 3 law does not reproduce (it gives 48–78 at 13–175B).
     Ratio { id: String, ratio: f64 },
     /// D such that N is compute-optimal under the law.
     Law(Law),
@@ -192,7 +223,7 @@ impl TokenRule {
             },
             _ => named(name)
                 .map(TokenRule::Law)
-                .map_err(|e| anyhow!("--chinchilla: {e}, rule20 or fit")),
+                .map_err(|e| anyhow!("--chinchilla: {e} (or rule20, fit)")),
         }
     }
 

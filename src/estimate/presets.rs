@@ -24,6 +24,8 @@ pub struct Preset {
     pub seq_len: Option<u64>,
     pub vocab_size: Option<u64>,
     pub reported_gpu_hours: Option<f64>,
+    /// The most GPUs the published run used at once.
+    pub reported_max_gpus: Option<u64>,
     pub reported_hardware: Option<String>,
     pub reported_power_w: Option<f64>,
     pub reported_energy: Option<String>,

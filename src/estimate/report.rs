@@ -59,6 +59,16 @@ pub fn print_cost(e: &CostEstimate) {
             e.achieved_flops_per_gpu / 1e12
         ),
     );
+    if e.hfu != e.mfu {
+        row(
+            "HFU (hardware FLOPs)",
+            format!(
+                "{} = MFU × {:.3}: full recomputation runs the forward pass twice",
+                fmt::percent(e.hfu, 1),
+                e.hfu / e.mfu
+            ),
+        );
+    }
     row(
         "GPU-hours",
         format!("{} ({:.2} GPU-years)", fmt::si(e.gpu_hours, 3), e.gpu_years),
@@ -165,9 +175,17 @@ fn plan_line(label: &str, p: &Plan) {
 }
 
 pub fn print_law(l: &Law) {
+    // Five decimals keep the unrounded constants apart from the printed two-decimal ones.
+    let c = |x: f64| fmt::trimmed(x, 5);
     println!(
         "Law {} ({}): L = {} + {}/N^{} + {}/D^{}",
-        l.id, l.source, l.e, l.a, l.alpha, l.b, l.beta
+        l.id,
+        l.source,
+        c(l.e),
+        c(l.a),
+        c(l.alpha),
+        c(l.b),
+        c(l.beta)
     );
 }
 
@@ -190,7 +208,7 @@ pub fn print_optimum(o: &Optimum) {
         "inference tokens",
         format!("{} (2N FLOPs each)", fmt::si(o.inference_tokens, 3)),
     );
-    plan_line("Chinchilla-optimal", &o.chinchilla);
+    plan_line("compute-optimal (no inference)", &o.chinchilla);
     plan_line("training+inference optimum", &o.optimal);
     row(
         "saved",

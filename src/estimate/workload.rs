@@ -132,9 +132,13 @@ pub fn resolve_tokens(t: &Tokens, n: f64) -> Result<(f64, String)> {
             positive("--tokens-per-param", *r)? * n,
             format!("--tokens-per-param {r}"),
         ),
+        // Say which of Hoffmann et al.'s two answers the count comes from: they disagree.
         Tokens::Rule(rule) => (
             rule.tokens(n),
-            format!("compute-optimal for N under --chinchilla {}", rule.id()),
+            match rule {
+                TokenRule::Law(_) => format!("compute-optimal for N under the {} law; Hoffmann et al.'s Approaches 1-2 give ~20 tokens/param (rule20)", rule.id()),
+                TokenRule::Ratio { .. } => format!("--chinchilla {}: Hoffmann et al.'s Approaches 1-2; their Approach 3 law (hoffmann2022) gives more", rule.id()),
+            },
         ),
         Tokens::Published => {
             bail!("no published token count: give --tokens, --tokens-per-param or --chinchilla")

@@ -94,17 +94,27 @@ fn fit_section(fit: &FitReport) -> String {
                     .unwrap_or_else(|| "–".into())
             };
             let _ = writeln!(md, "**Approach 3** — L(N, D) = E + A/N^α + B/D^β, Huber δ = {} summed over {} runs, L-BFGS from {} starts, {} bootstrap resamples:\n", a.huber_delta, a.n_points, a.starts, a.bootstrap_fitted);
-            md.push_str("| parameter | estimate | 95% CI | Hoffmann 2022 | Besiroglu 2024 |\n|---|---|---|---|---|\n");
-            for (k, v, h, b) in [
-                ("E", a.e, "1.69", "1.8172"),
-                ("A", a.a_coef, "406.4", "482.01"),
-                ("B", a.b_coef, "410.7", "2085.43"),
-                ("alpha", a.alpha, "0.34", "0.3478"),
-                ("beta", a.beta, "0.28", "0.3658"),
-                ("a", a.a, "0.46", "0.512"),
-                ("b", a.b, "0.54", "0.488"),
+            // The published columns come from the estimator's named laws (Hoffmann unrounded).
+            let [h, b] = ["hoffmann2022", "besiroglu2024"]
+                .map(|n| crate::estimate::law::named(n).expect("built-in law").core());
+            md.push_str("| parameter | estimate | 95% CI | Hoffmann 2022 (unrounded) | Besiroglu 2024 |\n|---|---|---|---|---|\n");
+            for (k, v, hv, bv) in [
+                ("E", a.e, h.e, b.e),
+                ("A", a.a_coef, h.a, b.a),
+                ("B", a.b_coef, h.b, b.b),
+                ("alpha", a.alpha, h.alpha, b.alpha),
+                ("beta", a.beta, h.beta, b.beta),
+                ("a", a.a, h.a_exp(), b.a_exp()),
+                ("b", a.b, h.b_exp(), b.b_exp()),
             ] {
-                let _ = writeln!(md, "| {k} | {} | {} | {h} | {b} |", fmt::compact(v), ci(k));
+                let _ = writeln!(
+                    md,
+                    "| {k} | {} | {} | {} | {} |",
+                    fmt::compact(v),
+                    ci(k),
+                    fmt::compact(hv),
+                    fmt::compact(bv)
+                );
             }
             md.push('\n');
         }

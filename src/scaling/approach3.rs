@@ -37,9 +37,18 @@ fn range(lo: f64, hi: f64, step: f64) -> Vec<f64> {
 }
 
 impl Grid {
-    /// Chinchilla's grid: α, β ∈ {0, 0.5, …, 2}, e ∈ {−1, −0.5, …, 1.5},
-    /// a, b ∈ {0, 5, …, 25}: 5·5·6·6·6 = 5400 starts.
-    pub fn chinchilla() -> Self {
+    /// Hoffmann et al.'s grid (Appendix D.2): α, β ∈ {0, 0.5, …, 2}, e ∈ {−1, −0.5, …, 1},
+    /// a, b ∈ {0, 5, …, 25}: 5·5·5·6·6 = 4500 starts.
+    pub fn hoffmann() -> Self {
+        Grid {
+            e: range(-1.0, 1.0, 0.5),
+            ..Self::wide()
+        }
+    }
+
+    /// Hoffmann et al.'s grid with e widened to 1.5 (E up to e^1.5 ≈ 4.5, for losses in other
+    /// units than theirs): 5·5·6·6·6 = 5400 starts. The default.
+    pub fn wide() -> Self {
         Grid {
             alpha: range(0.0, 2.0, 0.5),
             beta: range(0.0, 2.0, 0.5),
@@ -49,7 +58,7 @@ impl Grid {
         }
     }
 
-    /// A coarser grid over the same box: α, β ∈ {0, 0.5, 1, 1.5}... see docs/fitting.md.
+    /// A coarser grid over the wide box: α, β ∈ {0, 0.5, 1, 2}, e ∈ {−1, 0, 1} (1728 starts).
     pub fn coarse() -> Self {
         Grid {
             alpha: vec![0.0, 0.5, 1.0, 2.0],

@@ -9,8 +9,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GridChoice {
-    /// α, β ∈ {0, .5, …, 2}, e ∈ {−1, −.5, …, 1.5}, a, b ∈ {0, 5, …, 25} (5400 starts).
-    Chinchilla,
+    /// α, β ∈ {0, .5, …, 2}, e ∈ {−1, −.5, …, 1.5}, a, b ∈ {0, 5, …, 25} (5400 starts):
+    /// Hoffmann et al.'s grid with e widened to 1.5.
+    Wide,
+    /// Hoffmann et al. 2022 Appendix D.2: as `wide` with e ∈ {−1, −.5, …, 1} (4500 starts).
+    Hoffmann,
     /// α, β ∈ {0, .5, 1, 2}, e ∈ {−1, 0, 1}, a, b ∈ {0, 5, …, 25} (1728 starts).
     Coarse,
 }
@@ -45,7 +48,7 @@ pub struct FitArgs {
     )]
     pub holdout: i64,
     /// Starting grid for approach 3.
-    #[arg(long, value_enum, default_value_t = GridChoice::Chinchilla)]
+    #[arg(long, value_enum, default_value_t = GridChoice::Wide)]
     pub grid: GridChoice,
 }
 
@@ -83,7 +86,8 @@ pub fn run(a: FitArgs) -> Result<i32> {
         seed: a.seed,
         holdout: a.holdout as usize,
         grid: match a.grid {
-            GridChoice::Chinchilla => Grid::chinchilla(),
+            GridChoice::Wide => Grid::wide(),
+            GridChoice::Hoffmann => Grid::hoffmann(),
             GridChoice::Coarse => Grid::coarse(),
         },
         ..FitOptions::default()

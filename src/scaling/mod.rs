@@ -98,7 +98,7 @@ impl Default for FitOptions {
             bootstrap: 1000,
             seed: 0,
             holdout: 0,
-            grid: approach3::Grid::chinchilla(),
+            grid: approach3::Grid::wide(),
             bootstrap_starts: 3,
             envelope_points: 40,
         }

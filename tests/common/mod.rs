@@ -1,6 +1,8 @@
 //! Shared fixtures: a small slice of the shipped corpus and a tiny config.
 #![allow(dead_code)]
 
+pub mod estimate;
+
 use scalelab::config::RunConfig;
 use scalelab::data::corpus::CorpusReader;
 use std::path::{Path, PathBuf};
