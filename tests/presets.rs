@@ -45,22 +45,36 @@ fn gpt2_small_shape_has_gpt2s_parameter_count() {
 
 #[test]
 fn shipped_sweeps_plan_at_least_three_sizes_per_budget() {
+    use scalelab::sweep::design::Outcome;
     use scalelab::sweep::spec::Spec;
-    for name in ["quick", "gpu"] {
+    for name in ["quick", "gpu", "cpu-reference"] {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/sweeps/{name}.toml"));
         let (spec, _) = Spec::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        let plan = spec.plan().unwrap();
+        // An adaptive design plans its later budgets from results: a
+        // Chinchilla-shaped law stands in for the runs.
+        let law = |r: &scalelab::sweep::spec::PlannedRun| {
+            let n = param_counts(&r.cfg.model).total as f64;
+            let d = (scalelab::flops::total_steps(&r.cfg) as u64 * r.cfg.tokens_per_step()) as f64;
+            Outcome::Done(1.5 + 400.0 / n.powf(0.34) + 410.0 / d.powf(0.28))
+        };
+        let plan = spec.plan_with(&spec.family().unwrap(), &law).unwrap();
+        assert!(plan.complete, "{name}");
         let mut per_budget = std::collections::BTreeMap::<String, usize>::new();
-        for r in &plan {
+        for r in plan
+            .runs
+            .iter()
+            .filter(|r| r.cfg.train.seed == plan.runs[0].cfg.train.seed)
+        {
             *per_budget
                 .entry(format!("{:e}", r.budget.value()))
                 .or_default() += 1;
         }
         assert!(per_budget.len() >= 3, "{name}: {per_budget:?}");
+        let least = spec.design.sizes_per_budget.unwrap_or(3);
         assert!(
-            per_budget.values().all(|n| *n >= 3),
-            "{name}: every IsoFLOP profile needs 3 sizes: {per_budget:?}"
+            per_budget.values().all(|n| *n >= least),
+            "{name}: every IsoFLOP profile needs {least} sizes: {per_budget:?}"
         );
     }
 }
