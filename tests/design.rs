@@ -109,6 +109,18 @@ fn a_budget_without_interior_minimum_is_extended_on_the_missing_side() {
     assert!(b.extended.iter().all(|e| e == "larger"), "{b:?}");
     assert_eq!(b.interior, Some(true), "{b:?}");
     assert!(b.sizes.len() == 3 + b.extended.len());
+    // Every run once, extensions included.
+    let mut names: Vec<&str> = p.runs.iter().map(|r| r.name.as_str()).collect();
+    let n = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), n, "a run is planned twice");
+    let in_budget = p
+        .runs
+        .iter()
+        .filter(|r| r.budget.value() == b.flops)
+        .count();
+    assert_eq!(in_budget, b.sizes.len());
 
     // With too few extensions allowed it stops and says why.
     let s = spec(

@@ -330,7 +330,17 @@ fn interrupted_sweep_exits_130_and_the_same_command_finishes_it() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Signal once the first run is training (its handlers are installed then);
+    // a fixed delay raced the start-up on a loaded machine.
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs() < 120
+        && !std::fs::read_dir(out.join("runs"))
+            .map(|d| d.flatten().any(|e| e.path().join("metrics.jsonl").exists()))
+            .unwrap_or(false)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));

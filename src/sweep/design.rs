@@ -116,9 +116,11 @@ pub fn plan(
             interior: None,
             note: None,
         };
-        loop {
+        let runs = loop {
             chosen.sort_unstable();
             let mut profile = Vec::new(); // (ln N, mean loss) of the settled sizes
+                                          // This round's runs of the budget: every chosen size, extensions included.
+            let mut budget_runs = Vec::new();
             let mut pending = false;
             for &i in &chosen {
                 let s = eligible[i];
@@ -148,7 +150,7 @@ pub fn plan(
                     .iter()
                     .map(|(_, l)| l.iter().sum::<f64>() / l.len() as f64)
                     .collect();
-                out.runs.extend(reps);
+                budget_runs.extend(reps);
                 if let Some(best) = losses.iter().copied().min_by(f64::total_cmp) {
                     profile.push((s.n.ln(), best));
                 }
@@ -159,6 +161,7 @@ pub fn plan(
                 .collect();
             b.params = chosen.iter().map(|&i| eligible[i].n).collect();
             if pending {
+                out.runs.extend(budget_runs);
                 out.budgets.push(b);
                 return Ok(out);
             }
@@ -166,14 +169,14 @@ pub fn plan(
                 (0..profile.len()).min_by(|&x, &y| profile[x].1.total_cmp(&profile[y].1))
             else {
                 b.note = Some("every run of this budget failed".into());
-                break;
+                break budget_runs;
             };
             let interior = best > 0 && best + 1 < profile.len();
             if interior {
                 let n_opt = vertex(&profile).unwrap_or(profile[best].0);
                 optima.push((c.ln(), n_opt));
                 (b.n_opt, b.interior) = (Some(n_opt.exp()), Some(true));
-                break;
+                break budget_runs;
             }
             (b.n_opt, b.interior) = (Some(profile[best].0.exp()), Some(false));
             let side = if best == 0 { "smaller" } else { "larger" };
@@ -182,17 +185,18 @@ pub fn plan(
                     "no interior minimum after {} extensions: the best size is the {side} edge",
                     a.max_extend
                 ));
-                break;
+                break budget_runs;
             }
             let Some(next) = extend(&eligible, &chosen, best == 0, a.size_ratio) else {
                 b.note = Some(format!(
                     "no interior minimum: the family has no {side} size for this budget"
                 ));
-                break;
+                break budget_runs;
             };
             chosen.push(next);
             b.extended.push(side.into());
-        }
+        };
+        out.runs.extend(runs);
         out.budgets.push(b);
     }
     out.complete = true;
