@@ -51,7 +51,12 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
             r.tok_per_s = Some(s.tok_per_s);
             r.mfu = s.mfu;
             r.device = Some(s.device);
-            r.epochs = s.epochs;
+            // Summaries from before the field: the prepared dataset's split size.
+            r.epochs = s.epochs.or_else(|| {
+                let dir = crate::data::resolve::dataset_dir(&run.cfg);
+                let meta: crate::data::Meta = crate::fsx::read_json(&dir.join("meta.json")).ok()?;
+                Some(s.tokens as f64 / meta.train.tokens.max(1) as f64)
+            });
         }
         RunState::Failed(e) => {
             r.status = "failed".into();
