@@ -72,9 +72,21 @@ impl ModelConfig {
         vocab_size: usize,
     ) -> Self {
         let d_model = aspect * depth;
+        let n_head = (d_model / head_dim).max(1);
+        ModelConfig::from_shape(depth, n_head, d_model, seq_len, vocab_size)
+    }
+
+    /// A shape with the defaults of everything else (biases, ε 1e-5, SP).
+    pub fn from_shape(
+        n_layer: usize,
+        n_head: usize,
+        d_model: usize,
+        seq_len: usize,
+        vocab_size: usize,
+    ) -> Self {
         ModelConfig {
-            n_layer: depth,
-            n_head: (d_model / head_dim).max(1),
+            n_layer,
+            n_head,
             d_model,
             seq_len,
             vocab_size,
@@ -199,17 +211,13 @@ impl RawModel {
                 let need = |v: Option<usize>, f: &str| {
                     v.ok_or_else(|| anyhow!("model.{f} is required (or give model.depth)"))
                 };
-                ModelConfig {
-                    n_layer: need(self.n_layer, "n_layer")?,
-                    n_head: need(self.n_head, "n_head")?,
-                    d_model: need(self.d_model, "d_model")?,
+                ModelConfig::from_shape(
+                    need(self.n_layer, "n_layer")?,
+                    need(self.n_head, "n_head")?,
+                    need(self.d_model, "d_model")?,
                     seq_len,
                     vocab_size,
-                    bias: true,
-                    ln_eps: 1e-5,
-                    parametrization: Parametrization::Sp,
-                    base_width: None,
-                }
+                )
             }
         };
         if let Some(b) = self.bias {

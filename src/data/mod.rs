@@ -47,6 +47,11 @@ impl Meta {
     pub fn bytes_per_token(&self) -> f64 {
         self.val.bytes as f64 / self.val.tokens.max(1) as f64
     }
+
+    /// Passes over the training split that `tokens` training tokens make.
+    pub fn epochs(&self, tokens: u64) -> f64 {
+        tokens as f64 / self.train.tokens.max(1) as f64
+    }
 }
 
 /// A prepared dataset, memory-mapped.

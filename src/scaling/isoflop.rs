@@ -209,18 +209,14 @@ pub fn a_interval(points: &[Point], noise: f64, n: usize, seed: u64) -> Option<[
     ])
 }
 
-/// Relative standard deviation of the final loss over replicates (points with
-/// the same params and tokens), if any point is replicated.
+/// Relative standard deviation of the final loss over replicates
+/// ([`super::verdict::replicate_groups`]), if any point is replicated.
 pub fn replicate_noise(points: &[Point]) -> Option<f64> {
-    let mut groups: Vec<((f64, f64), Vec<f64>)> = Vec::new();
-    for p in points {
-        match groups.iter_mut().find(|g| g.0 == (p.params, p.tokens)) {
-            Some(g) => g.1.push(p.loss),
-            None => groups.push(((p.params, p.tokens), vec![p.loss])),
-        }
-    }
-    let groups: Vec<Vec<f64>> = groups.into_iter().map(|g| g.1).collect();
-    super::verdict::seed_spread(&groups)
+    let losses: Vec<Vec<f64>> = super::verdict::replicate_groups(points)
+        .into_iter()
+        .map(|g| g.iter().map(|p| p.loss).collect())
+        .collect();
+    super::verdict::seed_spread(&losses)
 }
 
 #[cfg(test)]

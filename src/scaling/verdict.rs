@@ -199,15 +199,7 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
 /// their seed) merged into one point with their mean loss, named without the
 /// `-sN` seed suffix; single runs are kept as they are.
 pub fn replicate_means(points: &[Point]) -> Vec<Point> {
-    let mut groups: Vec<Vec<&Point>> = Vec::new();
-    for p in points {
-        let same = |q: &&Point| q.params == p.params && q.tokens == p.tokens && q.flops == p.flops;
-        match groups.iter_mut().find(|g| same(&g[0])) {
-            Some(g) => g.push(p),
-            None => groups.push(vec![p]),
-        }
-    }
-    groups
+    replicate_groups(points)
         .into_iter()
         .map(|g| {
             let mut m = g[0].clone();
@@ -218,6 +210,20 @@ pub fn replicate_means(points: &[Point]) -> Vec<Point> {
             m
         })
         .collect()
+}
+
+/// Points grouped as replicates: the same params, tokens and FLOPs (runs
+/// that differ only in their seed), in order of first appearance.
+pub fn replicate_groups(points: &[Point]) -> Vec<Vec<&Point>> {
+    let mut groups: Vec<Vec<&Point>> = Vec::new();
+    for p in points {
+        let same = |q: &&Point| q.params == p.params && q.tokens == p.tokens && q.flops == p.flops;
+        match groups.iter_mut().find(|g| same(&g[0])) {
+            Some(g) => g.push(p),
+            None => groups.push(vec![p]),
+        }
+    }
+    groups
 }
 
 /// `name` without a trailing `-s<digits>`.

@@ -118,8 +118,9 @@ pub fn plan(
         };
         let runs = loop {
             chosen.sort_unstable();
-            let mut profile = Vec::new(); // (ln N, mean loss) of the settled sizes
-                                          // This round's runs of the budget: every chosen size, extensions included.
+            // (ln N, loss) of the settled sizes, and this round's runs of the
+            // budget: every chosen size, extensions included.
+            let mut profile = Vec::new();
             let mut budget_runs = Vec::new();
             let mut pending = false;
             for &i in &chosen {
@@ -128,31 +129,11 @@ pub fn plan(
                     .run_for(s.label, s.cfg, Budget::Flops(c), false)?
                     .expect("no range check in an adaptive design");
                 let reps = super::axes::expand(spec, vec![run])?;
-                // Each hyperparameter setting's mean over seeds; the size's
-                // loss is the best setting's (tuned, as the fits use).
-                let mut settings: Vec<((f64, usize, f64), Vec<f64>)> = Vec::new();
-                for r in &reps {
-                    let key = (r.cfg.optim.lr, r.cfg.train.batch_size, r.cfg.optim.beta2);
-                    let loss = match outcome(r) {
-                        Outcome::Pending => {
-                            pending = true;
-                            continue;
-                        }
-                        Outcome::Failed => continue,
-                        Outcome::Done(l) => l,
-                    };
-                    match settings.iter_mut().find(|s| s.0 == key) {
-                        Some(s) => s.1.push(loss),
-                        None => settings.push((key, vec![loss])),
-                    }
-                }
-                let losses: Vec<f64> = settings
-                    .iter()
-                    .map(|(_, l)| l.iter().sum::<f64>() / l.len() as f64)
-                    .collect();
+                let (loss, waiting) = size_loss(&reps, outcome);
+                pending |= waiting;
                 budget_runs.extend(reps);
-                if let Some(best) = losses.iter().copied().min_by(f64::total_cmp) {
-                    profile.push((s.n.ln(), best));
+                if let Some(l) = loss {
+                    profile.push((s.n.ln(), l));
                 }
             }
             b.sizes = chosen
@@ -201,6 +182,31 @@ pub fn plan(
     }
     out.complete = true;
     Ok(out)
+}
+
+/// A size's loss from its runs (every hyperparameter setting × seed): each
+/// setting's mean over its finished seeds, the best setting's (tuned, as the
+/// fits use); and whether any run is still pending. Failed runs are left out.
+fn size_loss(reps: &[PlannedRun], outcome: &dyn Fn(&PlannedRun) -> Outcome) -> (Option<f64>, bool) {
+    let mut settings: Vec<((f64, usize, f64), Vec<f64>)> = Vec::new();
+    let mut pending = false;
+    for r in reps {
+        let loss = match outcome(r) {
+            Outcome::Pending => {
+                pending = true;
+                continue;
+            }
+            Outcome::Failed => continue,
+            Outcome::Done(l) => l,
+        };
+        let key = (r.cfg.optim.lr, r.cfg.train.batch_size, r.cfg.optim.beta2);
+        match settings.iter_mut().find(|s| s.0 == key) {
+            Some(s) => s.1.push(loss),
+            None => settings.push((key, vec![loss])),
+        }
+    }
+    let best = settings.iter().map(|(_, l)| mean(l)).min_by(f64::total_cmp);
+    (best, pending)
 }
 
 /// The N the next budget's sizes centre on: the line through the interior

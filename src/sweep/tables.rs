@@ -55,7 +55,7 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
             r.epochs = s.epochs.or_else(|| {
                 let dir = crate::data::resolve::dataset_dir(&run.cfg);
                 let meta: crate::data::Meta = crate::fsx::read_json(&dir.join("meta.json")).ok()?;
-                Some(s.tokens as f64 / meta.train.tokens.max(1) as f64)
+                Some(meta.epochs(s.tokens))
             });
         }
         RunState::Failed(e) => {

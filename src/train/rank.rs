@@ -338,7 +338,7 @@ impl<'a> RankLoop<'a> {
             skipped_nonfinite: state.skipped_nonfinite,
             peak_gpu_mib: crate::device::gpu_peak_bytes(self.dev, false)
                 .map(|b| b as f64 / (1 << 20) as f64),
-            epochs: Some(state.tokens_seen as f64 / self.setup.ds.meta.train.tokens.max(1) as f64),
+            epochs: Some(self.setup.ds.meta.epochs(state.tokens_seen)),
         };
         fsx::write_json_atomic(&rundir::summary_path(dir), &summary)?;
         Ok(summary)
