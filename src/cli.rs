@@ -37,6 +37,8 @@ pub enum Command {
     Flops(FlopsArgs),
     /// Training throughput on synthetic batches.
     Bench(bench::cli::BenchArgs),
+    /// Measure this device (GEMM rates, bandwidth, per-op overhead), fit the step-time model, write a device profile.
+    Calibrate(bench::cli::CalibrateArgs),
     /// Correctness checks on a device: gradients vs finite differences, device vs CPU, bf16/f16 vs fp32.
     Check(check::cli::CheckArgs),
     /// Run a scaling sweep (IsoFLOP, token or tokens-per-parameter grid).
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => flops::cli::run(FlopsCommand::Info(a)),
         Command::Flops(a) => flops::cli::run(FlopsCommand::Flops(a)),
         Command::Bench(a) => bench::cli::run(a),
+        Command::Calibrate(a) => bench::cli::calibrate(a),
         Command::Check(a) => check::cli::run(a),
         Command::Sweep(a) => sweep::cli::run(a),
         Command::Estimate(a) => estimate::cli::run(a),

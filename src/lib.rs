@@ -18,6 +18,7 @@ pub mod hardware;
 pub mod interop;
 pub mod memory;
 pub mod model;
+pub mod profile;
 pub mod report;
 pub mod rundir;
 pub mod sample;

@@ -9,7 +9,7 @@ use std::path::Path;
 /// Lowest first; a module may use its own layer and the ones below.
 const LAYERS: &[&[&str]] = &[
     &["fmt", "fsx", "fault", "device"],
-    &["config", "hardware", "crash"],
+    &["config", "hardware", "profile", "crash"],
     &["data"],
     &["model"],
     &["flops", "memory"],

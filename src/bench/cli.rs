@@ -115,3 +115,109 @@ fn print_bench(a: &BenchArgs, r: &super::BenchResult) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    /// Device to measure (cpu, cuda, cuda:N).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Precision of the GEMMs and the bench runs (f32 on CPU; bf16 or tf32 on a GPU).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Where to write the profile (default: $SCALELAB_PROFILE, else checkpoints/device-profile.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Only the GEMM / bandwidth / overhead measurements: no bench runs, no step-time model.
+    #[arg(long, conflicts_with = "validate")]
+    pub no_fit: bool,
+    /// Then bench the held-out shapes and print predicted vs measured ms/step.
+    #[arg(long)]
+    pub validate: bool,
+}
+
+/// The load average, quoted next to every timing (the machine may be shared).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Median ms per phase of a bench run of `cfg`.
+fn bench_phases(sh: &super::step_model::Shape, cfg: &crate::config::RunConfig) -> Result<[f64; 3]> {
+    let r = super::bench(cfg, sh.steps, 2)?;
+    eprintln!(
+        "  bench {}: {:.2} ms/step (median; fwd {:.2}, bwd {:.2}, opt {:.2})",
+        sh.name, r.ms_per_step_median, r.ms_forward, r.ms_backward, r.ms_optimizer
+    );
+    Ok(super::step_model::measured_phases(&r))
+}
+
+/// `scalelab calibrate`.
+pub fn calibrate(a: CalibrateArgs) -> Result<i32> {
+    use super::step_model::{self, CALIBRATION, HELD_OUT};
+    let spec = crate::device::DeviceSpec::parse(&a.device)
+        .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+    let dtype =
+        crate::device::DTypeSpec::parse(&a.dtype).map_err(|e| anyhow::anyhow!("--dtype: {e}"))?;
+    let dev = spec.open()?;
+    dtype
+        .check_device(&dev)
+        .map_err(|e| anyhow::anyhow!("--dtype: {e}"))?;
+    let out = match &a.out {
+        Some(p) => p.clone(),
+        None => std::env::var(crate::profile::ENV)
+            .map(Into::into)
+            .unwrap_or_else(|_| crate::profile::DEFAULT_PATH.into()),
+    };
+    let t0 = std::time::Instant::now();
+    eprintln!(
+        "calibrate: {} {} | load average {}",
+        a.device,
+        dtype,
+        load_average()
+    );
+    let mut p = super::calibrate::measure(&dev, &a.device, dtype, false)?;
+    if !a.no_fit {
+        eprintln!(
+            "calibrate: bench runs of {} calibration shapes",
+            CALIBRATION.len()
+        );
+        let c = step_model::fit_on(&p, &CALIBRATION, bench_phases)?;
+        eprintln!(
+            "calibrate: fitted {:?} (fit rms error {:.1}%)",
+            [c.forward, c.backward, c.optimizer].map(|k| k.as_array()),
+            c.fit_rms_error * 100.0
+        );
+        p.step_model = Some(c);
+    }
+    p.save(&out)?;
+    println!(
+        "device profile {}: {} | {} | {} threads | measured peak {:.1} GFLOP/s | {:.1} GB/s | {:.2} µs/op | {:.0} s | load average {}",
+        out.display(),
+        p.device_name,
+        p.dtype,
+        p.threads,
+        p.peak_flops() / 1e9,
+        p.bandwidth_gbs,
+        p.op_overhead_us,
+        t0.elapsed().as_secs_f64(),
+        load_average()
+    );
+    if a.validate {
+        eprintln!(
+            "calibrate: bench runs of {} held-out shapes",
+            HELD_OUT.len()
+        );
+        let rows = step_model::validate(&p, &HELD_OUT, |sh, cfg| {
+            let ph = bench_phases(sh, cfg)?;
+            Ok(ph.iter().sum())
+        })?;
+        print!("{}", step_model::table(&rows));
+        println!(
+            "(calibration + validation {:.0} s; load average {})",
+            t0.elapsed().as_secs_f64(),
+            load_average()
+        );
+    }
+    Ok(0)
+}

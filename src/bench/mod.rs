@@ -1,7 +1,9 @@
 //! `scalelab bench`: training-step throughput on synthetic batches, after
 //! warm-up, with forward / backward / optimizer time split.
 
+pub mod calibrate;
 pub mod cli;
+pub mod step_model;
 
 use crate::config::RunConfig;
 use crate::data::batches::Batch;

@@ -4,6 +4,7 @@
 //! per element and always reported separately: MFU uses matmul FLOPs only.
 
 pub mod cli;
+pub mod step_time;
 
 use crate::config::{ModelConfig, RunConfig};
 use crate::model::params::param_counts;
