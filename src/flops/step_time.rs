@@ -405,11 +405,12 @@ fn solve(mut a: Vec<Vec<f64>>) -> Vec<f64> {
             .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
             .expect("c < n");
         a.swap(c, p);
-        for r in 0..n {
+        let pivot = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != c {
-                let f = a[r][c] / a[c][c];
-                for k in c..=n {
-                    a[r][k] -= f * a[c][k];
+                let f = row[c] / pivot[c];
+                for (x, p) in row[c..].iter_mut().zip(&pivot[c..]) {
+                    *x -= f * p;
                 }
             }
         }
