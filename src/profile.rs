@@ -229,14 +229,18 @@ fn bracket(axis: &[usize], x: usize) -> (usize, usize, f64) {
 /// The profile file to use: `explicit` (must exist), else `$SCALELAB_PROFILE`
 /// (must exist), else [`DEFAULT_PATH`] if it exists; None when none applies.
 pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>> {
-    if let Some(p) = explicit {
-        return Ok(Some(p.to_path_buf()));
-    }
-    if let Ok(p) = std::env::var(ENV) {
-        return Ok(Some(PathBuf::from(p)));
-    }
-    let d = Path::new(DEFAULT_PATH);
-    Ok(d.is_file().then(|| d.to_path_buf()))
+    let named = explicit.is_some() || std::env::var(ENV).is_ok();
+    let p = path(explicit);
+    Ok((named || p.is_file()).then_some(p))
+}
+
+/// Where a profile is written or read: `explicit`, else `$SCALELAB_PROFILE`,
+/// else [`DEFAULT_PATH`].
+pub fn path(explicit: Option<&Path>) -> PathBuf {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var(ENV).ok().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
 }
 
 /// [`locate`] and load: an explicit or `$SCALELAB_PROFILE` file that is

@@ -163,12 +163,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<i32> {
     dtype
         .check_device(&dev)
         .map_err(|e| anyhow::anyhow!("--dtype: {e}"))?;
-    let out = match &a.out {
-        Some(p) => p.clone(),
-        None => std::env::var(crate::profile::ENV)
-            .map(Into::into)
-            .unwrap_or_else(|_| crate::profile::DEFAULT_PATH.into()),
-    };
+    let out = crate::profile::path(a.out.as_deref());
     let t0 = std::time::Instant::now();
     eprintln!(
         "calibrate: {} {} | load average {}",

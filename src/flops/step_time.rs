@@ -12,6 +12,7 @@
 //! per component and candle graph nodes per layer.
 
 use crate::config::{Kernels, RunConfig};
+use crate::device::DTypeSpec;
 use crate::model::params::{param_counts, param_specs};
 use crate::profile::{DeviceProfile, PhaseConstants, StepConstants};
 use anyhow::{bail, Result};
@@ -206,7 +207,8 @@ impl StepWork {
 
 /// Whether the fused kernels run on the profile's device and dtype (CPU, f32/f64).
 pub fn fused_on(k: Kernels, p: &DeviceProfile) -> bool {
-    k == Kernels::Fused && p.device == "cpu" && matches!(p.dtype.as_str(), "f32" | "f64")
+    DTypeSpec::parse(&p.dtype)
+        .is_ok_and(|d| k.effective_on(p.device == "cpu", d.compute()) == Kernels::Fused)
 }
 
 /// Share of the t×t products the causal block GEMMs compute (blocks of 64 rows,

@@ -29,7 +29,13 @@ impl Kernels {
 
     /// The kernels that actually run on `dev` in `dtype`: the fused ones are CPU f32/f64 only.
     pub fn effective(self, dev: &candle_core::Device, dtype: DType) -> Kernels {
-        if self == Kernels::Fused && dev.is_cpu() && matches!(dtype, DType::F32 | DType::F64) {
+        self.effective_on(dev.is_cpu(), dtype)
+    }
+
+    /// [`Self::effective`] for a device known only by whether it is the CPU
+    /// (a device profile, which names its device rather than opening it).
+    pub fn effective_on(self, cpu: bool, dtype: DType) -> Kernels {
+        if self == Kernels::Fused && cpu && matches!(dtype, DType::F32 | DType::F64) {
             Kernels::Fused
         } else {
             Kernels::Composed
