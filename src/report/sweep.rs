@@ -156,13 +156,15 @@ fn fit_section(fit: &FitReport) -> String {
         if let (Some([lo, hi]), Some(noise)) = (a2.a_interval, a2.noise) {
             let _ = writeln!(md, "Approach 2's 95% interval for a is {lo:.3}–{hi:.3}: the IsoFLOP fit repeated on final losses perturbed by the replicates' measured noise ({:.2}% relative sd).\n", noise * 100.0);
         }
-        md.push_str("| budget (FLOPs) | sizes | N_opt | D_opt | loss at optimum | optimum inside the sampled sizes |\n|---|---|---|---|---|---|\n");
+        let _ = writeln!(md, "Each budget's parabola is fitted to its best size and up to {} sizes on each side; sizes farther out are listed as left out.\n", crate::scaling::isoflop::WINDOW);
+        md.push_str("| budget (FLOPs) | sizes fitted (left out) | N_opt | D_opt | loss at optimum | optimum inside the sampled sizes |\n|---|---|---|---|---|---|\n");
         for b in &a2.budgets {
             let _ = writeln!(
                 md,
-                "| {:.2e} | {} | {:.3e} | {:.3e} | {:.4} | {} |",
+                "| {:.2e} | {} ({}) | {:.3e} | {:.3e} | {:.4} | {} |",
                 b.flops,
                 b.sizes,
+                b.left_out,
                 b.n_opt,
                 b.d_opt,
                 b.loss_opt,

@@ -256,13 +256,18 @@ pub fn table(
             for b in &r.budgets {
                 let _ = writeln!(
                     s,
-                    "  {:>12.3e} {:>7} {:>12.3e} {:>12.3e} {:>10.4}{}",
+                    "  {:>12.3e} {:>7} {:>12.3e} {:>12.3e} {:>10.4}{}{}",
                     b.flops,
                     b.sizes,
                     b.n_opt,
                     b.d_opt,
                     b.loss_opt,
-                    if b.interior { "" } else { "  (extrapolated)" }
+                    if b.interior { "" } else { "  (extrapolated)" },
+                    if b.left_out > 0 {
+                        format!("  ({} far sizes left out)", b.left_out)
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }

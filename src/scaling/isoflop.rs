@@ -1,7 +1,8 @@
 //! Approach 2: IsoFLOP profiles. Points are grouped by compute budget
 //! ([`super::budget_groups`]); in each group with at least three model sizes a
-//! parabola L = c0 + c1·x + c2·x², x = ln N, is fitted by least squares; its
-//! vertex is N_opt(C) and D_opt = C/(6·N_opt). The exponents come from
+//! parabola L = c0 + c1·x + c2·x², x = ln N, is fitted by least squares to the
+//! best size and up to [`WINDOW`] sizes on each side of it; its vertex is
+//! N_opt(C) and D_opt = C/(6·N_opt). The exponents come from
 //! least-squares lines through (ln C, ln N_opt) and (ln C, ln D_opt) over the
 //! budgets whose vertex lies inside their sampled sizes.
 
@@ -17,8 +18,13 @@ pub struct Budget {
     pub loss_opt: f64,
     /// [c0, c1, c2] of L = c0 + c1·ln N + c2·(ln N)².
     pub parabola: [f64; 3],
+    /// Points and distinct sizes the parabola was fitted to.
     pub points: usize,
     pub sizes: usize,
+    /// Sizes of the budget left out of the parabola: beyond [`WINDOW`] sizes
+    /// from the best one.
+    #[serde(default)]
+    pub left_out: usize,
     /// The vertex lies within the sampled sizes (otherwise it is extrapolated).
     pub interior: bool,
 }
@@ -84,10 +90,46 @@ fn det3(m: &[[f64; 3]; 3]) -> f64 {
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
-fn distinct(mut v: Vec<f64>) -> usize {
+/// Sizes on each side of a budget's best size that its parabola is fitted
+/// to. A parabola describes a loss profile only near its minimum: far from
+/// it, small models flatten out and large ones get too few optimizer steps
+/// to leave the unigram plateau (a cliff in the profile, measured in
+/// docs/fitting.md), and either bends a parabola through every size away
+/// from the minimum it is meant to locate.
+pub const WINDOW: usize = 2;
+
+fn distinct(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v.dedup_by(|a, b| (*a / *b - 1.0).abs() < 1e-9);
-    v.len()
+    v
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a / b - 1.0).abs() < 1e-9
+}
+
+/// The points of one budget (`idx`) within [`WINDOW`] sizes of its best size
+/// (lowest mean loss over a size's points), and how many sizes were left out.
+fn near_minimum(points: &[Point], idx: &[usize]) -> (Vec<usize>, usize) {
+    let sizes = distinct(idx.iter().map(|&i| points[i].params).collect());
+    let mean_loss = |n: f64| {
+        let l: Vec<f64> = idx
+            .iter()
+            .filter(|&&i| same(points[i].params, n))
+            .map(|&i| points[i].loss)
+            .collect();
+        l.iter().sum::<f64>() / l.len() as f64
+    };
+    let best = (0..sizes.len())
+        .min_by(|&x, &y| mean_loss(sizes[x]).total_cmp(&mean_loss(sizes[y])))
+        .unwrap_or(0);
+    let keep = &sizes[best.saturating_sub(WINDOW)..(best + WINDOW + 1).min(sizes.len())];
+    let used = idx
+        .iter()
+        .copied()
+        .filter(|&i| keep.iter().any(|&n| same(points[i].params, n)))
+        .collect();
+    (used, sizes.len() - keep.len())
 }
 
 /// The IsoFLOP fit, with warnings for budgets left out; `Err(reason)` when
@@ -96,10 +138,11 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
     let mut warns = Vec::new();
     let mut budgets = Vec::new();
     let groups = budget_groups(points);
-    for (c, idx) in &groups {
+    for (c, all) in &groups {
+        let (idx, left_out) = near_minimum(points, all);
         let x: Vec<f64> = idx.iter().map(|&i| points[i].params.ln()).collect();
         let y: Vec<f64> = idx.iter().map(|&i| points[i].loss).collect();
-        let sizes = distinct(idx.iter().map(|&i| points[i].params).collect());
+        let sizes = distinct(idx.iter().map(|&i| points[i].params).collect()).len();
         if sizes < 3 {
             continue;
         }
@@ -132,13 +175,14 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
             parabola: p,
             points: idx.len(),
             sizes,
+            left_out,
             interior,
         });
     }
     if budgets.len() < 2 {
         let most = groups
             .iter()
-            .map(|(_, g)| distinct(g.iter().map(|&i| points[i].params).collect()))
+            .map(|(_, g)| distinct(g.iter().map(|&i| points[i].params).collect()).len())
             .max()
             .unwrap_or(0);
         return Err(format!(
@@ -232,5 +276,30 @@ mod tests {
             (p[0] - 3.0).abs() < 1e-8 && (p[1] + 0.5).abs() < 1e-9 && (p[2] - 0.02).abs() < 1e-11,
             "{p:?}"
         );
+    }
+
+    /// Two budgets whose profiles are parabolas in ln N with a known vertex,
+    /// plus a far-out size on a cliff (loss 0.8 above the parabola): the
+    /// window leaves the cliff out, so the vertices are exact.
+    #[test]
+    fn a_cliff_beyond_the_window_does_not_move_the_vertex() {
+        let mut pts = Vec::new();
+        for (c, ln_opt) in [(1e10f64, 9.0f64), (1e11, 10.0)] {
+            for k in 0..6 {
+                let x = ln_opt - 1.0 + 0.5 * k as f64;
+                let cliff = if k == 5 { 0.8 } else { 0.0 };
+                let n = x.exp();
+                let mut p = Point::new(format!("r{c}-{k}"), n, c / (6.0 * n), 0.0);
+                p.loss = 3.0 + 0.05 * (x - ln_opt).powi(2) + cliff;
+                p.budget = Some(c);
+                pts.push(p);
+            }
+        }
+        let (f, _) = fit(&pts).unwrap();
+        for (b, ln_opt) in f.budgets.iter().zip([9.0f64, 10.0]) {
+            assert!((b.n_opt.ln() - ln_opt).abs() < 1e-9, "{b:?}");
+            assert_eq!((b.sizes, b.left_out), (5, 1));
+        }
+        assert!((f.a - 1.0 / 10f64.ln()).abs() < 1e-9, "{}", f.a);
     }
 }
