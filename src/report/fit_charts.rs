@@ -40,7 +40,8 @@ pub(super) fn isoflop_chart(
             .as_ref()
             .and_then(|a| a.budgets.iter().find(|b| (b.flops / c - 1.0).abs() < 0.1))
         {
-            let (lo, hi) = (pts[0].0 / 1.5, pts[pts.len() - 1].0 * 1.5);
+            let [lo, hi] = b.fitted_range.unwrap_or([pts[0].0, pts[pts.len() - 1].0]);
+            let (lo, hi) = (lo / 1.2, hi * 1.2);
             let [c0, c1, c2] = b.parabola;
             let curve = logspace(lo, hi, 60)
                 .into_iter()

@@ -25,6 +25,10 @@ pub struct Budget {
     /// from the best one.
     #[serde(default)]
     pub left_out: usize,
+    /// Smallest and largest N the parabola was fitted to (charts draw it
+    /// over this range only); none in fits written before the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_range: Option<[f64; 2]>,
     /// The vertex lies within the sampled sizes (otherwise it is extrapolated).
     pub interior: bool,
 }
@@ -176,6 +180,7 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
             points: idx.len(),
             sizes,
             left_out,
+            fitted_range: Some([lo.exp(), hi.exp()]),
             interior,
         });
     }
