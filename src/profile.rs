@@ -259,14 +259,47 @@ pub fn spec_of(dev: &candle_core::Device) -> DeviceSpec {
     }
 }
 
-/// The measured peak for MFU of runs on `dev` in `dtype`, if a profile for
-/// them is found (a profile of another device or precision is not used).
+/// [`find`] for commands that cannot go on without a profile (`estimate
+/// time`, `estimate --profile`): every failure is one line naming the file
+/// and saying how to make one.
+pub fn require(explicit: Option<&Path>) -> Result<(PathBuf, DeviceProfile)> {
+    let p = path(explicit);
+    let hint = "run scalelab calibrate to write one";
+    if explicit.is_none() && std::env::var(ENV).is_err() && !p.is_file() {
+        bail!(
+            "no device profile at {} (nor ${ENV}, nor --profile FILE): {hint}",
+            p.display()
+        );
+    }
+    let prof = DeviceProfile::load(&p).map_err(|e| anyhow!("{e:#}: {hint}"))?;
+    Ok((p, prof))
+}
+
+/// The measured peak (FLOP/s) for MFU of runs on `dev` in `dtype`, or why
+/// there is none (no profile, or one of another device or precision: it is
+/// not used) as a note to print once.
 pub fn measured_peak(
     explicit: Option<&Path>,
     dev: &candle_core::Device,
     dtype: DTypeSpec,
-) -> Result<Option<f64>> {
-    Ok(find(explicit)?
-        .filter(|p| p.matches(dev, dtype))
-        .map(|p| p.peak_flops()))
+) -> Result<std::result::Result<f64, String>> {
+    let here = format!("{} {dtype}", spec_of(dev));
+    let Some(file) = locate(explicit)? else {
+        return Ok(Err(format!(
+            "no device profile ({DEFAULT_PATH}; ${ENV} or --profile FILE): MFU against the measured peak not reported; run scalelab calibrate --device {} --dtype {dtype}",
+            spec_of(dev)
+        )));
+    };
+    let p = DeviceProfile::load(&file)?;
+    Ok(if p.matches(dev, dtype) {
+        Ok(p.peak_flops())
+    } else {
+        Err(format!(
+            "device profile {} is for {} {}, not {here}: MFU against the measured peak not reported; run scalelab calibrate --device {} --dtype {dtype} --out FILE and give --profile FILE",
+            file.display(),
+            p.device,
+            p.dtype,
+            spec_of(dev)
+        ))
+    })
 }

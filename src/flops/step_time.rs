@@ -251,6 +251,43 @@ pub struct Prediction {
     pub kernels: &'static str,
 }
 
+/// The step time split by kind of work, ms: the forward and backward passes'
+/// four terms summed over both passes, and the optimizer pass whole (the
+/// five parts sum to `ms_per_step`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Breakdown {
+    pub matmul_ms: f64,
+    pub attention_ms: f64,
+    pub memory_ms: f64,
+    pub overhead_ms: f64,
+    pub optimizer_ms: f64,
+}
+
+impl Prediction {
+    pub fn breakdown(&self) -> Breakdown {
+        let (f, b) = (&self.forward, &self.backward);
+        Breakdown {
+            matmul_ms: f.matmul_ms + b.matmul_ms,
+            attention_ms: f.attention_ms + b.attention_ms,
+            memory_ms: f.memory_ms + b.memory_ms,
+            overhead_ms: f.overhead_ms + b.overhead_ms,
+            optimizer_ms: self.optimizer.total_ms,
+        }
+    }
+}
+
+/// The predicted step of `cfg` on `p` with its fitted constants, with the
+/// kernels that run there and `cfg`'s dtype replaced by the profile's (its
+/// rates were measured in that precision).
+pub fn predict_config(cfg: &RunConfig, p: &DeviceProfile) -> Result<Prediction> {
+    let Some(c) = &p.step_model else {
+        bail!("has no fitted step model (written with --no-fit): run scalelab calibrate");
+    };
+    let mut cfg = cfg.clone();
+    cfg.train.dtype = DTypeSpec::parse(&p.dtype)?;
+    Ok(predict(&StepWork::for_profile(&cfg, p), p, c))
+}
+
 /// The step time of `work` on `p` with constants `c`.
 pub fn predict(work: &StepWork, p: &DeviceProfile, c: &StepConstants) -> Prediction {
     let consts = [c.forward, c.backward, c.optimizer];

@@ -205,7 +205,8 @@ pub struct Outcome {
 /// Train every run that is not finished, in plan order; then, when the spec
 /// asks for validation, fit the finished runs and train the validation runs
 /// beyond the fitted compute.
-pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
+/// `profile`: the device profile for MFU against the measured peak (else the default location).
+pub fn run(sweep: &Sweep, quiet: bool, profile: Option<&Path>) -> Result<Outcome> {
     sweep.claim_folder()?;
     let _lock = rundir::lock(&sweep.out).map_err(|_| {
         anyhow!(
@@ -221,6 +222,11 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
         .next()
         .expect("a plan has runs");
     crate::data::ensure_dataset(&first.cfg, quiet)?;
+    // Said once here: the runs train quietly.
+    let dev = first.cfg.train.device.open()?;
+    if let Err(note) = crate::profile::measured_peak(profile, &dev, first.cfg.train.dtype)? {
+        eprintln!("note: {note}");
+    }
 
     let pb = if quiet {
         ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden())
@@ -236,6 +242,7 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     );
     let mut progress = Progress {
         pb,
+        profile: profile.map(Path::to_path_buf),
         tried: HashSet::new(),
         trained: 0,
         failed: 0,
@@ -284,6 +291,7 @@ fn cost(r: &PlannedRun) -> f64 {
 
 struct Progress {
     pb: ProgressBar,
+    profile: Option<PathBuf>,
     /// Runs already trained, skipped or failed by this invocation.
     tried: HashSet<String>,
     trained: usize,
@@ -312,6 +320,7 @@ impl Progress {
             resume: true,
             halt_after: None,
             quiet: true,
+            profile: self.profile.clone(),
         };
         let res = std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
             let msg = p
