@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod estimate;
+pub mod profile;
 
 use scalelab::config::RunConfig;
 use scalelab::data::corpus::CorpusReader;
