@@ -202,8 +202,8 @@ fn written_file_errors_name_the_path() {
 
 // ---- device profiles (`scalelab calibrate`'s JSON) ----
 
-/// `scalelab <head> --config <quickstart> <tail…>` in `dir` with `env` fails
-/// with one line naming each of `expect`.
+/// `scalelab <head> --config q.toml <tail…>` (the quickstart config, copied
+/// into `dir`) in `dir` with `env` fails with one line naming each of `expect`.
 fn config_fails(
     dir: &std::path::Path,
     env: &[(&str, &str)],
@@ -211,11 +211,15 @@ fn config_fails(
     tail: &[&str],
     expect: &[&str],
 ) {
-    let config = common::repo_root().join("configs/quickstart.toml");
+    fs::copy(
+        common::repo_root().join("configs/quickstart.toml"),
+        dir.join("q.toml"),
+    )
+    .unwrap();
     let args: Vec<&str> = head
         .iter()
         .copied()
-        .chain(["--config", config.to_str().unwrap()])
+        .chain(["--config", "q.toml"])
         .chain(tail.iter().copied())
         .collect();
     common::fails_env(dir, env, &args, expect);
@@ -256,7 +260,11 @@ fn profile_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let want = ["missing.json", "scalelab calibrate"];
     config_fails(dir.path(), &[], TIME, &["--profile", "missing.json"], &want);
-    // Named by $SCALELAB_PROFILE: the same.
+}
+
+#[test]
+fn profile_named_by_the_environment_missing() {
+    let dir = tempfile::tempdir().unwrap();
     let env = [("SCALELAB_PROFILE", "gone.json")];
     config_fails(
         dir.path(),
@@ -265,12 +273,18 @@ fn profile_missing_file() {
         &[],
         &["gone.json", "scalelab calibrate"],
     );
+}
+
+#[test]
+fn profile_missing_for_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = ["none.json", "cannot read", "scalelab calibrate"];
     config_fails(
         dir.path(),
         &[],
         &["bench"],
         &["--profile", "none.json"],
-        &["none.json", "cannot read"],
+        &want,
     );
 }
 

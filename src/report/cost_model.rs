@@ -61,7 +61,7 @@ pub fn section(
     explicit: Option<&Path>,
 ) -> Result<String> {
     let found = profile::locate(explicit)?
-        .map(|f| Ok::<_, anyhow::Error>((DeviceProfile::load(&f)?, f)))
+        .map(|f| Ok::<_, anyhow::Error>((profile::load_or_hint(&f)?, f)))
         .transpose()?
         .filter(|(p, _)| p.step_model.is_some());
     let mut md = String::from("## Cost model of these runs\n\n");
