@@ -34,15 +34,12 @@ pub fn run(a: BenchArgs) -> Result<i32> {
     let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype, None)?;
     if !a.compare_kernels {
         let dev = cfg.train.device.open()?;
-        let peak = match crate::profile::measured_peak(a.profile.as_deref(), &dev, cfg.train.dtype)?
-        {
-            Ok(p) => Some(p),
-            Err(note) => {
-                eprintln!("note: {note}");
-                None
-            }
-        };
-        let r = super::bench(&cfg, a.steps, a.warmup, peak)?;
+        let peak = crate::profile::measured_peak(a.profile.as_deref(), &dev, cfg.train.dtype)?;
+        let r = super::bench(&cfg, a.steps, a.warmup, peak.as_ref().ok().copied())?;
+        // After the bench: a bad --steps or config stays a one-line error.
+        if let Err(note) = peak {
+            eprintln!("note: {note}");
+        }
         print_bench(&a, &r)?;
         return Ok(0);
     }

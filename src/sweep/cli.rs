@@ -51,7 +51,7 @@ pub fn run(a: SweepArgs) -> Result<i32> {
                 sweep.state(r),
                 crate::rundir::results::RunState::Finished(_)
             ) {
-                println!("{}", sweep.job(r, &exe)?);
+                println!("{}", sweep.job(r, &exe, a.report.profile.as_deref())?);
             }
         }
         return Ok(0);

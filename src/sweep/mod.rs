@@ -171,13 +171,17 @@ impl Sweep {
     }
 
     /// Write the run's resolved config to configs/<name>.toml and return the
-    /// `scalelab train` command line that trains it (for --jobs).
-    pub fn job(&self, run: &PlannedRun, exe: &str) -> Result<String> {
+    /// `scalelab train` command line that trains it (for --jobs), with
+    /// `--profile` when one was given.
+    pub fn job(&self, run: &PlannedRun, exe: &str, profile: Option<&Path>) -> Result<String> {
         let cfg_path = self.out.join("configs").join(format!("{}.toml", run.name));
         crate::fsx::create_dir_all(cfg_path.parent().expect("has parent"))?;
         fsx::write_atomic(&cfg_path, run.cfg.to_toml().as_bytes())?;
+        let profile = profile
+            .map(|p| format!(" --profile {}", sh(&p.display().to_string())))
+            .unwrap_or_default();
         Ok(format!(
-            "{exe} train --config {} --out {} --resume --quiet",
+            "{exe} train --config {} --out {} --resume --quiet{profile}",
             sh(&cfg_path.display().to_string()),
             sh(&self.run_dir(run).display().to_string())
         ))

@@ -98,16 +98,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         );
     }
     let (hw_id, peak) = crate::hardware::peak_for(cfg.train.hardware.as_deref(), &devs[0], dtype)?;
-    let measured_peak =
-        match crate::profile::measured_peak(opts.profile.as_deref(), &devs[0], dtype)? {
-            Ok(p) => Some(p),
-            Err(note) => {
-                if !opts.quiet {
-                    eprintln!("note: {note}");
-                }
-                None
-            }
-        };
+    let measured_peak = crate::profile::measured_peak(opts.profile.as_deref(), &devs[0], dtype)?;
 
     let dir = opts.out.clone();
     let claimed = claim(&dir, opts.resume)?;
@@ -168,6 +159,16 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             return Ok(s);
         }
     }
+    // Said once, when training starts (a failed check stays a one-line error).
+    let measured_peak = match measured_peak {
+        Ok(p) => Some(p),
+        Err(note) => {
+            if !opts.quiet {
+                eprintln!("note: {note}");
+            }
+            None
+        }
+    };
     // Installed here, once, not by W rank threads at the same time.
     Signals::get()?;
     let setup = Arc::new(Setup {
