@@ -82,6 +82,16 @@ pub fn percent(frac: f64, decimals: usize) -> String {
     format!("{:.decimals$}%", frac * 100.0)
 }
 
+/// An MFU with what it is measured against: `mfu 12.3% of measured peak,
+/// 4.1% of vendor peak`; `None` when neither peak is known.
+pub fn mfu(measured: Option<f64>, vendor: Option<f64>) -> Option<String> {
+    let parts: Vec<String> = [(measured, "measured"), (vendor, "vendor")]
+        .into_iter()
+        .filter_map(|(m, what)| m.map(|m| format!("{} of {what} peak", percent(m, 1))))
+        .collect();
+    (!parts.is_empty()).then(|| format!("mfu {}", parts.join(", ")))
+}
+
 /// US dollars: `$13.33M`, `$4.6k`, `$12.50`.
 pub fn usd(v: f64) -> String {
     if v >= 1e6 {

@@ -105,7 +105,7 @@ impl DeviceProfile {
     fn check(&self) -> Result<()> {
         if self.version != VERSION {
             bail!(
-                "version {} is not supported (expected {VERSION}; run scalelab calibrate again)",
+                "version {} is not supported (expected {VERSION})",
                 self.version
             );
         }
@@ -243,14 +243,6 @@ pub fn path(explicit: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
 }
 
-/// [`locate`] and load: an explicit or `$SCALELAB_PROFILE` file that is
-/// missing or bad is an error; no default file is None.
-pub fn find(explicit: Option<&Path>) -> Result<Option<DeviceProfile>> {
-    locate(explicit)?
-        .map(|p| DeviceProfile::load(&p))
-        .transpose()
-}
-
 /// The spec naming an opened device (`auto` resolved).
 pub fn spec_of(dev: &candle_core::Device) -> DeviceSpec {
     match dev.location() {
@@ -259,14 +251,53 @@ pub fn spec_of(dev: &candle_core::Device) -> DeviceSpec {
     }
 }
 
-/// The measured peak for MFU of runs on `dev` in `dtype`, if a profile for
-/// them is found (a profile of another device or precision is not used).
+/// The profile for commands that cannot go on without one (`estimate
+/// time`, `estimate --profile`): every failure is one line naming the file
+/// and saying how to make one.
+pub fn require(explicit: Option<&Path>) -> Result<(PathBuf, DeviceProfile)> {
+    let p = path(explicit);
+    if explicit.is_none() && std::env::var(ENV).is_err() && !p.is_file() {
+        bail!(
+            "no device profile at {} (nor ${ENV}, nor --profile FILE): {HINT}",
+            p.display()
+        );
+    }
+    let prof = load_or_hint(&p)?;
+    Ok((p, prof))
+}
+
+const HINT: &str = "run scalelab calibrate to write one";
+
+/// [`DeviceProfile::load`], its error one line that says how to make a good one.
+pub fn load_or_hint(p: &Path) -> Result<DeviceProfile> {
+    DeviceProfile::load(p).map_err(|e| anyhow!("{e:#}: {HINT}"))
+}
+
+/// The measured peak (FLOP/s) for MFU of runs on `dev` in `dtype`, or why
+/// there is none (no profile, or one of another device or precision: it is
+/// not used) as a note to print once.
 pub fn measured_peak(
     explicit: Option<&Path>,
     dev: &candle_core::Device,
     dtype: DTypeSpec,
-) -> Result<Option<f64>> {
-    Ok(find(explicit)?
-        .filter(|p| p.matches(dev, dtype))
-        .map(|p| p.peak_flops()))
+) -> Result<std::result::Result<f64, String>> {
+    let here = format!("{} {dtype}", spec_of(dev));
+    let Some(file) = locate(explicit)? else {
+        return Ok(Err(format!(
+            "no device profile ({DEFAULT_PATH}; ${ENV} or --profile FILE): MFU against the measured peak not reported; run scalelab calibrate --device {} --dtype {dtype}",
+            spec_of(dev)
+        )));
+    };
+    let p = load_or_hint(&file)?;
+    Ok(if p.matches(dev, dtype) {
+        Ok(p.peak_flops())
+    } else {
+        Err(format!(
+            "device profile {} is for {} {}, not {here}: MFU against the measured peak not reported; run scalelab calibrate --device {} --dtype {dtype} --out FILE and give --profile FILE",
+            file.display(),
+            p.device,
+            p.dtype,
+            spec_of(dev)
+        ))
+    })
 }

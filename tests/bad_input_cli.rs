@@ -199,3 +199,166 @@ fn written_file_errors_name_the_path() {
         );
     }
 }
+
+// ---- device profiles (`scalelab calibrate`'s JSON) ----
+
+/// `scalelab <head> --config q.toml <tail…>` (the quickstart config, copied
+/// into `dir`) in `dir` with `env` fails with one line naming each of `expect`.
+fn config_fails(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    head: &[&str],
+    tail: &[&str],
+    expect: &[&str],
+) {
+    fs::copy(
+        common::repo_root().join("configs/quickstart.toml"),
+        dir.join("q.toml"),
+    )
+    .unwrap();
+    let args: Vec<&str> = head
+        .iter()
+        .copied()
+        .chain(["--config", "q.toml"])
+        .chain(tail.iter().copied())
+        .collect();
+    common::fails_env(dir, env, &args, expect);
+}
+
+const TIME: &[&str] = &["estimate", "time"];
+
+/// A profile of `text` in `dir/p.json`: `estimate time --profile p.json`
+/// fails naming the file and each of `expect`.
+fn profile_text_fails(text: &str, expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("p.json"), text).unwrap();
+    let mut want = vec!["p.json", "scalelab calibrate"];
+    want.extend(expect);
+    config_fails(dir.path(), &[], TIME, &["--profile", "p.json"], &want);
+}
+
+/// A good profile edited by `edit` (of its JSON): as [`profile_text_fails`].
+fn profile_fails(edit: impl FnOnce(&mut serde_json::Value), expect: &[&str]) {
+    let mut v = serde_json::to_value(common::profile::cpu()).unwrap();
+    edit(&mut v);
+    profile_text_fails(&v.to_string(), expect);
+}
+
+#[test]
+fn profile_none_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = [
+        "no device profile",
+        "checkpoints/device-profile.json",
+        "scalelab calibrate",
+    ];
+    config_fails(dir.path(), &[], TIME, &[], &want);
+}
+
+#[test]
+fn profile_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = ["missing.json", "scalelab calibrate"];
+    config_fails(dir.path(), &[], TIME, &["--profile", "missing.json"], &want);
+}
+
+#[test]
+fn profile_named_by_the_environment_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SCALELAB_PROFILE", "gone.json")];
+    config_fails(
+        dir.path(),
+        &env,
+        TIME,
+        &[],
+        &["gone.json", "scalelab calibrate"],
+    );
+}
+
+#[test]
+fn profile_missing_for_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = ["none.json", "cannot read", "scalelab calibrate"];
+    config_fails(
+        dir.path(),
+        &[],
+        &["bench"],
+        &["--profile", "none.json"],
+        &want,
+    );
+}
+
+#[test]
+fn profile_not_json() {
+    profile_text_fails("{\"version\": 1,", &["EOF while parsing", "line 1"]);
+}
+
+#[test]
+fn profile_wrong_field() {
+    profile_fails(
+        |v| {
+            let bw = v["bandwidth_gbs"].take();
+            v.as_object_mut().unwrap().remove("bandwidth_gbs");
+            v["bandwidth"] = bw;
+        },
+        &["unknown field `bandwidth`"],
+    );
+}
+
+#[test]
+fn profile_negative_bandwidth() {
+    profile_fails(|v| v["bandwidth_gbs"] = (-3.0).into(), &["bandwidth_gbs"]);
+}
+
+#[test]
+fn profile_gemm_grid_incomplete() {
+    profile_fails(
+        |v| {
+            v["gemm"].as_array_mut().unwrap().pop();
+        },
+        &["gemm", "full grid"],
+    );
+}
+
+#[test]
+fn profile_wrong_version() {
+    profile_fails(|v| v["version"] = 99.into(), &["version 99"]);
+}
+
+#[test]
+fn profile_without_step_model() {
+    profile_fails(
+        |v| v["step_model"] = serde_json::Value::Null,
+        &["no fitted step model", "--no-fit"],
+    );
+}
+
+#[test]
+fn profile_for_the_cost_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    common::profile::write(dir.path(), "cpu.json", &common::profile::cpu());
+    let gpu = common::profile::synthetic("cuda:0", "NVIDIA H100 80GB HBM3", "bf16", 4e14);
+    common::profile::write(dir.path(), "gpu.json", &gpu);
+    let est = |tail: &[&str], want: &[&str]| {
+        let mut t = vec!["--tokens", "1e9"];
+        t.extend(tail);
+        config_fails(dir.path(), &[], &["estimate"], &t, want);
+    };
+    est(
+        &["--profile", "cpu.json"],
+        &["--profile cpu.json", "a CPU profile"],
+    );
+    est(
+        &["--profile", "gpu.json", "--hardware", "a100-sxm"],
+        &["--profile gpu.json", "h100-sxm", "not --hardware a100-sxm"],
+    );
+    est(
+        &["--profile", "gpu.json", "--mfu", "0.3"],
+        &["--profile", "--mfu"],
+    );
+    fails(
+        dir.path(),
+        &["estimate", "--model", "llama3-8b", "--profile", "gpu.json"],
+        &["--profile needs --config"],
+    );
+}

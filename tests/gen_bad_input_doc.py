@@ -35,6 +35,7 @@ GROUPS = [  # (test-name prefix, heading, source file)
     ("bad_", "Results CSVs for `scalelab fit`", "fit.rs"),
     ("results_csv_", "Results CSVs for `scalelab fit`", "bad_input_cli.rs"),
     ("report_", "Reports", "bad_input_cli.rs"),
+    ("profile_", "Device profiles (`scalelab calibrate`)", "bad_input_cli.rs"),
     ("panic_", "Panics (the hook of src/crash.rs; tests/bad_input_run.rs)", "bad_input_run.rs"),
     ("", "Faults while running (tests/reliability.rs, with the test hooks of src/fault.rs)", "reliability.rs"),
 ]

@@ -23,13 +23,23 @@ pub struct BenchArgs {
     /// Run the composed reference ops and the fused kernels back to back and print the ratio.
     #[arg(long)]
     pub compare_kernels: bool,
+    /// Device profile for MFU against the measured peak (default: $SCALELAB_PROFILE,
+    /// else checkpoints/device-profile.json if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
 }
 
 /// `scalelab bench`.
 pub fn run(a: BenchArgs) -> Result<i32> {
     let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype, None)?;
     if !a.compare_kernels {
-        let r = super::bench(&cfg, a.steps, a.warmup)?;
+        let dev = cfg.train.device.open()?;
+        let peak = crate::profile::measured_peak(a.profile.as_deref(), &dev, cfg.train.dtype)?;
+        let r = super::bench(&cfg, a.steps, a.warmup, peak.as_ref().ok().copied())?;
+        // After the bench: a bad --steps or config stays a one-line error.
+        if let Err(note) = peak {
+            eprintln!("note: {note}");
+        }
         print_bench(&a, &r)?;
         return Ok(0);
     }
@@ -51,6 +61,9 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         .arg(&a.cfg.config);
         for s in &a.cfg.set {
             cmd.args(["--set", s]);
+        }
+        if let Some(p) = &a.profile {
+            cmd.arg("--profile").arg(p);
         }
         cmd.args([
             "--set",
@@ -92,7 +105,7 @@ fn print_bench(a: &BenchArgs, r: &super::BenchResult) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(r)?);
     } else {
         println!(
-            "bench {} [{}]: {} params | {} × {} tokens | {} steps after {} warm-up | {:.1} ms/step (median {:.1}; fwd {:.1}, bwd {:.1}, opt {:.1}) | {:.0} tok/s | {:.3} TFLOP/s | mfu {} | {} threads | peak RSS {}{}",
+            "bench {} [{}]: {} params | {} × {} tokens | {} steps after {} warm-up | {:.1} ms/step (median {:.1}; fwd {:.1}, bwd {:.1}, opt {:.1}) | {:.0} tok/s | {:.3} TFLOP/s | {} | {} threads | peak RSS {}{}",
             a.cfg.config.display(),
             r.kernels,
             r.params,
@@ -107,7 +120,7 @@ fn print_bench(a: &BenchArgs, r: &super::BenchResult) -> Result<()> {
             r.ms_optimizer,
             r.tok_per_s,
             r.achieved_tflops,
-            r.mfu.map(|m| format!("{:.1}%", m * 100.0)).unwrap_or_else(|| "–".into()),
+            crate::fmt::mfu(r.mfu_measured, r.mfu).unwrap_or_else(|| "mfu – (no peak known)".into()),
             r.threads,
             r.peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or_else(|| "–".into()),
             r.peak_gpu_mib.map(|m| format!(" | peak GPU {m:.0} MiB")).unwrap_or_default(),
@@ -144,7 +157,7 @@ fn load_average() -> String {
 
 /// Median ms per phase of a bench run of `cfg`.
 fn bench_phases(sh: &super::step_model::Shape, cfg: &crate::config::RunConfig) -> Result<[f64; 3]> {
-    let r = super::bench(cfg, sh.steps, 2)?;
+    let r = super::bench(cfg, sh.steps, 2, None)?;
     eprintln!(
         "  bench {}: {:.2} ms/step (median; fwd {:.2}, bwd {:.2}, opt {:.2})",
         sh.name, r.ms_per_step_median, r.ms_forward, r.ms_backward, r.ms_optimizer

@@ -34,7 +34,11 @@ pub struct BenchResult {
     pub tok_per_s: f64,
     pub matmul_flops_per_step: u64,
     pub achieved_tflops: f64,
+    /// Against the vendor peak (hardware catalog).
     pub mfu: Option<f64>,
+    /// Against the measured peak of a device profile (`scalelab calibrate`).
+    #[serde(default)]
+    pub mfu_measured: Option<f64>,
     pub hardware: Option<String>,
     pub device: String,
     pub dtype: String,
@@ -47,7 +51,13 @@ pub struct BenchResult {
     pub peak_gpu_mib: Option<f64>,
 }
 
-pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult> {
+/// Bench `cfg`; `measured_peak` (FLOP/s, from a device profile) gives `mfu_measured`.
+pub fn bench(
+    cfg: &RunConfig,
+    steps: usize,
+    warmup: usize,
+    measured_peak: Option<f64>,
+) -> Result<BenchResult> {
     if steps == 0 {
         bail!("--steps must be at least 1");
     }
@@ -133,6 +143,7 @@ pub fn bench(cfg: &RunConfig, steps: usize, warmup: usize) -> Result<BenchResult
         matmul_flops_per_step: sf.matmul_step,
         achieved_tflops: achieved / 1e12,
         mfu,
+        mfu_measured: measured_peak.map(|p| achieved / p),
         hardware,
         device: device_name(&dev).unwrap_or_else(|| cfg.train.device.to_string()),
         dtype: cfg.train.dtype.to_string(),

@@ -52,6 +52,8 @@ pub enum EstimateCommand {
     Optimum(OptimumArgs),
     /// Step time, tok/s and scaling efficiency of a training config on 1…W GPUs (train.ranks).
     DataParallel(DataParallelArgs),
+    /// Predicted ms per optimizer step of a training config on a device profile, with its breakdown.
+    Time(super::time::TimeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -84,6 +86,10 @@ pub struct MfuArgs {
     /// else bf16, or the config's train.dtype for data-parallel).
     #[arg(long, value_parser = ["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])]
     pub precision: Option<String>,
+    /// A GPU's device profile (`scalelab calibrate --device cuda`): the MFU the step-time
+    /// model predicts for --config's shape on it, instead of an assumed one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["mfu", "mfu_from", "precision"])]
+    pub profile: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -167,7 +173,7 @@ pub struct RunArgs {
     pub mfu: MfuArgs,
     /// Hardware FLOPs utilisation instead of --mfu: a utilisation that counts recomputed FLOPs
     /// (e.g. Megatron-LM's); with --recompute full it is 8/6 of the MFU.
-    #[arg(long, value_name = "X", value_parser = number, allow_negative_numbers = true, conflicts_with_all = ["mfu", "mfu_from"])]
+    #[arg(long, value_name = "X", value_parser = number, allow_negative_numbers = true, conflicts_with_all = ["mfu", "mfu_from", "profile"])]
     pub hfu: Option<f64>,
     /// USD per GPU-hour (default: the catalog's on-demand price).
     #[arg(long, value_name = "P", value_parser = number, allow_negative_numbers = true, conflicts_with = "spot")]

@@ -21,6 +21,7 @@ pub fn run(a: EstimateArgs) -> Result<i32> {
         Some(EstimateCommand::Claims(c)) => cmd_claims(c),
         Some(EstimateCommand::Optimum(o)) => cmd_optimum(o),
         Some(EstimateCommand::DataParallel(d)) => cmd_data_parallel(d),
+        Some(EstimateCommand::Time(t)) => super::time::run(t),
         None => cmd_estimate(a.run),
     }
 }
@@ -80,7 +81,7 @@ fn cmd_optimum(a: OptimumArgs) -> Result<i32> {
 fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     let cfg = crate::config::RunConfig::load(&a.config, &[])?;
     let dtype = cfg.train.dtype;
-    let (m, hw_id) = resolve_mfu(&a.mfu, dtype.peak_field())?;
+    let (m, hw_id) = resolve_mfu(&a.mfu, dtype.peak_field(), Some(&cfg))?;
     if !(m.mfu > 0.0 && m.mfu <= 1.0) {
         bail!("--mfu must be in (0, 1], got {}", m.mfu);
     }
@@ -155,9 +156,28 @@ fn cmd_data_parallel(a: DataParallelArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The MFU, hardware and precision from `--mfu-from`, `--mfu` or the default,
-/// with `precision` the default precision when no run names one.
-fn resolve_mfu(a: &MfuArgs, precision: &str) -> Result<(Measured, String)> {
+/// The MFU, hardware and precision from `--profile` (predicted for `cfg`),
+/// `--mfu-from`, `--mfu` or the default, with `precision` the default
+/// precision when no run or profile names one.
+fn resolve_mfu(
+    a: &MfuArgs,
+    precision: &str,
+    cfg: Option<&crate::config::RunConfig>,
+) -> Result<(Measured, String)> {
+    if let Some(file) = &a.profile {
+        let cfg = cfg.ok_or_else(|| {
+            anyhow!("--profile needs --config FILE: the step-time model predicts a scalelab config's step")
+        })?;
+        let (mfu, hw, precision, source) =
+            super::time::predicted_mfu(file, cfg, a.hardware.as_deref())?;
+        let m = Measured {
+            mfu,
+            hardware: Some(hw.clone()),
+            precision,
+            source,
+        };
+        return Ok((m, hw));
+    }
     let m = match (&a.mfu_from, a.mfu) {
         (Some(dir), _) => mfu_from(dir)?,
         (None, Some(mfu)) => Measured {
@@ -294,7 +314,11 @@ fn workload(a: &RunArgs) -> Result<Workload> {
 
 fn cmd_estimate(a: RunArgs) -> Result<i32> {
     let w = workload(&a)?;
-    let (m, hw_id) = resolve_mfu(&a.mfu, "bf16")?;
+    let cfg = match (&a.config, &a.mfu.profile) {
+        (Some(path), Some(_)) => Some(crate::config::RunConfig::load(path, &[])?),
+        _ => None,
+    };
+    let (m, hw_id) = resolve_mfu(&a.mfu, "bf16", cfg.as_ref())?;
     let (mfu, mfu_source) = match a.hfu {
         Some(h) => (
             cost::mfu_from_hfu(h, a.recompute)?,

@@ -9,6 +9,7 @@
 //! - `inference`: the training + inference compute optimum.
 //! - `parallel`: data-parallel step time on W GPUs (`estimate data-parallel`).
 //! - `claims`: the cost articles' claims recomputed.
+//! - `time`: the step-time model on a device profile (`estimate time`, `estimate --profile`).
 //! - `report`, `args`, `cli`: console output, the command-line arguments and dispatch.
 
 pub mod args;
@@ -21,4 +22,5 @@ pub mod memory;
 pub mod parallel;
 pub mod presets;
 pub mod report;
+pub mod time;
 pub mod workload;

@@ -119,9 +119,7 @@ impl StepWork {
             n,
             calls: calls * accum,
         };
-        // The fused attention skips the blocks above the diagonal; the composed one computes all.
-        let causal = if fused { causal_fraction(t) } else { 1.0 };
-        let heads = (b * h * l) as f64 * causal;
+        let heads = (b * h * l) as f64;
         let forward_dense = dense_fwd
             .iter()
             .map(|&(name, k, n, c)| gemm(name, rows, k, n, c))
@@ -131,14 +129,33 @@ impl StepWork {
             .iter()
             .flat_map(|&(name, k, n, c)| [gemm(name, rows, n, k, c), gemm(name, k, rows, n, c)])
             .collect();
-        let forward_attention = vec![
-            gemm("attn_scores", t, hd, t, heads),
-            gemm("attn_values", t, t, hd, heads),
-        ];
-        let backward_attention = vec![
-            gemm("attn_scores", t, hd, t, heads),
-            gemm("attn_values", t, t, hd, 3.0 * heads),
-        ];
+        let (forward_attention, backward_attention) = if fused {
+            // Row blocks up to the diagonal (src/model/fused/attention.rs): scores
+            // and values per row block; backward dS and dQ per row block, dK and
+            // dV per column block over the rows below it.
+            let mut fwd = Vec::new();
+            let mut bwd = Vec::new();
+            for (i0, i1) in causal_blocks(t) {
+                let r = i1 - i0;
+                fwd.push(gemm("attn_scores", r, hd, i1, heads));
+                fwd.push(gemm("attn_values", r, i1, hd, heads));
+                bwd.push(gemm("attn_scores", r, hd, i1, heads));
+                bwd.push(gemm("attn_values", r, i1, hd, heads));
+                bwd.push(gemm("attn_values", r, t - i0, hd, 2.0 * heads));
+            }
+            (fwd, bwd)
+        } else {
+            (
+                vec![
+                    gemm("attn_scores", t, hd, t, heads),
+                    gemm("attn_values", t, t, hd, heads),
+                ],
+                vec![
+                    gemm("attn_scores", t, hd, t, heads),
+                    gemm("attn_values", t, t, hd, 3.0 * heads),
+                ],
+            )
+        };
 
         let (rf, lu) = (rows as f64, l as u64);
         let elems = [
@@ -211,15 +228,13 @@ pub fn fused_on(k: Kernels, p: &DeviceProfile) -> bool {
         .is_ok_and(|d| k.effective_on(p.device == "cpu", d.compute()) == Kernels::Fused)
 }
 
-/// Share of the t×t products the causal block GEMMs compute (blocks of 64 rows,
-/// each up to its last column: src/model/fused/attention.rs).
-pub fn causal_fraction(t: usize) -> f64 {
+/// The fused attention's row blocks [i0, i1) of 64 rows, each computed up to
+/// its last column i1 (src/model/fused/attention.rs).
+fn causal_blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
     const BLOCK: usize = 64;
-    let done: usize = (0..t)
+    (0..t)
         .step_by(BLOCK)
-        .map(|i0| ((i0 + BLOCK).min(t) - i0) * (i0 + BLOCK).min(t))
-        .sum();
-    done as f64 / (t * t) as f64
+        .map(move |i0| (i0, (i0 + BLOCK).min(t)))
 }
 
 /// One phase's predicted time, ms, by term.
@@ -249,6 +264,43 @@ pub struct Prediction {
     /// The matmul and attention terms by component (they sum to those terms).
     pub components: Vec<Component>,
     pub kernels: &'static str,
+}
+
+/// The step time split by kind of work, ms: the forward and backward passes'
+/// four terms summed over both passes, and the optimizer pass whole (the
+/// five parts sum to `ms_per_step`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Breakdown {
+    pub matmul_ms: f64,
+    pub attention_ms: f64,
+    pub memory_ms: f64,
+    pub overhead_ms: f64,
+    pub optimizer_ms: f64,
+}
+
+impl Prediction {
+    pub fn breakdown(&self) -> Breakdown {
+        let (f, b) = (&self.forward, &self.backward);
+        Breakdown {
+            matmul_ms: f.matmul_ms + b.matmul_ms,
+            attention_ms: f.attention_ms + b.attention_ms,
+            memory_ms: f.memory_ms + b.memory_ms,
+            overhead_ms: f.overhead_ms + b.overhead_ms,
+            optimizer_ms: self.optimizer.total_ms,
+        }
+    }
+}
+
+/// The predicted step of `cfg` on `p` with its fitted constants, with the
+/// kernels that run there and `cfg`'s dtype replaced by the profile's (its
+/// rates were measured in that precision).
+pub fn predict_config(cfg: &RunConfig, p: &DeviceProfile) -> Result<Prediction> {
+    let Some(c) = &p.step_model else {
+        bail!("has no fitted step model (written with --no-fit): run scalelab calibrate");
+    };
+    let mut cfg = cfg.clone();
+    cfg.train.dtype = DTypeSpec::parse(&p.dtype)?;
+    Ok(predict(&StepWork::for_profile(&cfg, p), p, c))
 }
 
 /// The step time of `work` on `p` with constants `c`.

@@ -25,6 +25,11 @@ pub struct ReportOptions {
     /// Target sizes in parameters, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1e9, 7e9, 13e9, 20e9, 70e9, 120e9, 175e9])]
     pub targets: Vec<f64>,
+    /// Device profile (`scalelab calibrate`) for the predicted step time of every run
+    /// and MFU against the measured peak (default: $SCALELAB_PROFILE, else
+    /// checkpoints/device-profile.json if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 }
 
 impl ReportOptions {
@@ -54,6 +59,7 @@ impl ReportOptions {
             hardware: self.hardware.clone(),
             mfu: self.mfu,
             gpus: self.gpus,
+            profile: self.profile.clone(),
         })
     }
 }

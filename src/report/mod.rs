@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod cli;
 pub mod coord;
+pub mod cost_model;
 pub mod curves;
 mod design;
 mod fit_charts;

@@ -26,6 +26,8 @@ pub struct Options {
     pub mfu: f64,
     /// GPUs for the wall-clock column.
     pub gpus: u64,
+    /// Device profile for the step-time model's predictions (else the default location).
+    pub profile: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -37,6 +39,7 @@ impl Default for Options {
             hardware: "h100-sxm".into(),
             mfu: 0.4,
             gpus: 1024,
+            profile: None,
         }
     }
 }
@@ -256,6 +259,7 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
             &curves::write_loss_charts(&runs, &charts)?,
         ));
     }
+    let mut cost_model = None;
     if ok.len() < 3 {
         md.push_str("Fewer than 3 finished runs: no fit.\n");
     } else {
@@ -309,45 +313,14 @@ pub fn report(dir: &Path, opts: &Options) -> Result<PathBuf> {
         md.push_str(&text);
         md.push('\n');
         md.push_str(&super::images(dir, &stems));
-        if let Some(cm) = &fit.cost_model {
-            md.push_str("## Cost model of these runs\n\n");
-            md.push_str("Achieved training FLOP/s (exact matmul count / wall time) and tokens/s against model size, per device; effective MFU where the device's peak is known.\n\n| device | runs | FLOP/s ≈ k·N^e | tok/s ≈ k·N^e |\n|---|---|---|---|\n");
-            let pf = |f: &Option<crate::scaling::cost_model::PowerFit>| {
-                f.as_ref()
-                    .map(|f| format!("{:.3e}·N^{:.3} (r² {:.2})", f.coef, f.exponent, f.r2))
-                    .unwrap_or_else(|| "–".into())
-            };
-            for d in &cm.devices {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} |",
-                    d.device,
-                    d.runs,
-                    pf(&d.flops_per_s),
-                    pf(&d.tok_per_s)
-                );
-            }
-            md.push_str(
-                "\n| device | params | runs | FLOP/s | tok/s | MFU |\n|---|---|---|---|---|---|\n",
-            );
-            for d in &cm.devices {
-                for r in &d.by_size {
-                    let _ = writeln!(
-                        md,
-                        "| {} | {:.3e} | {} | {} | {} | {} |",
-                        d.device,
-                        r.params,
-                        r.runs,
-                        fmt::fixed_or_dash(r.flops_per_s.map(|f| f / 1e9), 2) + " G",
-                        fmt::fixed_or_dash(r.tok_per_s, 0),
-                        r.mfu
-                            .map(|m| format!("{:.1}%", m * 100.0))
-                            .unwrap_or_else(|| "–".into())
-                    );
-                }
-            }
-        }
+        cost_model = fit.cost_model.clone();
     }
+    md.push_str(&super::cost_model::section(
+        dir,
+        &rows,
+        cost_model.as_ref(),
+        opts.profile.as_deref(),
+    )?);
     md.insert_str(0, &head);
     let path = dir.join("report.md");
     crate::fsx::write_atomic(&path, md.as_bytes())?;

@@ -22,7 +22,11 @@ pub struct StepRecord {
     pub tok_per_s: f64,
     pub flops_step: f64,
     pub flops_cum: f64,
+    /// Against the vendor peak (hardware catalog).
     pub mfu: Option<f64>,
+    /// Against the measured peak of a device profile (`scalelab calibrate`); none in older logs.
+    #[serde(default)]
+    pub mfu_measured: Option<f64>,
     /// The update was dropped because the loss or gradient norm was not finite.
     pub skipped: bool,
 }
@@ -122,16 +126,19 @@ pub fn read(path: &Path) -> Result<(Vec<StepRecord>, Vec<EvalRecord>)> {
     Ok((steps, evals))
 }
 
-/// `step 120/2000 | loss 3.41 | lr 5.9e-4 | norm 0.82 | 41 ms | 12.3k tok/s | mfu –`
+/// `step 120/2000 | loss 3.41 | lr 5.9e-4 | norm 0.82 | 41 ms | 12.3k tok/s | mfu 31.0% of measured peak`
+/// (no MFU part when no peak is known: the trainer said so once at the start).
 pub fn console_line(r: &StepRecord, total: usize) -> String {
-    let mfu = crate::fmt::or_dash(r.mfu, |m| crate::fmt::percent(m, 1));
+    let mfu = crate::fmt::mfu(r.mfu_measured, r.mfu)
+        .map(|m| format!(" | {m}"))
+        .unwrap_or_default();
     let skip = if r.skipped {
         " | SKIPPED (non-finite)"
     } else {
         ""
     };
     format!(
-        "step {}/{} | loss {:.4} | lr {:.2e} | norm {:.3} | {:.0} ms | {} tok/s | mfu {}{}",
+        "step {}/{} | loss {:.4} | lr {:.2e} | norm {:.3} | {:.0} ms | {} tok/s{}{}",
         r.step,
         total,
         r.loss,
@@ -169,7 +176,11 @@ pub struct Summary {
     /// Training throughput excluding the first step of each process, evals and checkpoints.
     #[serde(deserialize_with = "f64_or_nan")]
     pub tok_per_s: f64,
+    /// Against the vendor peak (hardware catalog).
     pub mfu: Option<f64>,
+    /// Against the measured peak of a device profile; none in older summaries.
+    #[serde(default)]
+    pub mfu_measured: Option<f64>,
     pub device: String,
     pub hardware: Option<String>,
     pub dtype: String,

@@ -37,6 +37,7 @@ pub struct Row {
     pub val_bpb: Option<f64>,
     pub wall_s: Option<f64>,
     pub tok_per_s: Option<f64>,
+    /// Against the vendor peak; `mfu_measured` against a device profile's measured peak.
     pub mfu: Option<f64>,
     pub device: Option<String>,
     pub error: Option<String>,
@@ -54,6 +55,8 @@ pub struct Row {
     /// Passes over the training split; above 1 the run repeated data.
     #[serde(default)]
     pub epochs: Option<f64>,
+    #[serde(default)]
+    pub mfu_measured: Option<f64>,
 }
 
 /// Status of a planned run from what its folder holds.

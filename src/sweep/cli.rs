@@ -51,7 +51,7 @@ pub fn run(a: SweepArgs) -> Result<i32> {
                 sweep.state(r),
                 crate::rundir::results::RunState::Finished(_)
             ) {
-                println!("{}", sweep.job(r, &exe)?);
+                println!("{}", sweep.job(r, &exe, a.report.profile.as_deref())?);
             }
         }
         return Ok(0);
@@ -60,7 +60,7 @@ pub fn run(a: SweepArgs) -> Result<i32> {
         sweep.claim_folder()?;
         sweep.write_tables()?
     } else {
-        let o = match super::run(&sweep, a.quiet) {
+        let o = match super::run(&sweep, a.quiet, a.report.profile.as_deref()) {
             Ok(o) => o,
             Err(e) => {
                 // Ctrl-C / SIGTERM: the run in progress wrote a checkpoint; the same command resumes.

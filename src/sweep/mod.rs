@@ -171,13 +171,17 @@ impl Sweep {
     }
 
     /// Write the run's resolved config to configs/<name>.toml and return the
-    /// `scalelab train` command line that trains it (for --jobs).
-    pub fn job(&self, run: &PlannedRun, exe: &str) -> Result<String> {
+    /// `scalelab train` command line that trains it (for --jobs), with
+    /// `--profile` when one was given.
+    pub fn job(&self, run: &PlannedRun, exe: &str, profile: Option<&Path>) -> Result<String> {
         let cfg_path = self.out.join("configs").join(format!("{}.toml", run.name));
         crate::fsx::create_dir_all(cfg_path.parent().expect("has parent"))?;
         fsx::write_atomic(&cfg_path, run.cfg.to_toml().as_bytes())?;
+        let profile = profile
+            .map(|p| format!(" --profile {}", sh(&p.display().to_string())))
+            .unwrap_or_default();
         Ok(format!(
-            "{exe} train --config {} --out {} --resume --quiet",
+            "{exe} train --config {} --out {} --resume --quiet{profile}",
             sh(&cfg_path.display().to_string()),
             sh(&self.run_dir(run).display().to_string())
         ))
@@ -205,7 +209,8 @@ pub struct Outcome {
 /// Train every run that is not finished, in plan order; then, when the spec
 /// asks for validation, fit the finished runs and train the validation runs
 /// beyond the fitted compute.
-pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
+/// `profile`: the device profile for MFU against the measured peak (else the default location).
+pub fn run(sweep: &Sweep, quiet: bool, profile: Option<&Path>) -> Result<Outcome> {
     sweep.claim_folder()?;
     let _lock = rundir::lock(&sweep.out).map_err(|_| {
         anyhow!(
@@ -221,6 +226,11 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
         .next()
         .expect("a plan has runs");
     crate::data::ensure_dataset(&first.cfg, quiet)?;
+    // Said once here: the runs train quietly.
+    let dev = first.cfg.train.device.open()?;
+    if let Err(note) = crate::profile::measured_peak(profile, &dev, first.cfg.train.dtype)? {
+        eprintln!("note: {note}");
+    }
 
     let pb = if quiet {
         ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden())
@@ -236,6 +246,7 @@ pub fn run(sweep: &Sweep, quiet: bool) -> Result<Outcome> {
     );
     let mut progress = Progress {
         pb,
+        profile: profile.map(Path::to_path_buf),
         tried: HashSet::new(),
         trained: 0,
         failed: 0,
@@ -284,6 +295,7 @@ fn cost(r: &PlannedRun) -> f64 {
 
 struct Progress {
     pb: ProgressBar,
+    profile: Option<PathBuf>,
     /// Runs already trained, skipped or failed by this invocation.
     tried: HashSet<String>,
     trained: usize,
@@ -312,6 +324,7 @@ impl Progress {
             resume: true,
             halt_after: None,
             quiet: true,
+            profile: self.profile.clone(),
         };
         let res = std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
             let msg = p

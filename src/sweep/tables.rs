@@ -38,6 +38,7 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
         batch_size: Some(run.cfg.train.batch_size),
         beta2: Some(run.cfg.optim.beta2),
         epochs: None,
+        mfu_measured: None,
     };
     match state(dir, failure) {
         RunState::Finished(s) => {
@@ -50,6 +51,7 @@ pub fn row(run: &PlannedRun, dir: &Path, failure: &Path) -> Row {
             r.wall_s = Some(s.wall_s);
             r.tok_per_s = Some(s.tok_per_s);
             r.mfu = s.mfu;
+            r.mfu_measured = s.mfu_measured;
             r.device = Some(s.device);
             // Summaries from before the field: the prepared dataset's split size.
             r.epochs = s.epochs.or_else(|| {

@@ -31,6 +31,10 @@ pub struct TrainArgs {
     /// No progress bar or per-step lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Device profile for MFU against the measured peak (default: $SCALELAB_PROFILE,
+    /// else checkpoints/device-profile.json if it exists; see `scalelab calibrate`).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 }
 
 /// `scalelab train`: train, print the summary and (if configured) a sample.
@@ -45,6 +49,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         resume: a.resume,
         halt_after: a.halt_after.map(|s| s as usize),
         quiet: a.quiet,
+        profile: a.profile.clone(),
     };
     let summary = match super::train(&cfg, &opts) {
         Ok(s) => s,
@@ -65,7 +70,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         summary.val_loss,
         summary.val_bpb,
         summary.tok_per_s,
-        summary.mfu.map(|m| format!(" | mfu {:.1}%", m * 100.0)).unwrap_or_default()
+        crate::fmt::mfu(summary.mfu_measured, summary.mfu)
+            .map(|m| format!(" | {m}"))
+            .unwrap_or_default()
     );
     println!(
         "run folder: {} (metrics.jsonl, summary.json, checkpoints/)",

@@ -56,6 +56,8 @@ pub struct TrainOptions {
     pub halt_after: Option<usize>,
     /// No progress bar or per-step console lines (sweeps, tests).
     pub quiet: bool,
+    /// Device profile for MFU against the measured peak (default: `profile::locate`).
+    pub profile: Option<PathBuf>,
 }
 
 /// What a run settles once, before any rank starts: the data, the locked run
@@ -70,8 +72,9 @@ struct Setup {
     /// Each rank's starting state, taken by its thread.
     ranks: std::sync::Mutex<Vec<Option<RankState>>>,
     hw_id: Option<String>,
-    /// Peak FLOP/s of one device.
+    /// Peak FLOP/s of one device: the catalog's (vendor) and the profile's (measured).
     peak: Option<f64>,
+    measured_peak: Option<f64>,
     _lock: File,
 }
 
@@ -95,6 +98,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         );
     }
     let (hw_id, peak) = crate::hardware::peak_for(cfg.train.hardware.as_deref(), &devs[0], dtype)?;
+    let measured_peak = crate::profile::measured_peak(opts.profile.as_deref(), &devs[0], dtype)?;
 
     let dir = opts.out.clone();
     let claimed = claim(&dir, opts.resume)?;
@@ -155,6 +159,16 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
             return Ok(s);
         }
     }
+    // Said once, when training starts (a failed check stays a one-line error).
+    let measured_peak = match measured_peak {
+        Ok(p) => Some(p),
+        Err(note) => {
+            if !opts.quiet {
+                eprintln!("note: {note}");
+            }
+            None
+        }
+    };
     // Installed here, once, not by W rank threads at the same time.
     Signals::get()?;
     let setup = Arc::new(Setup {
@@ -166,6 +180,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         ranks: std::sync::Mutex::new(ranks),
         hw_id,
         peak,
+        measured_peak,
         _lock: claimed.lock,
     });
     dist::launch(devs, move |comm, dev| rank::train_rank(&setup, comm, dev))

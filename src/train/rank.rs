@@ -30,8 +30,9 @@ struct RankLoop<'a> {
     start_step: usize,
     total: usize,
     step_flops: StepFlops,
-    /// Peak FLOP/s of the whole group (every rank's device counts).
+    /// Peak FLOP/s of the whole group (every rank's device counts): vendor, measured.
     peak: Option<f64>,
+    measured_peak: Option<f64>,
     /// The fixed validation batches, each in W row shards.
     evals: Vec<Batch>,
     signals: &'static Signals,
@@ -119,6 +120,7 @@ impl<'a> RankLoop<'a> {
             total,
             step_flops: StepFlops::for_run(cfg),
             peak: setup.peak.map(|p| p * world as f64),
+            measured_peak: setup.measured_peak.map(|p| p * world as f64),
             evals,
             signals: Signals::get()?,
             wall0,
@@ -258,6 +260,7 @@ impl<'a> RankLoop<'a> {
                 flops_step,
                 flops_cum: run.state.flops_cum,
                 mfu: self.peak.map(|p| flops_step / dt / p),
+                mfu_measured: self.measured_peak.map(|p| flops_step / dt / p),
                 skipped: !finite,
             };
             log.write(&rec)?;
@@ -309,6 +312,7 @@ impl<'a> RankLoop<'a> {
         } else {
             f64::NAN
         };
+        let achieved = tok_per_s * self.step_flops.matmul_per_token();
         let name =
             crate::device::device_name(self.dev).unwrap_or_else(|| cfg.train.device.to_string());
         let summary = Summary {
@@ -325,9 +329,8 @@ impl<'a> RankLoop<'a> {
             best_val_loss: state.best_val.map(|b| b.1).unwrap_or(last_eval.val_loss),
             wall_s: self.wall0.elapsed().as_secs_f64(),
             tok_per_s,
-            mfu: self
-                .peak
-                .map(|p| tok_per_s * self.step_flops.matmul_per_token() / p),
+            mfu: self.peak.map(|p| achieved / p),
+            mfu_measured: self.measured_peak.map(|p| achieved / p),
             device: if world > 1 {
                 format!("{world}× {name}")
             } else {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod estimate;
+pub mod profile;
 
 use scalelab::config::RunConfig;
 use scalelab::data::corpus::CorpusReader;
@@ -212,6 +213,7 @@ pub fn train_opts(
         resume,
         halt_after,
         quiet: true,
+        ..Default::default()
     }
 }
 
