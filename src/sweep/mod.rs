@@ -312,6 +312,7 @@ impl Progress {
             resume: true,
             halt_after: None,
             quiet: true,
+            memory_budget: None,
         };
         let res = std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
             let msg = p

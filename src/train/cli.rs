@@ -31,6 +31,9 @@ pub struct TrainArgs {
     /// No progress bar or per-step lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Refuse the run when its predicted peak memory exceeds SIZE (e.g. 2GiB, 500MB).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_budget: Option<String>,
 }
 
 /// `scalelab train`: train, print the summary and (if configured) a sample.
@@ -45,6 +48,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         resume: a.resume,
         halt_after: a.halt_after.map(|s| s as usize),
         quiet: a.quiet,
+        memory_budget: crate::memory::budget_flag(&a.memory_budget)?,
     };
     let summary = match super::train(&cfg, &opts) {
         Ok(s) => s,
@@ -66,6 +70,14 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         summary.val_bpb,
         summary.tok_per_s,
         summary.mfu.map(|m| format!(" | mfu {:.1}%", m * 100.0)).unwrap_or_default()
+    );
+    println!(
+        "{}",
+        crate::memory::predicted_vs_measured(
+            summary.predicted_peak_bytes,
+            summary.measured_peak_bytes,
+            summary.peak_gpu_mib.is_none()
+        )
     );
     println!(
         "run folder: {} (metrics.jsonl, summary.json, checkpoints/)",

@@ -56,6 +56,8 @@ pub struct TrainOptions {
     pub halt_after: Option<usize>,
     /// No progress bar or per-step console lines (sweeps, tests).
     pub quiet: bool,
+    /// Refuse the run when its predicted peak memory exceeds this (bytes).
+    pub memory_budget: Option<u64>,
 }
 
 /// What a run settles once, before any rank starts: the data, the locked run
@@ -83,7 +85,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     for dev in &devs {
         dtype.check_device(dev)?;
     }
-    crate::memory::check(cfg, &devs[0])?;
+    crate::memory::check(cfg, &devs[0], opts.memory_budget)?;
     let ds = ensure_dataset(cfg, opts.quiet)?;
     if ds.train.len() < cfg.model.seq_len + 1 || ds.val.len() < cfg.model.seq_len + 1 {
         bail!(
@@ -118,6 +120,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         ),
         _ => {}
     }
+    crate::memory::mark_baseline(&devs[0]);
     let ranks = devs
         .iter()
         .map(|dev| {

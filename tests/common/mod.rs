@@ -212,6 +212,7 @@ pub fn train_opts(
         resume,
         halt_after,
         quiet: true,
+        memory_budget: None,
     }
 }
 
