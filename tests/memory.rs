@@ -86,7 +86,7 @@ fn info_memory_json_has_the_predicted_peak() {
 }
 
 #[test]
-fn over_budget_runs_are_refused_before_anything_is_written() {
+fn config_over_budget_runs_are_refused_before_anything_is_written() {
     let fx = common::Fixture::new();
     let cfg_path = fx.config_path.to_str().unwrap();
     // A run folder with files from before: they must survive the refusal.

@@ -111,28 +111,19 @@ pub fn check(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<()> {
     let p = breakdown(cfg, dev.is_cpu());
     let need = p.peak();
     let (limit, what) = match (budget, available_bytes(dev)) {
-        (Some(b), _) => (b, "--memory-budget allows".to_string()),
-        (None, Some(a)) => (
-            a,
-            format!(
-                "{} has",
-                if dev.is_cpu() {
-                    "this machine"
-                } else {
-                    "the GPU"
-                }
-            ),
-        ),
+        (Some(b), _) => (b, "--memory-budget allows {}"),
+        (None, Some(a)) if dev.is_cpu() => (a, "this machine has {} available"),
+        (None, Some(a)) => (a, "the GPU has {} free"),
         (None, None) => return Ok(()),
     };
     if need > limit as f64 {
         bail!(
-            "this run needs about {} of memory (weights and AdamW {}, activations {}, backward {}) but {what} {}; lower {}",
+            "this run needs about {} of memory (weights and AdamW {}, activations {}, backward {}) but {}; lower {}",
             bytes(need),
             bytes(p.states()),
             bytes(p.saved()),
             bytes(p.backward()),
-            bytes(limit as f64),
+            what.replace("{}", &bytes(limit as f64)),
             advice(cfg, &p, dev.is_cpu())
         );
     }

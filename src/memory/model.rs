@@ -100,7 +100,7 @@ impl Breakdown {
             ("attention T×T matrices saved", self.attention),
             ("logits and loss copies saved", self.logits),
             ("parameter gradients", self.gradients),
-            ("kept gradients of untracked operands", self.kept_gradients),
+            ("gradients backward() keeps (composed)", self.kept_gradients),
             ("largest transient buffers", self.transient),
         ]
     }
