@@ -130,3 +130,73 @@ fn config_over_budget_runs_are_refused_before_anything_is_written() {
     scalelab::memory::check(&c, &dev, Some(need + 1)).unwrap();
     assert!(scalelab::memory::check(&c, &dev, Some(need - 1)).is_err());
 }
+
+/// Per-step training losses of a 3-step run of the fixture with `sets`.
+fn losses(fx: &common::Fixture, out: &str, sets: &[&str]) -> Vec<f64> {
+    let mut all = vec!["train.max_steps=3"];
+    all.extend(sets);
+    let cfg = fx.config(&all);
+    let dir = fx.path(out);
+    scalelab::train::train(&cfg, &common::train_opts(dir.clone(), false, None)).unwrap();
+    let (steps, _) =
+        scalelab::rundir::metrics::read(&scalelab::rundir::metrics_path(&dir)).unwrap();
+    steps.iter().map(|s| s.loss).collect()
+}
+
+#[test]
+fn micro_batches_give_the_losses_of_the_whole_batch() {
+    let fx = common::Fixture::new();
+    let whole = losses(&fx, "whole", &[]);
+    for (out, sets) in [
+        ("rows1", vec!["train.micro_batch=1"]),
+        (
+            "rows2",
+            vec!["train.micro_batch=2", "train.kernels=composed"],
+        ),
+    ] {
+        let split = losses(&fx, out, &sets);
+        assert_eq!(split.len(), whole.len());
+        for (a, b) in whole.iter().zip(&split) {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs(),
+                "{sets:?}: {whole:?} vs {split:?}"
+            );
+        }
+    }
+    // The config in the run folder keeps "auto"; the run trains with rows that fit.
+    let cfg = fx.config(&["train.micro_batch=auto"]);
+    let dev = candle_core::Device::Cpu;
+    let at =
+        |rows: &str| estimate_peak_bytes(&fx.config(&[&format!("train.micro_batch={rows}")]), true);
+    let (two, four) = (at("2"), at("4"));
+    assert!(two < four);
+    let fitted = scalelab::memory::fit(&cfg, &dev, Some((two + four) / 2)).unwrap();
+    assert_eq!(fitted.micro_rows(), 2);
+    assert_eq!(
+        scalelab::memory::fit(&cfg, &dev, Some(four))
+            .unwrap()
+            .micro_rows(),
+        4
+    );
+    assert!(scalelab::memory::fit(&cfg, &dev, Some(at("1") - 1)).is_err());
+}
+
+#[test]
+fn config_micro_batch_neither_auto_nor_a_divisor() {
+    let fx = common::Fixture::new();
+    let cfg = fx.config_path.to_str().unwrap();
+    for (set, expect) in [
+        ("train.micro_batch=3", "must divide the 4 rows"),
+        ("train.micro_batch=0", "must divide the 4 rows"),
+        (
+            "train.micro_batch=most",
+            "must be \"auto\" or a number of rows",
+        ),
+    ] {
+        let args = [
+            "train", "--config", cfg, "--out", "o", "--quiet", "--set", set,
+        ];
+        common::fails(fx.dir.path(), &args, &["train.micro_batch", expect]);
+    }
+    assert!(!fx.path("o").exists());
+}

@@ -22,6 +22,9 @@ pub struct BenchResult {
     pub params: u64,
     pub batch_size: usize,
     pub grad_accum: usize,
+    /// Rows per forward/backward (train.micro_batch, "auto" resolved).
+    #[serde(default)]
+    pub micro_batch: usize,
     pub seq_len: usize,
     pub tokens_per_step: u64,
     pub warmup_steps: usize,
@@ -66,7 +69,7 @@ pub fn bench(
     let dtype = cfg.train.dtype;
     let dev = cfg.train.device.open()?;
     dtype.check_device(&dev)?;
-    crate::memory::check(cfg, &dev, memory_budget)?;
+    let cfg = &crate::memory::fit(cfg, &dev, memory_budget)?;
     crate::device::configure_precision(&dev, dtype);
     crate::memory::mark_baseline(&dev);
     let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
@@ -133,6 +136,7 @@ pub fn bench(
         params: param_counts(&cfg.model).total,
         batch_size: b,
         grad_accum: cfg.train.grad_accum,
+        micro_batch: cfg.micro_rows(),
         seq_len: t,
         tokens_per_step: cfg.tokens_per_step(),
         warmup_steps: warmup,

@@ -105,6 +105,31 @@ pub fn mark_baseline(dev: &Device) {
     crate::device::gpu_peak_bytes(dev, true);
 }
 
+/// `cfg` with `train.micro_batch = "auto"` resolved to the most rows per
+/// rank whose step fits `dev` (or `budget`), checked with [`check`]: the
+/// config the run trains with.
+pub fn fit(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<RunConfig> {
+    use crate::config::MicroBatch;
+    let mut c = cfg.clone();
+    if matches!(c.train.micro_batch, Some(MicroBatch::Auto(_))) {
+        let limit = budget
+            .or_else(|| available_bytes(dev))
+            .map_or(f64::INFINITY, |b| b as f64);
+        let share = c.train.batch_size / c.train.ranks.max(1);
+        // Divisors of the share, largest first; the smallest (1) when none fits, for check's message.
+        let mut rows = (1..=share).rev().filter(|n| share.is_multiple_of(*n));
+        let pick = rows
+            .find(|&n| {
+                c.train.micro_batch = Some(MicroBatch::Rows(n));
+                breakdown(&c, dev.is_cpu()).peak() <= limit
+            })
+            .unwrap_or(1);
+        c.train.micro_batch = Some(MicroBatch::Rows(pick));
+    }
+    check(&c, dev, budget)?;
+    Ok(c)
+}
+
 /// Refuse, before anything is allocated, a run whose predicted peak exceeds
 /// what `dev` has available or `budget` (bytes, from `--memory-budget`).
 pub fn check(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<()> {

@@ -45,7 +45,7 @@ pub struct Breakdown {
     pub weights_compute_copy: f64,
     /// AdamW's two moments (master precision).
     pub adam_moments: f64,
-    /// The running sum of gradients over micro-batches (grad_accum > 1).
+    /// The running sum of gradients over micro-batches (grad_accum > 1 or train.micro_batch).
     pub accumulated_gradients: f64,
     /// Per-token tensors the forward keeps for backward (embedding, blocks, final LayerNorm).
     pub activations: f64,
@@ -130,7 +130,10 @@ pub fn breakdown(cfg: &RunConfig, cpu: bool) -> Breakdown {
     let ranks = cfg.train.ranks.max(1) as f64;
     let copies = if cpu { ranks } else { 1.0 };
     let n = param_counts(m).total as f64 * copies;
-    let rows = cfg.train.batch_size as f64 / if cpu { 1.0 } else { ranks };
+    // One micro-batch of each rank in flight (all ranks at once on CPU).
+    let rows = cfg.micro_rows() as f64 * if cpu { ranks } else { 1.0 };
+    let split = cfg.train.grad_accum > 1
+        || cfg.micro_rows() * cfg.train.ranks.max(1) < cfg.train.batch_size;
     let (l, t, d, h, v) = (
         m.n_layer as f64,
         m.seq_len as f64,
@@ -225,11 +228,7 @@ pub fn breakdown(cfg: &RunConfig, cpu: bool) -> Breakdown {
         weights: n * mb,
         weights_compute_copy: if master == compute { 0.0 } else { n * cb },
         adam_moments: 2.0 * n * mb,
-        accumulated_gradients: if cfg.train.grad_accum > 1 {
-            n * mb
-        } else {
-            0.0
-        },
+        accumulated_gradients: if split { n * mb } else { 0.0 },
         activations,
         attention,
         logits,
