@@ -1,7 +1,6 @@
 //! The command layer: the argument tree and its dispatch. Each domain's
 //! `cli.rs` holds its commands' arguments and a `run` entry point.
 
-use crate::config::args::ConfigArgs;
 use crate::data::cli::DataCommand;
 use crate::flops::cli::{FlopsArgs, FlopsCommand};
 use crate::{bench, check, data, estimate, flops, interop, report, sample, scaling, sweep, train};
@@ -32,7 +31,7 @@ pub enum Command {
     /// Generate text from a trained run.
     Sample(sample::cli::SampleArgs),
     /// Parameter counts and FLOPs per token of a config.
-    Info(ConfigArgs),
+    Info(flops::cli::InfoArgs),
     /// Exact FLOP breakdown and the published conventions side by side.
     Flops(FlopsArgs),
     /// Training throughput on synthetic batches.

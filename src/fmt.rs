@@ -103,6 +103,16 @@ pub fn usd(v: f64) -> String {
     }
 }
 
+/// Bytes in binary units: `812.4 MiB` below a GiB, `2.05 GiB` from there.
+pub fn bytes(b: f64) -> String {
+    const GIB: f64 = (1u64 << 30) as f64;
+    if b < GIB {
+        format!("{:.1} MiB", b / (1u64 << 20) as f64)
+    } else {
+        format!("{:.2} GiB", b / GIB)
+    }
+}
+
 /// Bytes in decimal gigabytes: `1.5 GB`.
 pub fn gigabytes(bytes: f64) -> String {
     format!("{:.1} GB", bytes / 1e9)

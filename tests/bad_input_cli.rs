@@ -362,3 +362,20 @@ fn profile_for_the_cost_tables() {
         &["--profile needs --config"],
     );
 }
+
+#[test]
+fn cli_memory_budget_is_not_a_size() {
+    let fx = common::Fixture::new();
+    let cfg = fx.config_path.to_str().unwrap();
+    for bad in ["lots", "0", "-2GiB", "2 parsecs"] {
+        let flag = format!("--memory-budget={bad}");
+        for cmd in ["train", "bench"] {
+            fails(
+                fx.dir.path(),
+                &[cmd, "--config", cfg, &flag],
+                &["--memory-budget", bad, "is not a memory size"],
+            );
+        }
+    }
+    assert!(!fx.path("checkpoints").exists());
+}

@@ -98,7 +98,7 @@ fn config_quickstart_fits() {
     let root = common::repo_root();
     let cfg =
         scalelab::config::RunConfig::load(&root.join("configs/quickstart.toml"), &[]).unwrap();
-    scalelab::memory::check(&cfg, &candle_core::Device::Cpu).unwrap();
+    scalelab::memory::check(&cfg, &candle_core::Device::Cpu, None).unwrap();
     assert!(scalelab::memory::estimate_peak_bytes(&cfg, true) < 1 << 30);
 }
 

@@ -13,10 +13,11 @@ its heading on) is kept as it is. Usage, from the repository root:
 import json, os, re, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FILES = ["bad_input.rs", "bad_input_data.rs", "bad_input_run.rs", "bad_input_cli.rs", "run_folder.rs", "fit.rs", "reliability.rs"]
+FILES = ["bad_input.rs", "bad_input_data.rs", "bad_input_run.rs", "bad_input_cli.rs", "run_folder.rs", "fit.rs", "reliability.rs", "memory.rs"]
 GROUPS = [  # (test-name prefix, heading, source file)
     ("config_", "Configs", "bad_input.rs"),
     ("config_", "Configs", "bad_input_run.rs"),
+    ("config_", "Configs", "memory.rs"),
     ("cli_", "Command-line values", "bad_input.rs"),
     ("cli_", "Command-line values", "bad_input_cli.rs"),
     ("corpus_", "Corpora and datasets", "bad_input.rs"),

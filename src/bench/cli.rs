@@ -20,6 +20,9 @@ pub struct BenchArgs {
     pub dtype: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Refuse the run when its predicted peak memory exceeds SIZE (e.g. 2GiB, 500MB).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_budget: Option<String>,
     /// Run the composed reference ops and the fused kernels back to back and print the ratio.
     #[arg(long)]
     pub compare_kernels: bool,
@@ -32,10 +35,11 @@ pub struct BenchArgs {
 /// `scalelab bench`.
 pub fn run(a: BenchArgs) -> Result<i32> {
     let cfg = with_device(a.cfg.load()?, &a.device, &a.dtype, None)?;
+    let budget = crate::memory::budget_flag(&a.memory_budget)?;
     if !a.compare_kernels {
         let dev = cfg.train.device.open()?;
         let peak = crate::profile::measured_peak(a.profile.as_deref(), &dev, cfg.train.dtype)?;
-        let r = super::bench(&cfg, a.steps, a.warmup, peak.as_ref().ok().copied())?;
+        let r = super::bench(&cfg, a.steps, a.warmup, peak.as_ref().ok().copied(), budget)?;
         // After the bench: a bad --steps or config stays a one-line error.
         if let Err(note) = peak {
             eprintln!("note: {note}");
@@ -125,6 +129,14 @@ fn print_bench(a: &BenchArgs, r: &super::BenchResult) -> Result<()> {
             r.peak_rss_mib.map(|m| format!("{m:.0} MiB")).unwrap_or_else(|| "–".into()),
             r.peak_gpu_mib.map(|m| format!(" | peak GPU {m:.0} MiB")).unwrap_or_default(),
         );
+        println!(
+            "{}",
+            crate::memory::predicted_vs_measured(
+                r.predicted_peak_bytes,
+                r.measured_peak_bytes,
+                r.peak_gpu_mib.is_none()
+            )
+        );
     }
     Ok(())
 }
@@ -157,7 +169,7 @@ fn load_average() -> String {
 
 /// Median ms per phase of a bench run of `cfg`.
 fn bench_phases(sh: &super::step_model::Shape, cfg: &crate::config::RunConfig) -> Result<[f64; 3]> {
-    let r = super::bench(cfg, sh.steps, 2, None)?;
+    let r = super::bench(cfg, sh.steps, 2, None, None)?;
     eprintln!(
         "  bench {}: {:.2} ms/step (median; fwd {:.2}, bwd {:.2}, opt {:.2})",
         sh.name, r.ms_per_step_median, r.ms_forward, r.ms_backward, r.ms_optimizer

@@ -22,6 +22,9 @@ pub struct BenchResult {
     pub params: u64,
     pub batch_size: usize,
     pub grad_accum: usize,
+    /// Rows per forward/backward (train.micro_batch, "auto" resolved).
+    #[serde(default)]
+    pub micro_batch: usize,
     pub seq_len: usize,
     pub tokens_per_step: u64,
     pub warmup_steps: usize,
@@ -46,17 +49,26 @@ pub struct BenchResult {
     pub threads: usize,
     /// Peak resident memory of the process (CPU), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// The memory model's peak of one step (`scalelab info --memory`), bytes.
+    #[serde(default)]
+    pub predicted_peak_bytes: Option<u64>,
+    /// Measured peak of the same: RSS above the baseline taken just before the
+    /// weights were allocated (CPU), the memory pool's high-water mark (CUDA).
+    #[serde(default)]
+    pub measured_peak_bytes: Option<u64>,
     /// Peak CUDA memory allocated during the timed steps, MiB (like
     /// `torch.cuda.max_memory_allocated`); none on CPU.
     pub peak_gpu_mib: Option<f64>,
 }
 
-/// Bench `cfg`; `measured_peak` (FLOP/s, from a device profile) gives `mfu_measured`.
+/// Bench `cfg`; `measured_peak` (FLOP/s, from a device profile) gives `mfu_measured`;
+/// `memory_budget` (bytes) caps the predicted peak.
 pub fn bench(
     cfg: &RunConfig,
     steps: usize,
     warmup: usize,
     measured_peak: Option<f64>,
+    memory_budget: Option<u64>,
 ) -> Result<BenchResult> {
     if steps == 0 {
         bail!("--steps must be at least 1");
@@ -64,8 +76,9 @@ pub fn bench(
     let dtype = cfg.train.dtype;
     let dev = cfg.train.device.open()?;
     dtype.check_device(&dev)?;
-    crate::memory::check(cfg, &dev)?;
+    let cfg = &crate::memory::fit(cfg, &dev, memory_budget)?;
     crate::device::configure_precision(&dev, dtype);
+    crate::memory::mark_baseline(&dev);
     let params = Params::init(&cfg.model, cfg.train.seed, dtype.master(), &dev)?;
     let mut opt = AdamW::new(&cfg.optim, &params)?;
     let (b, t, v) = (
@@ -130,6 +143,7 @@ pub fn bench(
         params: param_counts(&cfg.model).total,
         batch_size: b,
         grad_accum: cfg.train.grad_accum,
+        micro_batch: cfg.micro_rows(),
         seq_len: t,
         tokens_per_step: cfg.tokens_per_step(),
         warmup_steps: warmup,
@@ -149,16 +163,10 @@ pub fn bench(
         dtype: cfg.train.dtype.to_string(),
         kernels: format!("{:?}", cfg.train.kernels.effective(&dev, dtype.compute())).to_lowercase(),
         threads: rayon::current_num_threads(),
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib: crate::memory::rss::peak_bytes().map(|b| b as f64 / (1 << 20) as f64),
+        predicted_peak_bytes: Some(crate::memory::estimate_peak_bytes(cfg, dev.is_cpu())),
+        measured_peak_bytes: crate::memory::measured_peak_bytes(&dev),
         peak_gpu_mib: crate::device::gpu_peak_bytes(&dev, false)
             .map(|b| b as f64 / (1 << 20) as f64),
     })
-}
-
-/// VmHWM from /proc/self/status (Linux).
-pub fn peak_rss_mib() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }

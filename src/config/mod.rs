@@ -106,11 +106,23 @@ pub enum NonFinite {
     Stop,
 }
 
+/// `train.micro_batch`: the rows of a batch that go through forward and
+/// backward at once (gradients accumulate over the rest), or "auto": the
+/// most that fit the memory available or `--memory-budget`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MicroBatch {
+    Rows(usize),
+    Auto(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
     pub batch_size: usize,
     pub grad_accum: usize,
+    /// Rows per forward/backward within each rank's share of a batch; none: all of it.
+    pub micro_batch: Option<MicroBatch>,
     /// Stop conditions: the smallest of those given wins; at least one is required.
     pub max_steps: Option<usize>,
     pub max_tokens: Option<u64>,
@@ -143,6 +155,7 @@ impl Default for TrainConfig {
         TrainConfig {
             batch_size: 16,
             grad_accum: 1,
+            micro_batch: None,
             max_steps: None,
             max_tokens: None,
             max_flops: None,
@@ -253,6 +266,16 @@ impl RunConfig {
         // Whether this build can run the ranks on the device is train's question:
         // a config naming 8 GPUs must still load for `sample` or `estimate`.
         check_ranks(t.ranks, t.batch_size)?;
+        let rows = t.batch_size / t.ranks.max(1);
+        match &t.micro_batch {
+            Some(MicroBatch::Rows(n)) if *n == 0 || !rows.is_multiple_of(*n) => bail!(
+                "train.micro_batch = {n} must divide the {rows} rows each rank takes of a batch (train.batch_size / train.ranks)"
+            ),
+            Some(MicroBatch::Auto(s)) if s != "auto" => {
+                bail!("train.micro_batch must be \"auto\" or a number of rows, got \"{s}\"")
+            }
+            _ => {}
+        }
         let o = &self.optim;
         let finite_pos = |v: f64, f: &str, allow_zero: bool| -> Result<()> {
             if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
@@ -302,6 +325,15 @@ impl RunConfig {
     }
 
     /// Tokens consumed by one optimizer step.
+    /// Rows of one forward/backward on one rank; "auto" counts as the whole
+    /// share until `train` resolves it.
+    pub fn micro_rows(&self) -> usize {
+        match &self.train.micro_batch {
+            Some(MicroBatch::Rows(n)) => *n,
+            _ => self.train.batch_size / self.train.ranks.max(1),
+        }
+    }
+
     pub fn tokens_per_step(&self) -> u64 {
         (self.train.batch_size * self.train.grad_accum * self.model.seq_len) as u64
     }

@@ -8,7 +8,7 @@ use clap::Args;
 
 /// The two config-describing commands.
 pub enum FlopsCommand {
-    Info(ConfigArgs),
+    Info(InfoArgs),
     Flops(FlopsArgs),
 }
 
@@ -32,8 +32,23 @@ pub struct FlopsArgs {
     pub verify: bool,
 }
 
-fn info(a: ConfigArgs) -> Result<i32> {
-    let cfg = a.load()?;
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// The training-memory model's breakdown of one step's peak (docs/memory.md).
+    #[arg(long)]
+    pub memory: bool,
+    /// Machine-readable output (with --memory).
+    #[arg(long, requires = "memory")]
+    pub json: bool,
+}
+
+fn info(a: InfoArgs) -> Result<i32> {
+    let cfg = a.cfg.load()?;
+    if a.memory {
+        return memory_info(&cfg, a.json);
+    }
     let m = &cfg.model;
     let pc = param_counts(m);
     let sf = StepFlops::for_run(&cfg);
@@ -57,6 +72,47 @@ fn info(a: ConfigArgs) -> Result<i32> {
         sf.matmul_step as f64,
         total_steps(&cfg),
         sf.matmul_step as f64 * total_steps(&cfg) as f64
+    );
+    Ok(0)
+}
+
+/// `info --memory`: the predicted peak of one training step on the config's
+/// device (a CUDA one when `train.device` names it, or `auto` finds one).
+fn memory_info(cfg: &crate::config::RunConfig, json: bool) -> Result<i32> {
+    use crate::device::DeviceSpec;
+    let cpu = match cfg.train.device {
+        DeviceSpec::Cpu => true,
+        DeviceSpec::Cuda(_) => false,
+        DeviceSpec::Auto => !candle_core::utils::cuda_is_available(),
+    };
+    let b = crate::memory::breakdown(cfg, cpu);
+    if json {
+        let v = serde_json::json!({
+            "device": if cpu { "cpu" } else { "cuda" },
+            "dtype": cfg.train.dtype.to_string(),
+            "breakdown": b,
+            "states_bytes": b.states() as u64,
+            "saved_bytes": b.saved() as u64,
+            "backward_bytes": b.backward() as u64,
+            "predicted_peak_bytes": b.peak() as u64,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!(
+        "training memory, one step on {} in {} with {:?} kernels (docs/memory.md):",
+        if cpu { "CPU" } else { "CUDA" },
+        cfg.train.dtype,
+        b.kernels
+    );
+    for (name, bytes) in b.rows() {
+        println!("  {name:<40} {:>12}", crate::fmt::bytes(bytes));
+    }
+    println!(
+        "  {:<40} {:>12}  (peak during backward at: {})",
+        "predicted peak",
+        crate::fmt::bytes(b.peak()),
+        b.transient_at
     );
     Ok(0)
 }

@@ -193,6 +193,15 @@ pub struct Summary {
     /// repeated data (Muennighoff et al. 2023); none in older summaries.
     #[serde(default)]
     pub epochs: Option<f64>,
+    /// The memory model's peak of one training step (`scalelab info --memory`),
+    /// bytes; none in older summaries.
+    #[serde(default)]
+    pub predicted_peak_bytes: Option<u64>,
+    /// Measured peak of this process's training: RSS above the baseline taken
+    /// just before the weights were allocated (CPU), rank 0's memory-pool
+    /// high-water mark (CUDA); none in older summaries.
+    #[serde(default)]
+    pub measured_peak_bytes: Option<u64>,
 }
 
 /// Print a line above a progress bar, or plainly when the bar is hidden (output

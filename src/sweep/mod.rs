@@ -325,6 +325,7 @@ impl Progress {
             halt_after: None,
             quiet: true,
             profile: self.profile.clone(),
+            memory_budget: None,
         };
         let res = std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
             let msg = p

@@ -35,6 +35,9 @@ pub struct TrainArgs {
     /// else checkpoints/device-profile.json if it exists; see `scalelab calibrate`).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
+    /// Refuse the run when its predicted peak memory exceeds SIZE (e.g. 2GiB, 500MB).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_budget: Option<String>,
 }
 
 /// `scalelab train`: train, print the summary and (if configured) a sample.
@@ -50,6 +53,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         halt_after: a.halt_after.map(|s| s as usize),
         quiet: a.quiet,
         profile: a.profile.clone(),
+        memory_budget: crate::memory::budget_flag(&a.memory_budget)?,
     };
     let summary = match super::train(&cfg, &opts) {
         Ok(s) => s,
@@ -73,6 +77,14 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         crate::fmt::mfu(summary.mfu_measured, summary.mfu)
             .map(|m| format!(" | {m}"))
             .unwrap_or_default()
+    );
+    println!(
+        "{}",
+        crate::memory::predicted_vs_measured(
+            summary.predicted_peak_bytes,
+            summary.measured_peak_bytes,
+            summary.peak_gpu_mib.is_none()
+        )
     );
     println!(
         "run folder: {} (metrics.jsonl, summary.json, checkpoints/)",

@@ -58,6 +58,8 @@ pub struct TrainOptions {
     pub quiet: bool,
     /// Device profile for MFU against the measured peak (default: `profile::locate`).
     pub profile: Option<PathBuf>,
+    /// Refuse the run when its predicted peak memory exceeds this (bytes).
+    pub memory_budget: Option<u64>,
 }
 
 /// What a run settles once, before any rank starts: the data, the locked run
@@ -86,7 +88,15 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     for dev in &devs {
         dtype.check_device(dev)?;
     }
-    crate::memory::check(cfg, &devs[0])?;
+    // The config as given goes into the run folder; the run trains with "auto" resolved.
+    let given = cfg;
+    let cfg = &crate::memory::fit(given, &devs[0], opts.memory_budget)?;
+    if cfg.train.micro_batch != given.train.micro_batch && !opts.quiet {
+        eprintln!(
+            "train.micro_batch = \"auto\": {} rows per forward/backward",
+            cfg.micro_rows()
+        );
+    }
     let ds = ensure_dataset(cfg, opts.quiet)?;
     if ds.train.len() < cfg.model.seq_len + 1 || ds.val.len() < cfg.model.seq_len + 1 {
         bail!(
@@ -122,6 +132,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
         ),
         _ => {}
     }
+    crate::memory::mark_baseline(&devs[0]);
     let ranks = devs
         .iter()
         .map(|dev| {
@@ -137,7 +148,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<Summary> {
     let metrics = rundir::metrics_path(&dir);
     let kept = MetricsLog::kept_text(&metrics, Some(start_step).filter(|&s| s > 0));
     fsx::write_all_atomic(&[
-        (&rundir::config_path(&dir), cfg.to_toml().as_bytes()),
+        (&rundir::config_path(&dir), given.to_toml().as_bytes()),
         (&rundir::tokenizer_path(&dir), &ds.tokenizer_json),
         (&metrics, kept.as_bytes()),
     ])?;

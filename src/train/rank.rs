@@ -342,6 +342,8 @@ impl<'a> RankLoop<'a> {
             peak_gpu_mib: crate::device::gpu_peak_bytes(self.dev, false)
                 .map(|b| b as f64 / (1 << 20) as f64),
             epochs: Some(self.setup.ds.meta.epochs(state.tokens_seen)),
+            predicted_peak_bytes: Some(crate::memory::estimate_peak_bytes(cfg, self.dev.is_cpu())),
+            measured_peak_bytes: crate::memory::measured_peak_bytes(self.dev),
         };
         fsx::write_json_atomic(&rundir::summary_path(dir), &summary)?;
         Ok(summary)

@@ -64,12 +64,21 @@ pub fn train_step(
 ) -> Result<StepResult> {
     crate::fault::injected_panic();
     let dev = params.device();
-    let accum = cfg.train.grad_accum;
+    // Each rank's share of a batch goes through in `chunks` equal micro-batches
+    // (train.micro_batch): the mean of their mean losses is the batch's.
+    let rank_rows = cfg.train.batch_size / comm.world();
+    let chunks = rank_rows / cfg.micro_rows().clamp(1, rank_rows);
+    let accum = cfg.train.grad_accum * chunks;
     let (mut fwd_s, mut bwd_s) = (0.0, 0.0);
     let mut loss_sum = 0.0;
     let mut grads: Option<Vec<Tensor>> = None;
-    for _ in 0..accum {
-        let batch = dist::shard(next_batch()?, comm.rank(), comm.world());
+    let mut share = None;
+    for i in 0..accum {
+        if i % chunks == 0 {
+            share = Some(dist::shard(next_batch()?, comm.rank(), comm.world()));
+        }
+        let share = share.as_ref().expect("drawn at chunk 0");
+        let batch = dist::slice_rows(share, i % chunks, chunks);
         let t0 = Instant::now();
         let (x, y) = batch_tensors(&batch, dev)?;
         let model = Gpt::with_kernels(

@@ -96,6 +96,10 @@ fn backward(
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
     let (din, dout) = w.dims2()?;
     let rows = x.elem_count() / din;
+    // Detached: recorded on the tracked x and w, these products would keep
+    // dy alive through the weight's gradient until backward() returns (9
+    // n·d per layer; docs/memory.md).
+    let (x, w) = (x.detach(), w.detach());
     let dy = dy.contiguous()?.reshape((rows, dout))?;
     let dx = dy.matmul(&w.t()?)?.reshape(x.shape())?;
     let dw = x.reshape((rows, din))?.t()?.matmul(&dy)?;

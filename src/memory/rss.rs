@@ -1,0 +1,51 @@
+//! The process's resident memory, from /proc (Linux): the measurement the
+//! model's CPU prediction is compared with. None where /proc is unreadable.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A `KEY:  N kB` line of a /proc file, in KiB.
+fn kib_field(path: &str, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(path).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A field of /proc/meminfo, in KiB.
+pub fn meminfo_kib(key: &str) -> Option<u64> {
+    kib_field("/proc/meminfo", key)
+}
+
+/// Peak resident memory of the process (VmHWM), bytes.
+pub fn peak_bytes() -> Option<u64> {
+    kib_field("/proc/self/status", "VmHWM:").map(|k| k * 1024)
+}
+
+/// Current resident memory (VmRSS), bytes.
+pub fn current_bytes() -> Option<u64> {
+    kib_field("/proc/self/status", "VmRSS:").map(|k| k * 1024)
+}
+
+/// VmRSS when [`mark_baseline`] last ran (0: never).
+static BASELINE: AtomicU64 = AtomicU64::new(0);
+
+/// Take the baseline just before the model is allocated: reset the kernel's
+/// high-water mark to the current RSS (`5` to clear_refs, Linux ≥ 4.0) so
+/// that what the process held earlier (tokenizing, data loading) does not
+/// count, and remember the current RSS.
+pub fn mark_baseline() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    if let Some(b) = current_bytes() {
+        BASELINE.store(b, Ordering::Relaxed);
+    }
+}
+
+/// Peak RSS above the baseline, bytes; None without a baseline or /proc.
+pub fn peak_above_baseline() -> Option<u64> {
+    let base = BASELINE.load(Ordering::Relaxed);
+    (base > 0).then_some(())?;
+    Some(peak_bytes()?.saturating_sub(base))
+}
