@@ -447,3 +447,49 @@ fn set_flag_overrides_every_run_and_is_part_of_the_spec() {
         "{t}"
     );
 }
+
+/// `sweep --memory-budget` reaches every run: the --jobs commands carry it,
+/// and a budget no run fits refuses each one (recorded as failed, with the
+/// memory line) before it trains.
+#[test]
+fn memory_budget_applies_to_every_run() {
+    let fx = common::Fixture::new();
+    let spec = spec(&fx);
+    let out = fx.path("sweep");
+    let (s, o) = (spec.to_str().unwrap(), out.to_str().unwrap());
+    let r = scalelab(&["sweep", s, "--out", o, "--jobs", "--memory-budget", "1GiB"]);
+    assert!(r.status.success(), "{}", text(&r));
+    let cmds = String::from_utf8(r.stdout).unwrap();
+    assert_eq!(cmds.lines().count(), 6);
+    assert!(
+        cmds.lines()
+            .all(|c| c.ends_with(" --memory-budget 1073741824")),
+        "{cmds}"
+    );
+    let tight = fx.path("tight");
+    let t = tight.to_str().unwrap();
+    let r = scalelab(&[
+        "sweep",
+        s,
+        "--out",
+        t,
+        "--quiet",
+        "--no-report",
+        "--memory-budget",
+        "1KB",
+    ]);
+    let all = text(&r);
+    assert!(all.contains("--memory-budget allows"), "{all}");
+    let st = col(&tight, "status");
+    let rows = rows(&tight);
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| &r[st] == "failed"),
+        "{all}"
+    );
+    assert!(
+        !tight.join("runs").exists()
+            || std::fs::read_dir(tight.join("runs"))
+                .unwrap()
+                .all(|d| { !d.unwrap().path().join("checkpoints").exists() })
+    );
+}

@@ -27,6 +27,10 @@ pub struct SweepArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Refuse (or, with train.micro_batch = "auto", split) every run whose
+    /// predicted peak memory exceeds SIZE (e.g. 2GiB, 500MB).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_budget: Option<String>,
     /// Skip the fit and report after training.
     #[arg(long)]
     pub no_report: bool,
@@ -36,6 +40,11 @@ pub struct SweepArgs {
 
 pub fn run(a: SweepArgs) -> Result<i32> {
     let report_opts = a.report.resolve()?;
+    let base = crate::train::TrainOptions {
+        profile: a.report.profile.clone(),
+        memory_budget: crate::memory::budget_flag(&a.memory_budget)?,
+        ..Default::default()
+    };
     let sweep = Sweep::open(&a.spec, a.out.clone(), &a.set)?;
     if a.jobs {
         sweep.claim_folder()?;
@@ -51,7 +60,7 @@ pub fn run(a: SweepArgs) -> Result<i32> {
                 sweep.state(r),
                 crate::rundir::results::RunState::Finished(_)
             ) {
-                println!("{}", sweep.job(r, &exe, a.report.profile.as_deref())?);
+                println!("{}", sweep.job(r, &exe, &base)?);
             }
         }
         return Ok(0);
@@ -60,7 +69,7 @@ pub fn run(a: SweepArgs) -> Result<i32> {
         sweep.claim_folder()?;
         sweep.write_tables()?
     } else {
-        let o = match super::run(&sweep, a.quiet, a.report.profile.as_deref()) {
+        let o = match super::run(&sweep, a.quiet, &base) {
             Ok(o) => o,
             Err(e) => {
                 // Ctrl-C / SIGTERM: the run in progress wrote a checkpoint; the same command resumes.

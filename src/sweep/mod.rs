@@ -171,17 +171,23 @@ impl Sweep {
     }
 
     /// Write the run's resolved config to configs/<name>.toml and return the
-    /// `scalelab train` command line that trains it (for --jobs), with
-    /// `--profile` when one was given.
-    pub fn job(&self, run: &PlannedRun, exe: &str, profile: Option<&Path>) -> Result<String> {
+    /// `scalelab train` command line that trains it (for --jobs), with the
+    /// `--profile` and `--memory-budget` of `base` when given.
+    pub fn job(&self, run: &PlannedRun, exe: &str, base: &TrainOptions) -> Result<String> {
         let cfg_path = self.out.join("configs").join(format!("{}.toml", run.name));
         crate::fsx::create_dir_all(cfg_path.parent().expect("has parent"))?;
         fsx::write_atomic(&cfg_path, run.cfg.to_toml().as_bytes())?;
-        let profile = profile
+        let profile = base
+            .profile
+            .as_ref()
             .map(|p| format!(" --profile {}", sh(&p.display().to_string())))
             .unwrap_or_default();
+        let budget = base
+            .memory_budget
+            .map(|b| format!(" --memory-budget {b}"))
+            .unwrap_or_default();
         Ok(format!(
-            "{exe} train --config {} --out {} --resume --quiet{profile}",
+            "{exe} train --config {} --out {} --resume --quiet{profile}{budget}",
             sh(&cfg_path.display().to_string()),
             sh(&self.run_dir(run).display().to_string())
         ))
@@ -209,8 +215,9 @@ pub struct Outcome {
 /// Train every run that is not finished, in plan order; then, when the spec
 /// asks for validation, fit the finished runs and train the validation runs
 /// beyond the fitted compute.
-/// `profile`: the device profile for MFU against the measured peak (else the default location).
-pub fn run(sweep: &Sweep, quiet: bool, profile: Option<&Path>) -> Result<Outcome> {
+/// `base` holds what every run shares: the device profile for MFU against
+/// the measured peak (else the default location) and the memory budget.
+pub fn run(sweep: &Sweep, quiet: bool, base: &TrainOptions) -> Result<Outcome> {
     sweep.claim_folder()?;
     let _lock = rundir::lock(&sweep.out).map_err(|_| {
         anyhow!(
@@ -228,6 +235,7 @@ pub fn run(sweep: &Sweep, quiet: bool, profile: Option<&Path>) -> Result<Outcome
     crate::data::ensure_dataset(&first.cfg, quiet)?;
     // Said once here: the runs train quietly.
     let dev = first.cfg.train.device.open()?;
+    let profile = base.profile.as_deref();
     if let Err(note) = crate::profile::measured_peak(profile, &dev, first.cfg.train.dtype)? {
         eprintln!("note: {note}");
     }
@@ -246,7 +254,7 @@ pub fn run(sweep: &Sweep, quiet: bool, profile: Option<&Path>) -> Result<Outcome
     );
     let mut progress = Progress {
         pb,
-        profile: profile.map(Path::to_path_buf),
+        base: base.clone(),
         tried: HashSet::new(),
         trained: 0,
         failed: 0,
@@ -295,7 +303,8 @@ fn cost(r: &PlannedRun) -> f64 {
 
 struct Progress {
     pb: ProgressBar,
-    profile: Option<PathBuf>,
+    /// Profile and memory budget of every run.
+    base: TrainOptions,
     /// Runs already trained, skipped or failed by this invocation.
     tried: HashSet<String>,
     trained: usize,
@@ -324,8 +333,7 @@ impl Progress {
             resume: true,
             halt_after: None,
             quiet: true,
-            profile: self.profile.clone(),
-            memory_budget: None,
+            ..self.base.clone()
         };
         let res = std::panic::catch_unwind(|| train::train(&r.cfg, &opts)).unwrap_or_else(|p| {
             let msg = p
