@@ -173,3 +173,13 @@ fn run_folder_resume_prunes_what_a_killed_process_left() {
     // Evaluations (the best-validation step) fall on steps 5, 10, 12: none is 4 or 8.
     assert_eq!(steps(&r), vec![12]);
 }
+
+/// A checkpoint written by an earlier build (commit aacb759, before
+/// `train.micro_batch` existed) still verifies: fields added to the state
+/// since then serialize to nothing at their defaults, so its digest holds.
+#[test]
+fn run_folder_checkpoint_from_an_earlier_build_verifies() {
+    let dir = common::repo_root().join("tests/fixtures/checkpoint-aacb759/step_00002211");
+    let state = scalelab::rundir::checkpoint::verify(&dir).unwrap();
+    assert_eq!(state.step, 2211);
+}

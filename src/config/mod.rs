@@ -122,6 +122,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     pub grad_accum: usize,
     /// Rows per forward/backward within each rank's share of a batch; none: all of it.
+    /// Not written when none: a checkpoint's digest is over its re-serialized
+    /// state, so a field added later must serialize to nothing at its default
+    /// for checkpoints written before it to verify (tests/run_folder.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub micro_batch: Option<MicroBatch>,
     /// Stop conditions: the smallest of those given wins; at least one is required.
     pub max_steps: Option<usize>,
