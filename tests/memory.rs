@@ -192,6 +192,8 @@ fn config_micro_batch_neither_auto_nor_a_divisor() {
             "train.micro_batch=most",
             "must be \"auto\" or a number of rows",
         ),
+        ("train.micro_batch=-1", "a positive integer"),
+        ("train.micro_batch=1.5", "a positive integer"),
     ] {
         let args = [
             "train", "--config", cfg, "--out", "o", "--quiet", "--set", set,
