@@ -104,7 +104,7 @@ pub const WINDOW: usize = 2;
 
 fn distinct(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
-    v.dedup_by(|a, b| (*a / *b - 1.0).abs() < 1e-9);
+    v.dedup_by(|a, b| same(*a, *b));
     v
 }
 
@@ -113,8 +113,9 @@ fn same(a: f64, b: f64) -> bool {
 }
 
 /// The points of one budget (`idx`) within [`WINDOW`] sizes of its best size
-/// (lowest mean loss over a size's points), and how many sizes were left out.
-fn near_minimum(points: &[Point], idx: &[usize]) -> (Vec<usize>, usize) {
+/// (lowest mean loss over a size's points), how many distinct sizes they
+/// hold, and how many sizes were left out.
+fn near_minimum(points: &[Point], idx: &[usize]) -> (Vec<usize>, usize, usize) {
     let sizes = distinct(idx.iter().map(|&i| points[i].params).collect());
     let mean_loss = |n: f64| {
         let l: Vec<f64> = idx
@@ -133,7 +134,7 @@ fn near_minimum(points: &[Point], idx: &[usize]) -> (Vec<usize>, usize) {
         .copied()
         .filter(|&i| keep.iter().any(|&n| same(points[i].params, n)))
         .collect();
-    (used, sizes.len() - keep.len())
+    (used, keep.len(), sizes.len() - keep.len())
 }
 
 /// The IsoFLOP fit, with warnings for budgets left out; `Err(reason)` when
@@ -143,10 +144,9 @@ pub fn fit(points: &[Point]) -> Result<(IsoFlop, Vec<String>), String> {
     let mut budgets = Vec::new();
     let groups = budget_groups(points);
     for (c, all) in &groups {
-        let (idx, left_out) = near_minimum(points, all);
+        let (idx, sizes, left_out) = near_minimum(points, all);
         let x: Vec<f64> = idx.iter().map(|&i| points[i].params.ln()).collect();
         let y: Vec<f64> = idx.iter().map(|&i| points[i].loss).collect();
-        let sizes = distinct(idx.iter().map(|&i| points[i].params).collect()).len();
         if sizes < 3 {
             continue;
         }
