@@ -20,10 +20,13 @@ fn main() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
     // Never hand freed pages back: every training step reuses the same buffer
-    // sizes. MIMALLOC_PURGE_DELAY (ms), when set, is mimalloc's own and wins:
-    // the pages kept add 10–50% to the peak RSS (docs/memory.md).
+    // sizes; the pages kept add 10–50% to the peak RSS (docs/memory.md). Under
+    // --memory-budget, which promises resident memory, hand them back at once.
+    // MIMALLOC_PURGE_DELAY (ms), when set, is mimalloc's own and wins.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+        let budget = std::env::args().any(|a| a.starts_with("--memory-budget"));
+        let delay = if budget { 0 } else { -1 };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
     }
     let cli = match scalelab::cli::Cli::try_parse() {
         Ok(c) => c,

@@ -52,7 +52,7 @@ fn heap_peak(sets: &[&str]) -> (f64, f64) {
 /// One test, so that no other test's allocations run at the same time.
 #[test]
 fn predicted_peak_is_within_10_percent_of_the_heap_peak() {
-    let shapes: [&[&str]; 5] = [
+    let shapes: [&[&str]; 8] = [
         // The loss head's moment (vocabulary-bound), fused and composed.
         &["train.batch_size=4"],
         &["train.batch_size=4", "train.kernels=composed"],
@@ -68,6 +68,26 @@ fn predicted_peak_is_within_10_percent_of_the_heap_peak() {
             "model.n_layer=6",
             "train.batch_size=8",
             "model.d_model=256",
+        ],
+        // Recompute: one block at a time, fused (a block's moment and the
+        // loss head's) and composed.
+        &[
+            "model.vocab_size=512",
+            "model.n_layer=6",
+            "train.batch_size=8",
+            "model.d_model=256",
+            "train.recompute=blocks",
+        ],
+        &[
+            "model.n_layer=6",
+            "train.batch_size=8",
+            "train.recompute=blocks",
+        ],
+        &[
+            "model.n_layer=6",
+            "train.batch_size=4",
+            "train.kernels=composed",
+            "train.recompute=blocks",
         ],
         // μP, no biases, composed.
         &[

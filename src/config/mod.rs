@@ -106,6 +106,24 @@ pub enum NonFinite {
     Stop,
 }
 
+/// `train.recompute`: what a training step keeps of the forward for backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recompute {
+    /// Every tensor the forward makes stays until backward (fastest).
+    #[default]
+    None,
+    /// Only each block's input stays; backward runs each block's forward again
+    /// (model/recompute.rs): activations of one block instead of all of them.
+    Blocks,
+}
+
+impl Recompute {
+    fn is_none(&self) -> bool {
+        *self == Recompute::None
+    }
+}
+
 /// `train.micro_batch`: the rows of a batch that go through forward and
 /// backward at once (gradients accumulate over the rest), or "auto": the
 /// most that fit the memory available or `--memory-budget`.
@@ -154,6 +172,10 @@ pub struct TrainConfig {
     /// for checkpoints written before it to verify (tests/run_folder.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub micro_batch: Option<MicroBatch>,
+    /// `none` (default) or `blocks`: activation recompute. Not written at its
+    /// default, for the same reason as `micro_batch`.
+    #[serde(default, skip_serializing_if = "Recompute::is_none")]
+    pub recompute: Recompute,
     /// Stop conditions: the smallest of those given wins; at least one is required.
     pub max_steps: Option<usize>,
     pub max_tokens: Option<u64>,
@@ -187,6 +209,7 @@ impl Default for TrainConfig {
             batch_size: 16,
             grad_accum: 1,
             micro_batch: None,
+            recompute: Recompute::None,
             max_steps: None,
             max_tokens: None,
             max_flops: None,

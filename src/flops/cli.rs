@@ -100,10 +100,11 @@ fn memory_info(cfg: &crate::config::RunConfig, json: bool) -> Result<i32> {
         return Ok(0);
     }
     println!(
-        "training memory, one step on {} in {} with {:?} kernels (docs/memory.md):",
+        "training memory, one step on {} in {} with {:?} kernels, recompute {:?} (docs/memory.md):",
         if cpu { "CPU" } else { "CUDA" },
         cfg.train.dtype,
-        b.kernels
+        b.kernels,
+        cfg.train.recompute
     );
     for (name, bytes) in b.rows() {
         println!("  {name:<40} {:>12}", crate::fmt::bytes(bytes));

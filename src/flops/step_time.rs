@@ -11,7 +11,7 @@
 //! model's code (src/model/, fused kernels vs composed ops): element passes
 //! per component and candle graph nodes per layer.
 
-use crate::config::{Kernels, RunConfig};
+use crate::config::{Kernels, Recompute, RunConfig};
 use crate::device::DTypeSpec;
 use crate::model::params::{param_counts, param_specs};
 use crate::profile::{DeviceProfile, PhaseConstants, StepConstants};
@@ -191,7 +191,7 @@ impl StepWork {
             bytes: bytes_per(col) * act * accum,
             ops: fwd_ops * accum,
         };
-        let backward = PhaseWork {
+        let mut backward = PhaseWork {
             dense: backward_dense,
             attention: backward_attention,
             // Each micro-step's gradients: zero-filled and added; then summed across micro-steps.
@@ -199,6 +199,24 @@ impl StepWork {
                 + params * 3.0 * master * (accum - 1.0),
             ops: (2.0 * fwd_ops + 2.0 * tensors) * accum + tensors * (accum - 1.0),
         };
+        if cfg.train.recompute == Recompute::Blocks {
+            // The backward runs every block's forward again (model/recompute.rs):
+            // the blocks' GEMMs, attention, passes and ops (not the embedding
+            // or the head), plus per block the boundary's copy and the seeded
+            // product's forward and backward (≈ 6 passes over n·d).
+            backward.dense.extend(
+                forward
+                    .dense
+                    .iter()
+                    .filter(|g| g.name != "lm_head")
+                    .cloned(),
+            );
+            backward.attention.extend(forward.attention.iter().cloned());
+            let logits = elems[elems.len() - 1] * PASSES[PASSES.len() - 1].1[col];
+            backward.bytes +=
+                ((bytes_per(col) - logits) * act + 6.0 * lf * rf * d as f64 * act) * accum;
+            backward.ops += (OPS_PER_LAYER[k] + 6.0) * lf * accum;
+        }
         let optimizer = PhaseWork {
             dense: vec![],
             attention: vec![],

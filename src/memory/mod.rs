@@ -105,6 +105,24 @@ pub fn mark_baseline(dev: &Device) {
     crate::device::gpu_peak_bytes(dev, true);
 }
 
+/// What the resident memory holds beyond the tensors on CPU, as a share of
+/// the prediction and a fixed part: allocator pages (freed pages handed back
+/// at once under `--memory-budget`), thread stacks and heaps. Measured
+/// 2.6–16% and 20–40 MiB above the prediction (docs/memory.md, Accuracy).
+const CPU_RSS_SHARE: f64 = 0.15;
+const CPU_RSS_FIXED: f64 = 24.0 * 1048576.0;
+
+/// The bytes a run of `cfg` must have: the predicted peak, plus on CPU the
+/// resident memory beyond the tensors. Budgets and available memory are
+/// held to this.
+pub fn need_bytes(p: &Breakdown, cpu: bool) -> f64 {
+    if cpu {
+        p.peak() * (1.0 + CPU_RSS_SHARE) + CPU_RSS_FIXED
+    } else {
+        p.peak()
+    }
+}
+
 /// `cfg` with `train.micro_batch = "auto"` resolved to the most rows per
 /// rank whose step fits `dev` (or `budget`), checked with [`check`]: the
 /// config the run trains with.
@@ -121,7 +139,7 @@ pub fn fit(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<RunConf
         let pick = rows
             .find(|&n| {
                 c.train.micro_batch = Some(MicroBatch::Rows(n));
-                breakdown(&c, dev.is_cpu()).peak() <= limit
+                need_bytes(&breakdown(&c, dev.is_cpu()), dev.is_cpu()) <= limit
             })
             .unwrap_or(1);
         c.train.micro_batch = Some(MicroBatch::Rows(pick));
@@ -134,7 +152,7 @@ pub fn fit(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<RunConf
 /// what `dev` has available or `budget` (bytes, from `--memory-budget`).
 pub fn check(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<()> {
     let p = breakdown(cfg, dev.is_cpu());
-    let need = p.peak();
+    let need = need_bytes(&p, dev.is_cpu());
     let (limit, what) = match (budget, available_bytes(dev)) {
         (Some(b), _) => (b, "--memory-budget allows {}"),
         (None, Some(a)) if dev.is_cpu() => (a, "this machine has {} available"),
@@ -143,11 +161,16 @@ pub fn check(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<()> {
     };
     if need > limit as f64 {
         bail!(
-            "this run needs about {} of memory (weights and AdamW {}, activations {}, backward {}) but {}; lower {}",
+            "this run needs about {} of memory (weights and AdamW {}, activations {}, backward {}{}) but {}; lower {}",
             bytes(need),
             bytes(p.states()),
             bytes(p.saved()),
             bytes(p.backward()),
+            if dev.is_cpu() {
+                format!(", allocator and threads {}", bytes(need - p.peak()))
+            } else {
+                String::new()
+            },
             what.replace("{}", &bytes(limit as f64)),
             advice(cfg, &p, dev.is_cpu())
         );
@@ -167,7 +190,10 @@ fn advice(cfg: &RunConfig, p: &Breakdown, cpu: bool) -> String {
     } else {
         "train.batch_size, model.seq_len or model.d_model".to_string()
     };
-    use crate::config::Kernels;
+    use crate::config::{Kernels, Recompute};
+    if cfg.train.recompute == Recompute::None && p.activations + p.attention > p.states() {
+        a.push_str(", or set train.recompute = \"blocks\"");
+    }
     let master_f32 = cfg.train.dtype.master() == candle_core::DType::F32;
     if cpu
         && p.kernels == Kernels::Composed

@@ -11,7 +11,7 @@
 //! detached max): `GradStore::or_insert` makes a full-size one for it and no
 //! node ever removes it.
 
-use crate::config::{Kernels, RunConfig};
+use crate::config::{Kernels, Recompute, RunConfig};
 use crate::model::params::param_counts;
 use serde::Serialize;
 
@@ -47,17 +47,23 @@ pub struct Breakdown {
     pub adam_moments: f64,
     /// The running sum of gradients over micro-batches (grad_accum > 1 or train.micro_batch).
     pub accumulated_gradients: f64,
-    /// Per-token tensors the forward keeps for backward (embedding, blocks, final LayerNorm).
+    /// Per-token tensors the forward keeps for backward (embedding, blocks,
+    /// final LayerNorm; with recompute, only the L + 1 block boundaries).
     pub activations: f64,
     /// T×T attention matrices the forward keeps (and the causal masks, composed).
     pub attention: f64,
     /// Logits and, composed, the loss's f32 copies of them.
     pub logits: f64,
+    /// `train.recompute = "blocks"` only: the tensors of the segment whose
+    /// backward is running at the peak moment: the head's (final LayerNorm,
+    /// logits), or one block's forward run again and its seeded product.
+    pub segment: f64,
     /// Parameter gradients (master precision) in the GradStore late in backward.
     pub gradients: f64,
     /// Composed only: gradients `backward()` keeps until it returns: those of
     /// untracked operands (each layer's mask and softmax max, the loss's max)
-    /// and what the weight matrices' gradients were recorded on.
+    /// and what the weight matrices' gradients were recorded on (with
+    /// recompute, one block's, freed with its segment).
     pub kept_gradients: f64,
     /// The largest set of short-lived buffers at the backward's peak moment.
     pub transient: f64,
@@ -80,9 +86,9 @@ impl Breakdown {
     /// On top of states and saved tensors at the backward's peak moment.
     pub fn backward(&self) -> f64 {
         if self.transient_at == HEAD {
-            self.transient
+            self.segment + self.transient
         } else {
-            self.gradients + self.kept_gradients + self.transient
+            self.gradients + self.kept_gradients + self.segment + self.transient
         }
     }
 
@@ -99,6 +105,7 @@ impl Breakdown {
             ("activations saved for backward", self.activations),
             ("attention T×T matrices saved", self.attention),
             ("logits and loss copies saved", self.logits),
+            ("recompute: the running segment's tensors", self.segment),
             ("parameter gradients", self.gradients),
             ("gradients backward() keeps (composed)", self.kept_gradients),
             ("largest transient buffers", self.transient),
@@ -111,6 +118,8 @@ impl Breakdown {
 }
 
 const HEAD: &str = "loss head";
+const BLOCK: &str = "block";
+const END: &str = "end of backward";
 
 /// The model for `cfg` on a CPU (`cpu`) or a GPU: on CPU every simulated rank
 /// runs in this process with its own weights and optimizer, and all ranks'
@@ -143,25 +152,24 @@ pub fn breakdown(cfg: &RunConfig, cpu: bool) -> Breakdown {
     );
     let tokens = rows * t;
     let mup = if m.logit_mult().is_some() { 1.0 } else { 0.0 };
-    // Embedding: the looked-up rows and the sum with positions (2); the final
-    // LayerNorm (1 fused, as in a block composed); μP's scaled hidden rows.
-    let (block, ln_f) = if fused {
+    let td = tokens * d * cb;
+    // The final LayerNorm (1 fused, as in a block composed); μP's scaled hidden rows.
+    let (per_block, ln_f) = if fused {
         (FUSED_BLOCK, 1.0)
     } else {
         let bias = if m.bias { 1.0 } else { 0.0 };
         (COMPOSED_BLOCK + bias * COMPOSED_BIAS, 4.0 + bias)
     };
-    let activations = tokens * d * (2.0 + l * block + ln_f + mup) * cb;
-    let tt = rows * h * l * t * t;
     let k = usize::from(!fused);
     // Composed: each layer builds its own T×T causal mask (an f32 vector, kept in the compute type).
-    let masks = if fused { 0.0 } else { l * t * t * cb };
-    let attention = tt * ATTN_SAVED[k] * cb + masks;
+    let mask = if fused { 0.0 } else { t * t * cb };
+    let layer_attention = rows * h * t * t * ATTN_SAVED[k] * cb + mask;
     let nv = tokens * v;
     // Logits in the compute type; a half type adds their f32 cast; the
     // composed loss keeps z = logits − max and exp(z), in f32.
     let logits =
         nv * cb + if cb < 4.0 { nv * 4.0 } else { 0.0 } + if fused { 0.0 } else { 2.0 * nv * lb };
+    let head_saved = td * (ln_f + mup) + logits;
     let gradients = n * mb;
     let vd = v * d * copies;
     // candle's backward hands a gradient to an op's input as
@@ -199,42 +207,87 @@ pub fn breakdown(cfg: &RunConfig, cpu: bool) -> Breakdown {
     //   broadcast operands (the token rows: 4 n·d, the summed copy included),
     //   and wte's last index_add (v·d).
     let end = 4.0 * tokens * d * cb + vd * mb;
-    // Kept until backward returns (composed only): the gradients of the
-    // untracked mask and max operands; and, where the weights enter the
-    // matmuls as Vars (master = compute type), each weight's gradient is
+    // Kept until backward returns (composed only), per layer: the gradients
+    // of the untracked mask and max operands; and, where the weights enter
+    // the matmuls as Vars (master = compute type), each weight's gradient is
     // recorded on the tracked activation, so its slot keeps its zero fill,
-    // the product and the matmul's output gradient (n × 9d per layer).
-    let matrices = 12.0 * d * d * l * copies;
-    let recorded = if fused || master != compute {
+    // the product and the matmul's output gradient (9d per token).
+    let layer_matrices = 12.0 * d * d * copies;
+    let layer_kept = if fused {
         0.0
+    } else if master != compute {
+        2.0 * per_layer
     } else {
-        9.0 * tokens * d * l * cb + 2.0 * matrices * mb
+        2.0 * per_layer + 9.0 * td + 2.0 * layer_matrices * mb
     };
-    let kept_gradients = if fused {
-        0.0
+    let loss_kept = if fused { 0.0 } else { nv * lb };
+    let moment = |at, segment, kept, transient| Moment {
+        at,
+        segment,
+        kept,
+        transient,
+    };
+    let (saved, moments) = if cfg.train.recompute == Recompute::Blocks {
+        // Only the L + 1 block boundaries stay from the forward
+        // (model/recompute.rs); each segment's backward holds its own
+        // tensors: the head's, then one block run again with its incoming
+        // gradient g, the seeded product out ⊙ g and g's own (unused)
+        // gradient (3 n·d), then the embedding's rows, sum and the same 3.
+        let one_block = td * per_block + layer_attention + 3.0 * td;
+        (
+            [td * (l + 1.0), 0.0, 0.0],
+            [
+                moment(HEAD, head_saved, 0.0, head),
+                moment(BLOCK, one_block, layer_kept, block),
+                moment(END, 5.0 * td, 0.0, end),
+            ],
+        )
     } else {
-        2.0 * l * per_layer + nv * lb + recorded
+        // Embedding: the looked-up rows and the sum with positions (2).
+        let kept = l * layer_kept + loss_kept;
+        (
+            [
+                td * (2.0 + l * per_block + ln_f + mup),
+                l * layer_attention,
+                logits,
+            ],
+            [
+                moment(HEAD, 0.0, 0.0, head),
+                moment(BLOCK, 0.0, kept, block),
+                moment(END, 0.0, kept, end),
+            ],
+        )
     };
-    let late = gradients + kept_gradients;
-    let (transient, transient_at) = if head > late + block.max(end) {
-        (head, HEAD)
-    } else if block > end {
-        (block, "block")
-    } else {
-        (end, "end of backward")
-    };
+    // The peak is the largest moment; parameter gradients exist after the head.
+    let kept_gradients = moments[1].kept;
+    let size =
+        |m: &Moment| m.segment + m.kept + m.transient + if m.at == HEAD { 0.0 } else { gradients };
+    let peak = moments
+        .into_iter()
+        .max_by(|a, b| size(a).total_cmp(&size(b)))
+        .expect("three moments");
     Breakdown {
         kernels,
         weights: n * mb,
         weights_compute_copy: if master == compute { 0.0 } else { n * cb },
         adam_moments: 2.0 * n * mb,
         accumulated_gradients: if split { n * mb } else { 0.0 },
-        activations,
-        attention,
-        logits,
+        activations: saved[0],
+        attention: saved[1],
+        logits: saved[2],
+        segment: peak.segment,
         gradients,
         kept_gradients,
-        transient,
-        transient_at,
+        transient: peak.transient,
+        transient_at: peak.at,
     }
+}
+
+/// One moment of the backward: what is alive then besides the states, the
+/// forward's saved tensors and (after the head) the parameter gradients.
+struct Moment {
+    at: &'static str,
+    segment: f64,
+    kept: f64,
+    transient: f64,
 }

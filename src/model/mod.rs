@@ -5,6 +5,9 @@
 pub mod fused;
 pub mod ops;
 pub mod params;
+mod recompute;
+
+pub use recompute::Segmented;
 
 pub use crate::config::ModelConfig as Config;
 use candle_core::{Result, Tensor};
@@ -187,18 +190,7 @@ impl Gpt {
     /// [`Gpt::hidden`], showing `probe` the embedding output (`embed`), each
     /// block's attention and MLP outputs (`h.{i}.attn`, `h.{i}.mlp`) and `ln_f`.
     fn hidden_probed(&self, idx: &Tensor, probe: &mut Probe) -> Result<Tensor> {
-        let (b, t) = idx.dims2()?;
-        if t > self.cfg.seq_len {
-            candle_core::bail!(
-                "sequence of {t} tokens exceeds model.seq_len {}",
-                self.cfg.seq_len
-            );
-        }
-        let tok =
-            self.wte
-                .index_select(&idx.flatten_all()?, 0)?
-                .reshape((b, t, self.cfg.d_model))?;
-        let mut x = tok.broadcast_add(&self.wpe.narrow(0, 0, t)?)?;
+        let mut x = self.embed(idx)?;
         probe("embed", &x)?;
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(&x, &mut |name, a| probe(&format!("h.{i}.{name}"), a))?;
@@ -206,6 +198,30 @@ impl Gpt {
         let h = self.ln_f.forward(&x)?;
         probe("ln_f", &h)?;
         Ok(h)
+    }
+
+    /// Token plus position embeddings [b, t, d] of token ids `idx` [b, t].
+    fn embed(&self, idx: &Tensor) -> Result<Tensor> {
+        self.add_positions(&self.token_rows(idx)?)
+    }
+
+    /// The token embedding rows [b, t, d] of `idx` [b, t].
+    fn token_rows(&self, idx: &Tensor) -> Result<Tensor> {
+        let (b, t) = idx.dims2()?;
+        if t > self.cfg.seq_len {
+            candle_core::bail!(
+                "sequence of {t} tokens exceeds model.seq_len {}",
+                self.cfg.seq_len
+            );
+        }
+        self.wte
+            .index_select(&idx.flatten_all()?, 0)?
+            .reshape((b, t, self.cfg.d_model))
+    }
+
+    /// `tok` [b, t, d] plus the first t position embeddings.
+    fn add_positions(&self, tok: &Tensor) -> Result<Tensor> {
+        tok.broadcast_add(&self.wpe.narrow(0, 0, tok.dim(1)?)?)
     }
 
     /// Every probed activation of [`Gpt::hidden_probed`] and the logits (`logits`), in order.
@@ -252,7 +268,13 @@ impl Gpt {
 
     /// Mean next-token cross-entropy (nats) of `idx` against `targets`, both [b, t].
     pub fn loss(&self, idx: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        let logits = self.logits_rows(idx)?;
+        self.loss_from_hidden(&self.hidden(idx)?, targets)
+    }
+
+    /// The loss from the final hidden states `h` [b, t, d]: LM head, cross-entropy.
+    fn loss_from_hidden(&self, h: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let (b, t, d) = h.dims3()?;
+        let logits = self.head(&h.reshape((b * t, d))?)?;
         // Log-sum-exp statistics in f32 even when the matmuls ran in bf16/f16.
         let logits = if logits.dtype().size_in_bytes() < 4 {
             logits.to_dtype(candle_core::DType::F32)?

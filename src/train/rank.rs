@@ -91,11 +91,13 @@ impl<'a> RankLoop<'a> {
             None
         };
         let total = total_steps(cfg);
-        let (micro, t) = (cfg.train.batch_size, cfg.model.seq_len);
-        // Rank 0 evaluates each batch in W shards: no more activations than a training step.
-        let evals = eval_batches(&setup.ds.val, cfg.train.eval_batches, micro, t)?
+        let (rows, t) = (cfg.train.batch_size, cfg.model.seq_len);
+        // Rank 0 evaluates each batch in shards of one micro-batch (W shards
+        // without train.micro_batch): no more activations than a training step.
+        let shards = rows / cfg.micro_rows().clamp(1, rows);
+        let evals = eval_batches(&setup.ds.val, cfg.train.eval_batches, rows, t)?
             .iter()
-            .flat_map(|b| (0..world).map(move |r| dist::slice_rows(b, r, world)))
+            .flat_map(|b| (0..shards).map(move |r| dist::slice_rows(b, r, shards)))
             .collect();
         let pb = if setup.opts.quiet || !lead {
             ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden())

@@ -2,7 +2,7 @@
 //! `check` share.
 
 use super::{dist, optim};
-use crate::config::RunConfig;
+use crate::config::{Recompute, RunConfig};
 use crate::data::batches::Batch;
 use crate::device::DTypeSpec;
 use crate::model::params::Params;
@@ -86,11 +86,23 @@ pub fn train_step(
             params.var_builder(dtype.compute(), true)?,
             cfg.train.kernels,
         )?;
-        let loss = model.loss(&x, &y)?;
+        let (loss, segmented) = match cfg.train.recompute {
+            Recompute::None => (model.loss(&x, &y)?, None),
+            Recompute::Blocks => {
+                let s = model.loss_segmented(&x, &y)?;
+                (s.loss().clone(), Some(s))
+            }
+        };
         loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let t1 = Instant::now();
         fwd_s += (t1 - t0).as_secs_f64();
-        let g = params.grads(&(loss / accum as f64)?.backward()?)?;
+        let g = params.grads(&match segmented {
+            None => (loss / accum as f64)?.backward()?,
+            Some(s) => {
+                drop(loss); // the head's graph goes with its segment
+                s.backward(accum as f64)?
+            }
+        })?;
         grads = Some(match grads {
             None => g,
             Some(acc) => acc
