@@ -5,9 +5,6 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc 2.x's `mi_option_e` (include/mimalloc.h).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 fn main() {
     scalelab::crash::install();
     // Die quietly on a closed pipe (`scalelab sweep --jobs | head`) like other CLI tools.
@@ -20,14 +17,9 @@ fn main() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
     // Never hand freed pages back: every training step reuses the same buffer
-    // sizes; the pages kept add 10–50% to the peak RSS (docs/memory.md). Under
-    // --memory-budget, which promises resident memory, hand them back at once.
-    // MIMALLOC_PURGE_DELAY (ms), when set, is mimalloc's own and wins.
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        let budget = std::env::args().any(|a| a.starts_with("--memory-budget"));
-        let delay = if budget { 0 } else { -1 };
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
-    }
+    // sizes; the pages kept add 10–120% to the peak RSS (docs/memory.md).
+    // memory::check hands them back at once where memory is tight.
+    scalelab::memory::rss::set_purge_delay(-1);
     let cli = match scalelab::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version

@@ -159,6 +159,12 @@ pub fn check(cfg: &RunConfig, dev: &Device, budget: Option<u64>) -> Result<()> {
         (None, Some(a)) => (a, "the GPU has {} free"),
         (None, None) => return Ok(()),
     };
+    // Where memory is tight, freed pages go back to the OS at once, so the
+    // resident memory stays near what the tensors hold (at a time cost:
+    // docs/memory.md); elsewhere the binary keeps them, for speed.
+    if budget.is_some() || need > 0.5 * limit as f64 {
+        rss::set_purge_delay(0);
+    }
     if need > limit as f64 {
         bail!(
             "this run needs about {} of memory (weights and AdamW {}, activations {}, backward {}{}) but {}; lower {}",

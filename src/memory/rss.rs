@@ -66,3 +66,16 @@ pub fn peak_above_baseline() -> Option<u64> {
         .saturating_sub(BASELINE_FILE.load(Ordering::Relaxed));
     Some(peak_bytes()?.saturating_sub(base + file_growth))
 }
+
+/// `mi_option_purge_delay` in mimalloc 2.x's `mi_option_e` (include/mimalloc.h).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// How long mimalloc (the binary's allocator) waits before handing freed
+/// pages back to the OS, ms: -1 never, 0 at once. MIMALLOC_PURGE_DELAY, when
+/// set, is mimalloc's own and wins. Nothing changes where mimalloc is not the
+/// allocator (the test binaries).
+pub fn set_purge_delay(ms: i64) {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms as _) };
+    }
+}
