@@ -102,6 +102,7 @@ fn a_run_with_recompute_trains_exactly_as_without() {
         vec![],
         vec!["train.kernels=composed"],
         vec!["train.micro_batch=2"],
+        vec!["train.ranks=2"],
     ]
     .into_iter()
     .enumerate()
