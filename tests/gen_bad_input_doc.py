@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate docs/bad-input.md from real runs of the bad-input tests.
 
-Runs the tests of tests/bad_input*.rs, tests/run_folder.rs, the `bad_*` tests of tests/fit.rs and
+Runs the tests of tests/bad_input* (tests/bad_input/ is one test binary in
+several files), tests/run_folder.rs, the `bad_*` tests of tests/fit/ and
 tests/reliability.rs with SCALELAB_BAD_INPUT_LOG set; each case's helper
 appends the command it ran, the error line scalelab printed (or, for a case
 that now works, its result line) and its exit code (tests/common/mod.rs:
@@ -14,7 +15,7 @@ import json, os, re, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ["bad_input.rs", "bad_input_data.rs", "bad_input_run.rs", "bad_input_cli.rs", "run_folder.rs", "fit.rs", "reliability.rs", "memory.rs"]
-GROUPS = [  # (test-name prefix, heading, source file)
+GROUPS = [  # (test-name prefix, heading, source file: tests/X.rs or the binary tests/X/)
     ("config_", "Configs", "bad_input.rs"),
     ("config_", "Configs", "bad_input_run.rs"),
     ("config_", "Configs", "memory.rs"),
@@ -49,6 +50,18 @@ LIBRARY_LEVEL = {
 }
 
 
+def source(f):
+    """The text of test binary `f`: tests/f, or tests/f[:-3]/main.rs and then its
+    `mod name;` files in the order main.rs declares them."""
+    path = os.path.join(ROOT, "tests", f)
+    if os.path.exists(path):
+        return open(path).read()
+    folder = path[:-3]
+    main = open(os.path.join(folder, "main.rs")).read()
+    mods = [os.path.join(folder, m + ".rs") for m in re.findall(r"^mod (\w+);", main, re.M)]
+    return main + "".join(open(m).read() for m in mods if os.path.exists(m))
+
+
 def code(s):
     s = s.replace("|", "\\|")
     return f"`` {s} ``" if "`" in s else f"`{s}`"
@@ -64,15 +77,16 @@ def main():
         cases = {}
         for line in open(log):
             r = json.loads(line)
-            cases.setdefault(r["test"], r)
+            # A test in a module of tests/X/ runs as `module::name`.
+            cases.setdefault(r["test"].rsplit("::", 1)[-1], r)
     order = []
     for f in FILES:
-        src = open(os.path.join(ROOT, "tests", f)).read()
+        src = source(f)
         order += [(f, n) for n in re.findall(r"#\[test\]\s*fn (\w+)", src)]
     out = [
         "# Bad input",
         "",
-        "Every case below is a test (tests/bad_input*.rs, tests/fit.rs,",
+        "Every case below is a test (tests/bad_input*, tests/fit/,",
         "tests/reliability.rs): scalelab",
         "prints one error line naming the field or file, exits non-zero (1 for",
         "errors, 2 for command-line usage errors), does not panic, and changes",
