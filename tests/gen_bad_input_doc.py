@@ -14,11 +14,12 @@ its heading on) is kept as it is. Usage, from the repository root:
 import json, os, re, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FILES = ["bad_input.rs", "bad_input_data.rs", "bad_input_run.rs", "bad_input_cli.rs", "run_folder.rs", "fit.rs", "reliability.rs", "memory.rs"]
+FILES = ["bad_input.rs", "bad_input_data.rs", "bad_input_run.rs", "bad_input_cli.rs", "run_folder.rs", "fit.rs", "reliability.rs", "memory.rs", "recompute.rs"]
 GROUPS = [  # (test-name prefix, heading, source file: tests/X.rs or the binary tests/X/)
     ("config_", "Configs", "bad_input.rs"),
     ("config_", "Configs", "bad_input_run.rs"),
     ("config_", "Configs", "memory.rs"),
+    ("config_", "Configs", "recompute.rs"),
     ("cli_", "Command-line values", "bad_input.rs"),
     ("cli_", "Command-line values", "bad_input_cli.rs"),
     ("corpus_", "Corpora and datasets", "bad_input.rs"),
@@ -72,7 +73,13 @@ def main():
         log = os.path.join(tmp, "cases.jsonl")
         env = dict(os.environ, SCALELAB_BAD_INPUT_LOG=log)
         tests = [a for f in FILES if f.startswith(("bad_input", "run_folder")) for a in ("--test", f[:-3])]
-        for args in (tests, ["--test", "fit", "bad_"], ["--test", "reliability"]):
+        for args in (
+            tests,
+            ["--test", "fit", "bad_"],
+            ["--test", "reliability"],
+            ["--test", "memory", "config_"],
+            ["--test", "recompute", "config_"],
+        ):
             subprocess.run(["cargo", "test", "--release", *args], cwd=ROOT, env=env, check=True)
         cases = {}
         for line in open(log):
