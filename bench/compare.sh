@@ -12,6 +12,11 @@
 # DEVICE (cpu | cuda[:N]; default cpu) and DTYPE (f32 | tf32 | bf16; default f32)
 # for both, TORCH_FLAGS (extra reference flags, e.g. "--compile --fused-adamw"),
 # SCALELAB_FLAGS (extra bench flags, e.g. "--set train.batch_size=16").
+# ISA (native | avx2; default native): avx2 emulates an AVX2-only CPU on an AVX-512
+# one: torch is capped by ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2 and
+# ONEDNN_MAX_CPU_ISA=AVX2, and SCALELAB must be a build without the avx512 feature
+# (cargo build --release --no-default-features; checked). Each figure is printed with
+# the CPU's ISA and the kernels' ISA of both programs.
 # OMP_WAIT_POLICY defaults to PASSIVE: with libgomp's default spinning, torch on
 # a 2-core machine shared with another busy process runs several times slower
 # (docs/benchmarks.md has the measurement); scalelab's own thread pool is
@@ -36,6 +41,12 @@ SCALELAB=${SCALELAB:-$ROOT/target/release/scalelab}
 PYTHON=${PYTHON:-python3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 THREADS=${THREADS:-$(nproc)}
+ISA=${ISA:-native}
+case $ISA in
+  native) ;;
+  avx2) export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ;;
+  *) echo "ISA must be native or avx2, not $ISA" >&2; exit 2 ;;
+esac
 
 echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') | $(nproc) cores | load:$(uptime | sed 's/.*load average://')"
 echo "\$ scalelab bench --config $CONFIG --steps $STEPS --warmup $WARMUP --device $DEVICE --dtype $DTYPE $SCALELAB_FLAGS --json"
@@ -43,6 +54,10 @@ echo "\$ scalelab bench --config $CONFIG --steps $STEPS --warmup $WARMUP --devic
 sl=$("$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --device "$DEVICE" --dtype "$DTYPE" $SCALELAB_FLAGS --json)
 BS=$(SL="$sl" "$PYTHON" -c 'import json, os; s = json.loads(os.environ["SL"]); print(s["batch_size"], s["grad_accum"])')
 read -r B ACC <<<"$BS"
+if [ "$ISA" = avx2 ] && [[ $sl == *'"gemm": "gemm AVX-512"'* ]]; then
+  echo "ISA=avx2 needs a scalelab built with --no-default-features (this one runs gemm's AVX-512 kernels): set SCALELAB" >&2
+  exit 2
+fi
 echo "\$ OMP_WAIT_POLICY=$OMP_WAIT_POLICY $PYTHON bench/torch_reference.py --config $CONFIG --batch-size $B --grad-accum $ACC --steps $STEPS --warmup $WARMUP --threads $THREADS --attn $ATTN --device $DEVICE --dtype $DTYPE $TORCH_FLAGS --json"
 # shellcheck disable=SC2086
 tr=$("$PYTHON" "$HERE/torch_reference.py" --config "$CONFIG" --batch-size "$B" --grad-accum "$ACC" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --attn "$ATTN" --device "$DEVICE" --dtype "$DTYPE" $TORCH_FLAGS --json)
@@ -56,8 +71,10 @@ print(row.format("", "ms/step", "median", "fwd", "bwd", "opt", "tok/s", "peak Mi
 for name, r in ((f"scalelab ({s['kernels']} kernels)", s), (t["impl"], t)):
     rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
     print(row.format(name[:46], *(f"{r[k]:.1f}" for k in ("ms_per_step", "ms_per_step_median", "ms_forward", "ms_backward", "ms_optimizer")), f"{r['tok_per_s']:.0f}", rss))
+isa = f"ISA: CPU {s.get('cpu_isa') or '-'} | scalelab {s.get('gemm') or '-'} | torch {t.get('cpu_capability', '-')}, MKL {t.get('mkl_instructions', '-')}"
+print(isa)
 print(f"{s['params']} params | {s['tokens_per_step']} tokens/step | {s['steps']} steps after {s['warmup_steps']} warm-up | threads scalelab {s['threads']}, torch {t['threads']}")
-print(f"ratio scalelab/torch: tok/s {s['tok_per_s'] / t['tok_per_s']:.2f}x | ms/step {s['ms_per_step'] / t['ms_per_step']:.2f} "
+print(f"ratio scalelab/torch ({s.get('gemm') or '-'} vs torch {t.get('cpu_capability', '-')}): tok/s {s['tok_per_s'] / t['tok_per_s']:.2f}x | ms/step {s['ms_per_step'] / t['ms_per_step']:.2f} "
       f"(fwd {s['ms_forward'] / t['ms_forward']:.2f}, bwd {s['ms_backward'] / t['ms_backward']:.2f}, opt {s['ms_optimizer'] / t['ms_optimizer']:.2f})")
 if s.get("mfu") is not None:
     # Same FLOP count for both: the reference's MFU scales with its tok/s.

@@ -245,6 +245,9 @@ def main():
         "ms_optimizer": statistics.fmean(r[2] for r in results) * 1e3,
         "tok_per_s": tokens / (ms / 1e3),
         "threads": torch.get_num_threads(),
+        # ATen's vector ISA (ATEN_CPU_CAPABILITY caps it) and MKL's cap: the figures depend on them.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl_instructions": os.environ.get("MKL_ENABLE_INSTRUCTIONS", "(unset: widest)"),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset: libgomp spins)"),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mib": torch.cuda.max_memory_allocated(dev) / 2**20 if cuda else None,

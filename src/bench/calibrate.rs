@@ -104,10 +104,11 @@ pub fn cpu_name() -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    format!("{model} ({})", isa())
+    format!("{model} ({})", cpu_isa())
 }
 
-fn isa() -> &'static str {
+/// The widest vector ISA of this CPU (what the GEMM kernels could use).
+pub fn cpu_isa() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {

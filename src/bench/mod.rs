@@ -46,6 +46,12 @@ pub struct BenchResult {
     pub device: String,
     pub dtype: String,
     pub kernels: String,
+    /// The CPU's widest vector ISA and the GEMM kernels that ran (they differ in a
+    /// build without the `avx512` feature): benchmark figures depend on both.
+    #[serde(default)]
+    pub cpu_isa: Option<String>,
+    #[serde(default)]
+    pub gemm: Option<String>,
     pub threads: usize,
     /// Peak resident memory of the process (CPU), MiB.
     pub peak_rss_mib: Option<f64>,
@@ -162,6 +168,10 @@ pub fn bench(
         device: device_name(&dev).unwrap_or_else(|| cfg.train.device.to_string()),
         dtype: cfg.train.dtype.to_string(),
         kernels: format!("{:?}", cfg.train.kernels.effective(&dev, dtype.compute())).to_lowercase(),
+        cpu_isa: dev.is_cpu().then(|| calibrate::cpu_isa().to_string()),
+        gemm: dev
+            .is_cpu()
+            .then(|| crate::model::fused::gemm_kernels().to_string()),
         threads: rayon::current_num_threads(),
         peak_rss_mib: crate::memory::rss::peak_bytes().map(|b| b as f64 / (1 << 20) as f64),
         predicted_peak_bytes: Some(crate::memory::estimate_peak_bytes(cfg, dev.is_cpu())),

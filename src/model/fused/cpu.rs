@@ -181,6 +181,23 @@ impl<T> View<T> {
     }
 }
 
+/// The GEMM kernels this build runs on this CPU, for benchmark records: gemm's
+/// AVX-512 ones need both the `avx512` cargo feature and an avx512f CPU.
+pub fn gemm_kernels() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if cfg!(feature = "avx512") && std::arch::is_x86_feature_detected!("avx512f") {
+            return "gemm AVX-512";
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return "gemm AVX2";
+        }
+        "gemm scalar"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    "gemm"
+}
+
 /// `dst[m×n] = scale · a[m×k] · b[k×n]` (`+=` with `accumulate`) on `threads`
 /// rayon threads (1: on the caller, for kernels that parallelise over products).
 ///

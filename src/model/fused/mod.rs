@@ -17,6 +17,8 @@ pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
 
+pub use cpu::gemm_kernels;
+
 use candle_core::{DType, Tensor};
 
 pub use crate::config::Kernels;
