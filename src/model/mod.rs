@@ -245,7 +245,11 @@ impl Gpt {
     /// Logits [b·t, vocab], one row per position: the loss takes them as they
     /// are (each reshape would cost the backward a pass over the largest tensor).
     fn logits_rows(&self, idx: &Tensor) -> Result<Tensor> {
-        let h = self.hidden(idx)?;
+        self.head_rows(&self.hidden(idx)?)
+    }
+
+    /// The LM head on final hidden states [b, t, d], as logits [b·t, vocab].
+    fn head_rows(&self, h: &Tensor) -> Result<Tensor> {
         let (b, t, d) = h.dims3()?;
         self.head(&h.reshape((b * t, d))?)
     }
@@ -273,8 +277,7 @@ impl Gpt {
 
     /// The loss from the final hidden states `h` [b, t, d]: LM head, cross-entropy.
     fn loss_from_hidden(&self, h: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        let (b, t, d) = h.dims3()?;
-        let logits = self.head(&h.reshape((b * t, d))?)?;
+        let logits = self.head_rows(h)?;
         // Log-sum-exp statistics in f32 even when the matmuls ran in bf16/f16.
         let logits = if logits.dtype().size_in_bytes() < 4 {
             logits.to_dtype(candle_core::DType::F32)?
