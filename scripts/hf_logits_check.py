@@ -6,7 +6,8 @@ CPU, float32), runs it on the token ids recorded in LOGITS_JSON (the output
 of `scalelab logits --run RUN --tokens ... --json`) and compares its logits
 with scalelab's. Exit status 0 when the max abs difference is <= --tol
 (default 1e-4) and every weight was loaded from the folder (no missing or
-unexpected tensors); 1 otherwise. Needs: torch, transformers, safetensors.
+unexpected tensors, the LM head tied exactly when config.json says so); 1
+otherwise. Needs: torch, transformers, safetensors.
 
     scalelab export --run RUN --out EXPORT
     scalelab logits --run RUN --tokens 1,2,3 --json > logits.json
@@ -40,8 +41,11 @@ def main() -> int:
     model, info = GPT2LMHeadModel.from_pretrained(a.hf_dir, dtype=torch.float32, output_loading_info=True)
     model.eval()
     problems = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs")}
-    if model.lm_head.weight.data_ptr() != model.transformer.wte.weight.data_ptr():
-        problems["untied"] = "lm_head is not tied to wte"
+    # An SP export ties the LM head to wte; a μP export carries an untied
+    # lm_head = wte/m (docs/fitting.md, μP) and says so in config.json.
+    tied = model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
+    if tied != model.config.tie_word_embeddings:
+        problems["tie"] = f"lm_head tied to wte: {tied}, config.json tie_word_embeddings: {model.config.tie_word_embeddings}"
     out = model(torch.tensor([tokens], dtype=torch.long)).logits[0].to(torch.float64)
     want = torch.tensor(ref["logits"], dtype=torch.float64)
     if out.shape != want.shape:
@@ -51,8 +55,9 @@ def main() -> int:
     tk = PreTrainedTokenizerFast(tokenizer_file=f"{a.hf_dir}/tokenizer.json")
     if a.prompt is not None and tk(a.prompt)["input_ids"] != tokens:
         problems["tokenizer"] = f"transformers encodes the prompt to {tk(a.prompt)['input_ids']}, scalelab to {tokens}"
+    param = getattr(model.config, "scalelab_parametrization", "sp")
     print(
-        f"transformers {transformers.__version__} torch {torch.__version__}: {len(tokens)} tokens x {want.shape[1]} logits, "
+        f"transformers {transformers.__version__} torch {torch.__version__} ({param}): {len(tokens)} tokens x {want.shape[1]} logits, "
         f"max abs diff {diff:.3e} (tol {a.tol:g}), max |logit| {want.abs().max().item():.3f}"
     )
     for k, v in problems.items():

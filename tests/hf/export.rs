@@ -228,8 +228,10 @@ fn export_refuses_bias_free_models_and_existing_folders() {
 }
 
 /// transformers' GPT2LMHeadModel on the exported folder gives scalelab's
-/// logits within 1e-4. Needs SCALELAB_PYTHON naming a python with torch and
-/// transformers (e.g. /work/pyenv/bin/python).
+/// logits within 1e-4, under SP (tied head) and under μP at a width multiplier
+/// that is not a power of two (32/12, so the folded multipliers round). Needs
+/// SCALELAB_PYTHON naming a python with torch and transformers (e.g.
+/// /work/pyenv/bin/python).
 #[test]
 #[ignore = "needs SCALELAB_PYTHON (a python with torch and transformers); run with --ignored (docs/interop.md)"]
 fn transformers_logits_match() {
@@ -237,24 +239,38 @@ fn transformers_logits_match() {
         "SCALELAB_PYTHON is not set: it must name a python with torch and transformers (docs/interop.md)",
     );
     let fx = common::Fixture::new();
-    let run = trained_run(&fx, "run", &["train.max_steps=30", "optim.lr=1e-2"]);
-    let exp = fx.path("exp");
-    ok(&["export", "--run", s(&run), "--out", s(&exp)]);
     let prompt = "KING HENRY: Once more unto the breach";
-    let json = ok(&["logits", "--run", s(&run), "--prompt", prompt, "--json"]);
-    let lj = fx.path("logits.json");
-    fs::write(&lj, json).unwrap();
     let script = common::repo_root().join("scripts/hf_logits_check.py");
-    let o = Command::new(py)
-        .arg(&script)
-        .args([s(&exp), s(&lj), "--prompt", prompt])
-        .output()
-        .unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr),
-    );
-    eprintln!("{out}{err}");
-    assert!(o.status.success(), "hf_logits_check.py failed: {out}{err}");
-    assert!(out.contains("max abs diff"), "{out}");
+    for (name, extra, param) in [
+        ("sp", None, "(sp)"),
+        (
+            "mup",
+            Some(["model.parametrization=mup", "model.base_width=12"]),
+            "(mup)",
+        ),
+    ] {
+        let mut ov = vec!["train.max_steps=30", "optim.lr=1e-2"];
+        ov.extend(extra.iter().flatten());
+        let run = trained_run(&fx, name, &ov);
+        let exp = fx.path(&format!("{name}-hf"));
+        ok(&["export", "--run", s(&run), "--out", s(&exp)]);
+        let json = ok(&["logits", "--run", s(&run), "--prompt", prompt, "--json"]);
+        let lj = fx.path(&format!("{name}-logits.json"));
+        fs::write(&lj, json).unwrap();
+        let o = Command::new(&py)
+            .arg(&script)
+            .args([s(&exp), s(&lj), "--prompt", prompt])
+            .output()
+            .unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        eprintln!("{out}{err}");
+        assert!(
+            o.status.success(),
+            "hf_logits_check.py failed on {name}: {out}{err}"
+        );
+        assert!(out.contains("max abs diff") && out.contains(param), "{out}");
+    }
 }
