@@ -17,6 +17,9 @@
 # ONEDNN_MAX_CPU_ISA=AVX2, and SCALELAB must be a build without the avx512 feature
 # (cargo build --release --no-default-features; checked). Each figure is printed with
 # the CPU's ISA and the kernels' ISA of both programs.
+# ABA=1 runs scalelab a second time after torch and takes the mean of its two
+# runs (ms and tok/s): a machine whose speed drifts during the pair then moves
+# both programs alike; the second run over the first is printed as the drift.
 # OMP_WAIT_POLICY defaults to PASSIVE: with libgomp's default spinning, torch on
 # a 2-core machine shared with another busy process runs several times slower
 # (docs/benchmarks.md has the measurement); scalelab's own thread pool is
@@ -42,6 +45,7 @@ PYTHON=${PYTHON:-python3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 THREADS=${THREADS:-$(nproc)}
 ISA=${ISA:-native}
+ABA=${ABA:-0}
 case $ISA in
   native) ;;
   avx2) export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ;;
@@ -61,19 +65,35 @@ fi
 echo "\$ OMP_WAIT_POLICY=$OMP_WAIT_POLICY $PYTHON bench/torch_reference.py --config $CONFIG --batch-size $B --grad-accum $ACC --steps $STEPS --warmup $WARMUP --threads $THREADS --attn $ATTN --device $DEVICE --dtype $DTYPE $TORCH_FLAGS --json"
 # shellcheck disable=SC2086
 tr=$("$PYTHON" "$HERE/torch_reference.py" --config "$CONFIG" --batch-size "$B" --grad-accum "$ACC" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --attn "$ATTN" --device "$DEVICE" --dtype "$DTYPE" $TORCH_FLAGS --json)
+sl2=
+if [ "$ABA" = 1 ]; then
+  echo "\$ scalelab bench … (the same command again: ABA)"
+  # shellcheck disable=SC2086
+  sl2=$("$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --device "$DEVICE" --dtype "$DTYPE" $SCALELAB_FLAGS --json)
+fi
 echo "# load after: $(uptime | sed 's/.*load average://')"
-SL="$sl" TR="$tr" "$PYTHON" - <<'PY'
+SL="$sl" SL2="$sl2" TR="$tr" "$PYTHON" - <<'PY'
 import json, os
 s, t = json.loads(os.environ["SL"]), json.loads(os.environ["TR"])
 assert s["params"] == t["params"] and s["tokens_per_step"] == t["tokens_per_step"], "the two models differ"
+rows = [(f"scalelab ({s['kernels']} kernels)", s)]
+if os.environ["SL2"]:
+    s2 = json.loads(os.environ["SL2"])
+    rows = [(f"scalelab ({s['kernels']} kernels), run 1", s), ("scalelab, run 2 (after torch)", s2)]
+    drift = s2["tok_per_s"] / s["tok_per_s"]
+    # The ratios below use the mean of the two runs.
+    s = dict(s, **{k: (s[k] + s2[k]) / 2 for k in ("ms_per_step", "ms_per_step_median", "ms_forward", "ms_backward", "ms_optimizer", "tok_per_s")})
+    rows.append(("scalelab, mean of runs 1 and 2", s))
 row = "{:<46} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9}"
 print(row.format("", "ms/step", "median", "fwd", "bwd", "opt", "tok/s", "peak MiB"))
-for name, r in ((f"scalelab ({s['kernels']} kernels)", s), (t["impl"], t)):
+for name, r in rows + [(t["impl"], t)]:
     rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
     print(row.format(name[:46], *(f"{r[k]:.1f}" for k in ("ms_per_step", "ms_per_step_median", "ms_forward", "ms_backward", "ms_optimizer")), f"{r['tok_per_s']:.0f}", rss))
 isa = f"ISA: CPU {s.get('cpu_isa') or '-'} | scalelab {s.get('gemm') or '-'} | torch {t.get('cpu_capability', '-')}, MKL {t.get('mkl_instructions', '-')}"
 print(isa)
 print(f"{s['params']} params | {s['tokens_per_step']} tokens/step | {s['steps']} steps after {s['warmup_steps']} warm-up | threads scalelab {s['threads']}, torch {t['threads']}")
+if os.environ["SL2"]:
+    print(f"ABA: scalelab run 2 / run 1 tok/s {drift:.2f} (the machine's drift across the pair)")
 print(f"ratio scalelab/torch ({s.get('gemm') or '-'} vs torch {t.get('cpu_capability', '-')}): tok/s {s['tok_per_s'] / t['tok_per_s']:.2f}x | ms/step {s['ms_per_step'] / t['ms_per_step']:.2f} "
       f"(fwd {s['ms_forward'] / t['ms_forward']:.2f}, bwd {s['ms_backward'] / t['ms_backward']:.2f}, opt {s['ms_optimizer'] / t['ms_optimizer']:.2f})")
 if s.get("mfu") is not None:
