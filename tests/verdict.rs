@@ -213,3 +213,72 @@ fn seed_spread_is_the_mean_relative_sd_of_replicated_groups() {
     let s = seed_spread(&[vec![4.0, 4.2], vec![3.0]]).unwrap();
     assert!((s - 0.02f64.sqrt() / 4.1).abs() < 1e-12, "{s}");
 }
+
+/// Every law of Approach 3's form has a frontier that flattens with compute;
+/// one that falls faster higher up (the reference studies' change of regime)
+/// is flagged once it stands out of the replicates' noise.
+#[test]
+fn a_frontier_that_steepens_with_compute_is_a_change_of_regime() {
+    use scalelab::scaling::verdict::{frontier_bend, BEND_SIGMAS};
+    let c: [f64; 5] = [1e10, 3.16e10, 1e11, 3.16e11, 1e12];
+    let law: Vec<(f64, f64)> = c.iter().map(|&c| (c, 1.8 + 30.0 * c.powf(-0.1))).collect();
+    assert_eq!(frontier_bend(&law, 0.005), None);
+    assert_eq!(frontier_bend(&law, 0.0), None);
+    // The shipped corpus's reference study (docs/fitting.md): best loss per
+    // budget, replicates' spread 0.79%.
+    let shipped: Vec<(f64, f64)> = c
+        .iter()
+        .zip([4.186, 3.861, 3.681, 3.511, 3.134])
+        .map(|(&c, l)| (c, l))
+        .collect();
+    let b = frontier_bend(&shipped, 0.0079).expect("the top stretch falls faster");
+    // The top stretch against a lower one (the most sigmas: 3.16e10–1e11,
+    // which shares no loss with it).
+    assert_eq!(b.above, [3.16e11, 1e12]);
+    assert!(b.below[1] <= 3.16e11, "{b:?}");
+    assert!(
+        b.slope_above < b.slope_below && b.sigmas >= BEND_SIGMAS,
+        "{b:?}"
+    );
+    // Noisier replicates could not tell it from noise.
+    assert_eq!(frontier_bend(&shipped, 0.02), None);
+}
+
+#[test]
+fn judge_flags_a_bent_frontier_only_when_replicates_resolve_it() {
+    let budgets = [1e15, 1e16, 1e17, 1e18, 1e19];
+    // Two seeds of every run, ±0.2%: the replicates' noise.
+    let replicated = |top_shift: f64| -> Vec<Point> {
+        design(&budgets)
+            .into_iter()
+            .flat_map(|p| {
+                let shift = if p.flops > 5e18 { top_shift } else { 1.0 };
+                [0.998, 1.002].map(|f| Point {
+                    loss: p.loss * shift * f,
+                    ..p.clone()
+                })
+            })
+            .collect()
+    };
+    let pts = replicated(1.0);
+    let v = judge(&fit(&pts), &pts, &[]);
+    assert_eq!(v.frontier_bend, None, "{:?}", v.reasons);
+    // The top budget 15% below the law: the frontier falls 1.0 over its
+    // last decade against 0.78 over the one before.
+    let pts = replicated(0.85);
+    let v = judge(&fit(&pts), &pts, &[validation(4e19, 0.85)]);
+    let b = v
+        .frontier_bend
+        .as_ref()
+        .unwrap_or_else(|| panic!("no bend: {:?}", v.reasons));
+    assert_eq!(b.above, [1e18, 1e19]);
+    assert!(!v.credible);
+    assert!(
+        v.reasons.iter().any(|r| r.contains("change of regime")),
+        "{:?}",
+        v.reasons
+    );
+    // Without replicates there is no noise to judge a bend against.
+    let single: Vec<Point> = pts.iter().step_by(2).cloned().collect();
+    assert_eq!(judge(&fit(&single), &single, &[]).frontier_bend, None);
+}

@@ -13,6 +13,10 @@ pub const MAX_A_SPREAD: f64 = 0.1;
 pub const MAX_A_INTERVAL: f64 = 0.3;
 /// A validation run counts as predicted when within this relative error.
 pub const VALIDATION_TOLERANCE: f64 = 0.015;
+/// A higher budget's frontier may fall faster than a lower one's by this many
+/// standard deviations of the replicates' noise before the fitted range is
+/// judged to hold a change of regime ([`frontier_bend`]).
+pub const BEND_SIGMAS: f64 = 3.0;
 
 /// One approach's compute exponent, with its 95% interval where it has one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,8 +61,72 @@ pub struct Verdict {
     /// groups. Errors below it cannot be resolved by single runs.
     #[serde(default)]
     pub seed_spread: Option<f64>,
+    /// The best loss per budget falling faster higher up (a change of
+    /// regime inside the fitted range), where replicates measure the noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier_bend: Option<FrontierBend>,
     /// Why not credible (empty when credible), or what limits the trust.
     pub reasons: Vec<String>,
+}
+
+/// Two stretches of the IsoFLOP frontier (the best loss per budget against
+/// ln C) where the higher one falls faster than the lower one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrontierBend {
+    /// Compute at the ends of the lower stretch and of the higher one.
+    pub below: [f64; 2],
+    pub above: [f64; 2],
+    /// d loss / d ln C over each (negative: the loss falls).
+    pub slope_below: f64,
+    pub slope_above: f64,
+    /// slope_below − slope_above in standard deviations of its noise.
+    pub sigmas: f64,
+}
+
+/// The frontier's steepest bend the wrong way. Every law of Approach 3's
+/// form has the frontier L*(C) = E + G·C^−γ, whose slope in ln C,
+/// −γ·G·C^−γ, shrinks as C grows: the frontier flattens. So a stretch that
+/// falls faster than a lower one is a change of regime such a law cannot
+/// follow. `budgets` are (C, best loss); `noise_rel` the relative sd of one
+/// run's final loss (the replicates'); each loss's sd is noise_rel × loss and
+/// the difference of two slopes gets its exact variance from the losses it
+/// is made of. Returns the pair of stretches with the most sigmas when that
+/// is at least [`BEND_SIGMAS`].
+pub fn frontier_bend(budgets: &[(f64, f64)], noise_rel: f64) -> Option<FrontierBend> {
+    if noise_rel <= 0.0 {
+        return None;
+    }
+    let mut b = budgets.to_vec();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let seg = |k: usize| (b[k + 1].1 - b[k].1) / (b[k + 1].0 / b[k].0).ln();
+    let mut best: Option<FrontierBend> = None;
+    for j in 1..b.len().saturating_sub(1) {
+        for i in 0..j {
+            // slope_i − slope_j as Σ c_k·L_k, then its variance Σ c_k²·σ_k².
+            let mut c = vec![0.0; b.len()];
+            let (di, dj) = ((b[i + 1].0 / b[i].0).ln(), (b[j + 1].0 / b[j].0).ln());
+            c[i] -= 1.0 / di;
+            c[i + 1] += 1.0 / di;
+            c[j] += 1.0 / dj;
+            c[j + 1] -= 1.0 / dj;
+            let var: f64 = c
+                .iter()
+                .zip(&b)
+                .map(|(c, (_, l))| (c * noise_rel * l).powi(2))
+                .sum();
+            let sigmas = (seg(i) - seg(j)) / var.sqrt();
+            if sigmas >= BEND_SIGMAS && best.as_ref().is_none_or(|x| sigmas > x.sigmas) {
+                best = Some(FrontierBend {
+                    below: [b[i].0, b[i + 1].0],
+                    above: [b[j].0, b[j + 1].0],
+                    slope_below: seg(i),
+                    slope_above: seg(j),
+                    sigmas,
+                });
+            }
+        }
+    }
+    best
 }
 
 /// Judge `fit` (made without `validation`) against the validation runs.
@@ -163,6 +231,22 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
                 .into(),
         );
     }
+    // Only replicates measure the noise that a bend must stand out of.
+    let bend = fit.approach2.as_ref().and_then(|i| {
+        let frontier: Vec<(f64, f64)> = i
+            .budgets
+            .iter()
+            .filter(|b| b.interior)
+            .map(|b| (b.flops, b.loss_opt))
+            .collect();
+        frontier_bend(&frontier, super::isoflop::replicate_noise(fitted)?)
+    });
+    if let Some(b) = &bend {
+        reasons.push(format!(
+            "the best loss per budget falls faster at {:.2e}–{:.2e} FLOPs ({:.3} per e-fold of compute) than at {:.2e}–{:.2e} ({:.3}), {:.1} sd beyond the replicates' noise: a change of regime inside the fitted range, which a law of Approach 3's form (its frontier flattens as compute grows) cannot follow",
+            b.above[0], b.above[1], b.slope_above, b.below[0], b.below[1], b.slope_below, b.sigmas
+        ));
+    }
     // Trust extends to a validated compute only when every validation run up
     // to it held, those at the same budget (within 10%) included.
     let mut trusted = fitted_up_to;
@@ -183,7 +267,8 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
         && a3_interval.is_some_and(|[l, h]| h - l <= MAX_A_INTERVAL)
         && runs
             .iter()
-            .all(|v| v.rel_error.abs() <= VALIDATION_TOLERANCE);
+            .all(|v| v.rel_error.abs() <= VALIDATION_TOLERANCE)
+        && bend.is_none();
     Verdict {
         a,
         validation: runs,
@@ -191,6 +276,7 @@ pub fn judge(fit: &FitReport, fitted: &[Point], validation: &[Point]) -> Verdict
         trusted_up_to_flops: trusted,
         credible,
         seed_spread: None,
+        frontier_bend: bend,
         reasons,
     }
 }
