@@ -282,3 +282,37 @@ fn judge_flags_a_bent_frontier_only_when_replicates_resolve_it() {
     let single: Vec<Point> = pts.iter().step_by(2).cloned().collect();
     assert_eq!(judge(&fit(&single), &single, &[]).frontier_bend, None);
 }
+
+/// The rule's false-alarm rate: frontiers of a law's form (the straight line
+/// in ln C is the limit γ → 0, the hardest case) with each best loss drawn
+/// with the replicates' noise are flagged in well under 1% of draws.
+#[test]
+fn frontier_bend_rarely_flags_noise_alone() {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    use scalelab::scaling::verdict::frontier_bend;
+    let c: [f64; 5] = [1e10, 3.16e10, 1e11, 3.16e11, 1e12];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let draws = 20_000;
+    let noise = 0.0079;
+    for law in [
+        |c: f64| 1.8 + 30.0 * c.powf(-0.1),
+        |c: f64| 4.2 - 0.2 * (c / 1e10).ln(),
+    ] {
+        let flagged = (0..draws)
+            .filter(|_| {
+                let f: Vec<(f64, f64)> = c
+                    .iter()
+                    .map(|&c| {
+                        let z: f64 = StandardNormal.sample(&mut rng);
+                        (c, law(c) * (1.0 + noise * z))
+                    })
+                    .collect();
+                frontier_bend(&f, noise).is_some()
+            })
+            .count();
+        let rate = flagged as f64 / draws as f64;
+        assert!(rate < 0.015, "false alarms {rate}");
+        eprintln!("false-alarm rate {rate:.4}");
+    }
+}
