@@ -53,9 +53,13 @@ case $ISA in
 esac
 
 echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') | $(nproc) cores | load:$(uptime | sed 's/.*load average://')"
+# One scalelab bench run (twice with ABA=1), its JSON on stdout.
+scalelab_bench() {
+  # shellcheck disable=SC2086  # the *_FLAGS are word lists
+  "$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --device "$DEVICE" --dtype "$DTYPE" $SCALELAB_FLAGS --json
+}
 echo "\$ scalelab bench --config $CONFIG --steps $STEPS --warmup $WARMUP --device $DEVICE --dtype $DTYPE $SCALELAB_FLAGS --json"
-# shellcheck disable=SC2086  # the *_FLAGS are word lists
-sl=$("$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --device "$DEVICE" --dtype "$DTYPE" $SCALELAB_FLAGS --json)
+sl=$(scalelab_bench)
 BS=$(SL="$sl" "$PYTHON" -c 'import json, os; s = json.loads(os.environ["SL"]); print(s["batch_size"], s["grad_accum"])')
 read -r B ACC <<<"$BS"
 if [ "$ISA" = avx2 ] && [[ $sl == *'"gemm": "gemm AVX-512"'* ]]; then
@@ -68,8 +72,7 @@ tr=$("$PYTHON" "$HERE/torch_reference.py" --config "$CONFIG" --batch-size "$B" -
 sl2=
 if [ "$ABA" = 1 ]; then
   echo "\$ scalelab bench … (the same command again: ABA)"
-  # shellcheck disable=SC2086
-  sl2=$("$SCALELAB" bench --config "$CONFIG" --steps "$STEPS" --warmup "$WARMUP" --device "$DEVICE" --dtype "$DTYPE" $SCALELAB_FLAGS --json)
+  sl2=$(scalelab_bench)
 fi
 echo "# load after: $(uptime | sed 's/.*load average://')"
 SL="$sl" SL2="$sl2" TR="$tr" "$PYTHON" - <<'PY'

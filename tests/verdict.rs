@@ -214,14 +214,22 @@ fn seed_spread_is_the_mean_relative_sd_of_replicated_groups() {
     assert!((s - 0.02f64.sqrt() / 4.1).abs() < 1e-12, "{s}");
 }
 
+/// The reference studies' five budgets (1e10–1e12 FLOPs, half-decades).
+const STUDY_BUDGETS: [f64; 5] = [1e10, 3.16e10, 1e11, 3.16e11, 1e12];
+
+/// A best-loss frontier of Approach 3's form, E + G·C^−γ.
+fn flattening(c: f64) -> f64 {
+    1.8 + 30.0 * c.powf(-0.1)
+}
+
 /// Every law of Approach 3's form has a frontier that flattens with compute;
 /// one that falls faster higher up (the reference studies' change of regime)
 /// is flagged once it stands out of the replicates' noise.
 #[test]
 fn a_frontier_that_steepens_with_compute_is_a_change_of_regime() {
     use scalelab::scaling::verdict::{frontier_bend, BEND_SIGMAS};
-    let c: [f64; 5] = [1e10, 3.16e10, 1e11, 3.16e11, 1e12];
-    let law: Vec<(f64, f64)> = c.iter().map(|&c| (c, 1.8 + 30.0 * c.powf(-0.1))).collect();
+    let c = STUDY_BUDGETS;
+    let law: Vec<(f64, f64)> = c.iter().map(|&c| (c, flattening(c))).collect();
     assert_eq!(frontier_bend(&law, 0.005), None);
     assert_eq!(frontier_bend(&law, 0.0), None);
     // The shipped corpus's reference study (docs/fitting.md): best loss per
@@ -291,17 +299,13 @@ fn frontier_bend_rarely_flags_noise_alone() {
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
     use scalelab::scaling::verdict::frontier_bend;
-    let c: [f64; 5] = [1e10, 3.16e10, 1e11, 3.16e11, 1e12];
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let draws = 20_000;
     let noise = 0.0079;
-    for law in [
-        |c: f64| 1.8 + 30.0 * c.powf(-0.1),
-        |c: f64| 4.2 - 0.2 * (c / 1e10).ln(),
-    ] {
+    for law in [flattening, |c: f64| 4.2 - 0.2 * (c / 1e10).ln()] {
         let flagged = (0..draws)
             .filter(|_| {
-                let f: Vec<(f64, f64)> = c
+                let f: Vec<(f64, f64)> = STUDY_BUDGETS
                     .iter()
                     .map(|&c| {
                         let z: f64 = StandardNormal.sample(&mut rng);

@@ -98,29 +98,34 @@ pub fn frontier_bend(budgets: &[(f64, f64)], noise_rel: f64) -> Option<FrontierB
     }
     let mut b = budgets.to_vec();
     b.sort_by(|x, y| x.0.total_cmp(&y.0));
-    let seg = |k: usize| (b[k + 1].1 - b[k].1) / (b[k + 1].0 / b[k].0).ln();
+    // Stretch k runs from budget k to k + 1: its width in ln C and its slope.
+    let width: Vec<f64> = b.windows(2).map(|w| (w[1].0 / w[0].0).ln()).collect();
+    let slope: Vec<f64> = b
+        .windows(2)
+        .zip(&width)
+        .map(|(w, d)| (w[1].1 - w[0].1) / d)
+        .collect();
     let mut best: Option<FrontierBend> = None;
-    for j in 1..b.len().saturating_sub(1) {
+    for j in 1..slope.len() {
         for i in 0..j {
             // slope_i − slope_j as Σ c_k·L_k, then its variance Σ c_k²·σ_k².
             let mut c = vec![0.0; b.len()];
-            let (di, dj) = ((b[i + 1].0 / b[i].0).ln(), (b[j + 1].0 / b[j].0).ln());
-            c[i] -= 1.0 / di;
-            c[i + 1] += 1.0 / di;
-            c[j] += 1.0 / dj;
-            c[j + 1] -= 1.0 / dj;
+            c[i] -= 1.0 / width[i];
+            c[i + 1] += 1.0 / width[i];
+            c[j] += 1.0 / width[j];
+            c[j + 1] -= 1.0 / width[j];
             let var: f64 = c
                 .iter()
                 .zip(&b)
                 .map(|(c, (_, l))| (c * noise_rel * l).powi(2))
                 .sum();
-            let sigmas = (seg(i) - seg(j)) / var.sqrt();
+            let sigmas = (slope[i] - slope[j]) / var.sqrt();
             if sigmas >= BEND_SIGMAS && best.as_ref().is_none_or(|x| sigmas > x.sigmas) {
                 best = Some(FrontierBend {
                     below: [b[i].0, b[i + 1].0],
                     above: [b[j].0, b[j + 1].0],
-                    slope_below: seg(i),
-                    slope_above: seg(j),
+                    slope_below: slope[i],
+                    slope_above: slope[j],
                     sigmas,
                 });
             }
