@@ -9,6 +9,7 @@
 
 use super::cpu::{dispatch, gemm, owned, slice, sum_by, Real, SharedMut, View};
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use multiversion::multiversion;
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -22,6 +23,7 @@ fn blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// `row ← softmax(c · row)` in place; `row` is the unmasked part (j ≤ i).
+#[multiversion(targets("x86_64+avx2+fma"))]
 fn softmax_row<T: Real>(row: &mut [T], scale: T) {
     let max = row
         .iter()
@@ -33,6 +35,7 @@ fn softmax_row<T: Real>(row: &mut [T], scale: T) {
 }
 
 /// `g ← c·p⊙(g − Σ p⊙g)` in place: the score gradient from the probability gradient.
+#[multiversion(targets("x86_64+avx2+fma"))]
 fn softmax_row_backward<T: Real>(p: &[T], g: &mut [T], scale: T) {
     let dot = p.iter().zip(g.iter()).map(|(&a, &b)| a * b).sum::<T>();
     for (g, &p) in g.iter_mut().zip(p) {

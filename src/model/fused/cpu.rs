@@ -1,5 +1,11 @@
 //! Shared plumbing of the CPU kernels: contiguous slice access, dtype dispatch
 //! and row-parallel loops.
+//!
+//! The kernels' inner loops (a chunk or a row) are `#[multiversion]` functions:
+//! an AVX2/FMA clone is picked at run time where the CPU has it, the portable
+//! code elsewhere. Both give the same bits (Rust never contracts a·b + c into an
+//! FMA, and the loops fix their summation order), which tests check. The helpers
+//! they call are `#[inline(always)]` so that they are compiled into the clone.
 
 use candle_core::{bail, CpuStorage, Layout, Result, WithDType};
 use num_traits::Float;

@@ -5,8 +5,10 @@
 
 use super::cpu::{dispatch, owned, rows_per_task, slice, sum_by, Real};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use multiversion::multiversion;
 use rayon::prelude::*;
 
+#[multiversion(targets("x86_64+avx2+fma"))]
 fn lse<T: Real>(row: &[T]) -> T {
     let max = row
         .iter()
@@ -42,18 +44,25 @@ fn backward<T: Real>(z: &[T], targets: &[u32], gl: &[T], v: usize) -> Vec<T> {
         .zip(z.par_chunks(rows * v))
         .enumerate()
         .for_each(|(c, (dzc, zc))| {
-            for (k, (dr, zr)) in dzc.chunks_mut(v).zip(zc.chunks(v)).enumerate() {
-                let r = c * rows + k;
-                let (g, loss) = (gl[2 * r], gl[2 * r + 1]);
-                let l = loss + zr[targets[r] as usize];
-                for (d, &x) in dr.iter_mut().zip(zr) {
-                    *d = g * (x - l).exp_fast();
-                }
-                let t = targets[r] as usize;
-                dr[t] -= g;
-            }
+            let r0 = c * rows;
+            let n = dzc.len() / v;
+            backward_rows(dzc, zc, &targets[r0..r0 + n], &gl[2 * r0..2 * (r0 + n)], v)
         });
     dz
+}
+
+/// [`backward`] for the rows of one task (their targets and (g, loss) pairs).
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn backward_rows<T: Real>(dzc: &mut [T], zc: &[T], targets: &[u32], gl: &[T], v: usize) {
+    for (r, (dr, zr)) in dzc.chunks_mut(v).zip(zc.chunks(v)).enumerate() {
+        let (g, loss) = (gl[2 * r], gl[2 * r + 1]);
+        let t = targets[r] as usize;
+        let l = loss + zr[t];
+        for (d, &x) in dr.iter_mut().zip(zr) {
+            *d = g * (x - l).exp_fast();
+        }
+        dr[t] -= g;
+    }
 }
 
 fn rows_cols(op: &str, l: &Layout) -> Result<(usize, usize)> {
